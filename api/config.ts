@@ -1,0 +1,84 @@
+// Server configuration: flags win over environment variables, which win over defaults.
+
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface ServerConfig {
+  /** Where the SQLite database, the CA key and the admin token file live. */
+  dataDir: string;
+  host: string;
+  port: number;
+  clusterName: string;
+  /** Extra DNS names / IPs for the server's TLS certificate (localhost and loopback are always in). */
+  tlsSans: string[];
+  /** Admin bearer credential from the environment; when unset one is generated on first start. */
+  adminToken?: string;
+  /** `sqlite` (default) or a postgres:// URL. */
+  databaseUrl?: string;
+  logLevel: string;
+  /** Validity of certificates issued to joined hosts. */
+  hostCertTtlMs: number;
+  /** Lifetime of an IAM join challenge. */
+  iamChallengeTtlMs: number;
+  /**
+   * EC2: PEM files with extra certificates trusted for instance identity signatures, for regions
+   * AWS opens after this release (and, in tests, a test CA). Format per file: one or more
+   * certificates; the region comes from a `region:` prefix in the file list entry.
+   * JOINERY_EC2_EXTRA_CERTS="us-west-2=/path/a.pem,eu-new-1=/path/b.pem"
+   */
+  ec2ExtraCerts: { region: string; file: string }[];
+  /**
+   * IAM, tests only: send the forwarded GetCallerIdentity to this base URL instead of the real
+   * STS host (the signed Host header is unchanged). JOINERY_IAM_STS_TEST_ENDPOINT.
+   */
+  iamStsTestEndpoint?: string;
+  /** Timeout for the forwarded STS request. */
+  iamStsTimeoutMs: number;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:3025';
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  if (!m || Number(m[3]) > 65535) throw new Error(`invalid listen address ${JSON.stringify(listen)}: expected HOST:PORT`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+function parseExtraCerts(spec: string | undefined): { region: string; file: string }[] {
+  if (!spec) return [];
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) throw new Error(`JOINERY_EC2_EXTRA_CERTS entry ${JSON.stringify(entry)} must be REGION=FILE`);
+      return { region: entry.slice(0, eq), file: path.resolve(entry.slice(eq + 1)) };
+    });
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const listen = parseListen(flags.listen ?? env.JOINERY_LISTEN ?? DEFAULT_LISTEN);
+  return {
+    dataDir: path.resolve(flags.dataDir ?? env.JOINERY_DATA_DIR ?? './data'),
+    host: listen.host,
+    port: listen.port,
+    clusterName: env.JOINERY_CLUSTER_NAME || os.hostname() || 'joinery',
+    tlsSans: (env.JOINERY_TLS_SANS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    adminToken: env.JOINERY_ADMIN_TOKEN || undefined,
+    databaseUrl: env.JOINERY_DATABASE_URL || undefined,
+    logLevel: env.JOINERY_LOG_LEVEL || 'info',
+    hostCertTtlMs: positiveInt('JOINERY_HOST_CERT_TTL_SECONDS', env.JOINERY_HOST_CERT_TTL_SECONDS, 30 * 24 * 3600) * 1000,
+    iamChallengeTtlMs: positiveInt('JOINERY_IAM_CHALLENGE_TTL_SECONDS', env.JOINERY_IAM_CHALLENGE_TTL_SECONDS, 300) * 1000,
+    ec2ExtraCerts: parseExtraCerts(env.JOINERY_EC2_EXTRA_CERTS),
+    iamStsTestEndpoint: env.JOINERY_IAM_STS_TEST_ENDPOINT || undefined,
+    iamStsTimeoutMs: positiveInt('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
+  };
+}

@@ -1,0 +1,443 @@
+// The `token` resource (kind token, version v2): the one definition of its shape, defaults and
+// rules. The API validates with it, the CLI loads files with it, the Terraform provider derives
+// its schema and plan-time diagnostics from it, and the constructs take its types as props.
+
+import { AWS_ACCOUNT_RE, AWS_REGION_RE, IAM_ROLE_ARN_RE, roleArnAccount } from './aws';
+import { parseGoDuration } from './duration';
+import { canonicalRole, SYSTEM_ROLES } from './roles';
+
+export const TOKEN_KIND = 'token';
+export const TOKEN_VERSION = 'v2';
+export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
+export type JoinMethod = (typeof JOIN_METHODS)[number];
+
+export const DEFAULT_AWS_IID_TTL = '5m';
+export const ORIGIN_LABEL = 'teleport.dev/origin';
+export const DEFAULT_ORIGIN = 'dynamic';
+/** Values Teleport gives the origin label. */
+export const ORIGINS = [
+  'defaults',
+  'config-file',
+  'dynamic',
+  'cloud',
+  'kubernetes',
+  'terraform',
+  'okta',
+  'scim',
+  'aws-identity-center',
+  'entra-id',
+  'discovery-kubernetes',
+] as const;
+
+export const MAX_NAME_LENGTH = 253;
+export const LABEL_KEY_RE = /^[a-zA-Z/.0-9_:*-]+$/;
+const MAX_LABEL_KEY = 253;
+const MAX_LABEL_VALUE = 1024;
+const MAX_DESCRIPTION = 4096;
+const MAX_ALLOW_RULES = 256;
+const MAX_REGIONS = 64;
+const MAX_ARN = 2048;
+// RFC 3339 date-time, with seconds, optional fraction and a zone.
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+// Control characters (C0, DEL, C1) and Unicode line/paragraph separators.
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+export interface AwsAllowRule {
+  /** The AWS account ID (12 digits) the joining host must be in. */
+  aws_account?: string;
+  /** EC2 only: regions the instance may run in; any region when absent. */
+  aws_regions?: string[];
+  /** EC2 only: role ARN the server assumes to call ec2:DescribeInstances in a foreign account. */
+  aws_role?: string;
+  /** IAM only: ARN pattern (`*`, `?` wildcards) the caller identity must match. */
+  aws_arn?: string;
+}
+
+export interface TokenMetadata {
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  /** RFC 3339 time after which the token can no longer be used. */
+  expires?: string;
+  /** Set by the server; changes on every write. Sent back on update for conflict detection. */
+  revision?: string;
+}
+
+export interface TokenSpec {
+  roles: string[];
+  join_method: JoinMethod;
+  bot_name?: string;
+  allow?: AwsAllowRule[];
+  /** EC2 only: how long after launch an instance may join (Go duration). */
+  aws_iid_ttl?: string;
+}
+
+export interface ProvisionToken {
+  kind: typeof TOKEN_KIND;
+  version: typeof TOKEN_VERSION;
+  metadata: TokenMetadata;
+  spec: TokenSpec;
+}
+
+/** What a caller may send: the same shape with every field optional and join_method inferable. */
+export type TokenInput = {
+  kind?: string;
+  version?: string;
+  metadata?: Partial<TokenMetadata>;
+  spec?: Partial<Omit<TokenSpec, 'join_method'>> & { join_method?: string };
+};
+
+export interface FieldError {
+  /** Dotted path of the offending field, e.g. `spec.allow[1].aws_account`. */
+  field: string;
+  message: string;
+}
+
+export class TokenValidationError extends Error {
+  constructor(public readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'TokenValidationError';
+  }
+  get field(): string {
+    return this.errors[0].field;
+  }
+}
+
+/**
+ * Human documentation of every field, keyed by path. The provider uses it for attribute
+ * descriptions, the README and the constructs' docs point here.
+ */
+export const FIELD_DOCS: Record<string, string> = {
+  kind: 'Resource kind, always "token".',
+  version: 'Resource version, always "v2".',
+  'metadata.name': 'Token name. For the ec2 and iam methods it is not a secret; for the token method it is.',
+  'metadata.description': 'Free-form description.',
+  'metadata.labels': `Labels; keys match ${LABEL_KEY_RE}. "${ORIGIN_LABEL}" defaults to "${DEFAULT_ORIGIN}".`,
+  'metadata.expires': 'RFC 3339 time after which the token cannot be used.',
+  'metadata.revision': 'Server-assigned revision; changes on every write.',
+  'spec.roles': `System roles granted to joining hosts (${SYSTEM_ROLES.join(', ')}), case-insensitive.`,
+  'spec.join_method': 'token, ec2 or iam. Inferred when empty: ec2 if allow rules exist, else token.',
+  'spec.bot_name': 'Bot the token is for; required with the Bot role.',
+  'spec.allow': 'Allow rules; a join succeeds when any one rule matches.',
+  'spec.allow.aws_account': 'AWS account ID (12 digits).',
+  'spec.allow.aws_regions': 'EC2 only: allowed regions; any when empty.',
+  'spec.allow.aws_role': 'EC2 only: IAM role ARN assumed to call ec2:DescribeInstances in the account.',
+  'spec.allow.aws_arn': 'IAM only: caller ARN pattern; * matches any run of characters, ? one character.',
+  'spec.aws_iid_ttl': `EC2 only: how long after launch an instance may join, as a Go duration. Default ${DEFAULT_AWS_IID_TTL}.`,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Field-level checks. Each returns an error message, or undefined when the value is valid.
+// Exported one by one so the provider can check the known parts of a partly unknown plan.
+
+export function checkName(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'must be a string';
+  if (name.length === 0) return 'is required and must not be empty';
+  if (name.length > MAX_NAME_LENGTH) return `must be at most ${MAX_NAME_LENGTH} characters (got ${name.length})`;
+  if (CONTROL_RE.test(name)) return 'must not contain control characters';
+  if (name.trim() !== name) return 'must not start or end with white space';
+  return undefined;
+}
+
+export function checkLabelKey(key: string): string | undefined {
+  if (key.length > MAX_LABEL_KEY) return `label key is longer than ${MAX_LABEL_KEY} characters`;
+  if (!LABEL_KEY_RE.test(key)) return `label key ${JSON.stringify(key)} must match ${LABEL_KEY_RE}`;
+  return undefined;
+}
+
+export function checkLabelValue(key: string, value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'label values must be strings';
+  if (value.length > MAX_LABEL_VALUE) return `label value is longer than ${MAX_LABEL_VALUE} characters`;
+  if (CONTROL_RE.test(value)) return 'label value must not contain control characters';
+  if (key === ORIGIN_LABEL && !(ORIGINS as readonly string[]).includes(value)) {
+    return `${ORIGIN_LABEL} must be one of ${ORIGINS.join(', ')} (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
+}
+
+export function checkExpires(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be an RFC 3339 time string';
+  const m = RFC3339_RE.exec(value);
+  if (!m) return `must be an RFC 3339 time such as 2030-01-02T15:04:05Z (got ${JSON.stringify(value)})`;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || s > 60) {
+    return `is not a real date and time (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
+}
+
+export function checkAwsAccount(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string of 12 digits (quote it in YAML)';
+  if (!AWS_ACCOUNT_RE.test(value)) return `must be a 12-digit AWS account ID (got ${JSON.stringify(value)})`;
+  return undefined;
+}
+
+export function checkAwsRegion(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !AWS_REGION_RE.test(value)) {
+    return `must be an AWS region name such as us-west-2 (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
+}
+
+export function checkAwsRole(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !IAM_ROLE_ARN_RE.test(value)) {
+    return `must be an IAM role ARN such as arn:aws:iam::222222222222:role/teleport-DescribeInstances-role (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
+}
+
+export function checkAwsArn(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return 'must be a non-empty ARN pattern';
+  if (value.length > MAX_ARN) return `must be at most ${MAX_ARN} characters`;
+  if (CONTROL_RE.test(value) || /\s/.test(value)) return 'must not contain white space or control characters';
+  return undefined;
+}
+
+export function checkDuration(value: unknown): string | undefined {
+  if (typeof value !== 'string' || parseGoDuration(value) === undefined) {
+    return `must be a duration such as 5m, 90s or 1h30m (got ${JSON.stringify(value)})`;
+  }
+  if (parseGoDuration(value)! <= 0) return 'must be greater than zero';
+  return undefined;
+}
+
+export function checkJoinMethod(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !(JOIN_METHODS as readonly string[]).includes(value)) {
+    return `must be one of ${JOIN_METHODS.join(', ')} (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
+}
+
+export function checkRole(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !canonicalRole(value)) {
+    return `${JSON.stringify(value)} is not a known role; use one of ${SYSTEM_ROLES.join(', ')}`;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Absent, null and "" all mean "not set" (YAML and Terraform both produce them for unset fields). */
+function isUnset(v: unknown): boolean {
+  return v === undefined || v === null || v === '';
+}
+
+class Collector {
+  readonly errors: FieldError[] = [];
+  add(field: string, message: string | undefined): boolean {
+    if (message) this.errors.push({ field, message });
+    return !message;
+  }
+  unknownKeys(obj: Obj, path: string, allowed: readonly string[]): void {
+    for (const key of Object.keys(obj)) {
+      if (!allowed.includes(key)) {
+        this.add(path ? `${path}.${key}` : key, `unknown field; expected one of ${allowed.join(', ')}`);
+      }
+    }
+  }
+}
+
+/**
+ * Validates a token resource and returns it normalized with server defaults applied: roles in
+ * canonical casing, join_method inferred, aws_iid_ttl defaulted for ec2, the origin label set.
+ * Throws TokenValidationError listing every problem with its field path.
+ */
+export function parseToken(input: unknown): ProvisionToken {
+  const c = new Collector();
+  if (!isObject(input)) throw new TokenValidationError([{ field: '', message: 'a token must be an object' }]);
+  c.unknownKeys(input, '', ['kind', 'version', 'metadata', 'spec']);
+
+  if (!isUnset(input.kind) && input.kind !== TOKEN_KIND) c.add('kind', `must be "${TOKEN_KIND}" (got ${JSON.stringify(input.kind)})`);
+  if (input.version !== TOKEN_VERSION) {
+    c.add('version', isUnset(input.version) ? `is required and must be "${TOKEN_VERSION}"` : `must be "${TOKEN_VERSION}" (got ${JSON.stringify(input.version)})`);
+  }
+
+  const metadata = parseMetadata(input.metadata, c);
+  const spec = parseSpec(input.spec, c);
+  if (c.errors.length) throw new TokenValidationError(c.errors);
+  return { kind: TOKEN_KIND, version: TOKEN_VERSION, metadata: metadata!, spec: spec! };
+}
+
+/** Like parseToken, but returns the errors instead of throwing. */
+export function validateToken(input: unknown): { ok: true; token: ProvisionToken } | { ok: false; errors: FieldError[] } {
+  try {
+    return { ok: true, token: parseToken(input) };
+  } catch (e) {
+    if (e instanceof TokenValidationError) return { ok: false, errors: e.errors };
+    throw e;
+  }
+}
+
+function parseMetadata(raw: unknown, c: Collector): TokenMetadata | undefined {
+  if (!isObject(raw)) {
+    c.add('metadata', 'is required and must be an object with at least a name');
+    return undefined;
+  }
+  c.unknownKeys(raw, 'metadata', ['name', 'description', 'labels', 'expires', 'revision']);
+  const md: TokenMetadata = { name: raw.name as string };
+  c.add('metadata.name', checkName(raw.name));
+
+  if (!isUnset(raw.description)) {
+    if (typeof raw.description !== 'string') c.add('metadata.description', 'must be a string');
+    else if (raw.description.length > MAX_DESCRIPTION) c.add('metadata.description', `must be at most ${MAX_DESCRIPTION} characters`);
+    else md.description = raw.description;
+  }
+
+  const labels: Record<string, string> = {};
+  if (!isUnset(raw.labels)) {
+    if (!isObject(raw.labels)) c.add('metadata.labels', 'must be a map of strings');
+    else {
+      for (const [k, v] of Object.entries(raw.labels)) {
+        const path = `metadata.labels[${JSON.stringify(k)}]`;
+        if (c.add(path, checkLabelKey(k) ?? checkLabelValue(k, v))) labels[k] = v as string;
+      }
+    }
+  }
+  if (!(ORIGIN_LABEL in labels)) labels[ORIGIN_LABEL] = DEFAULT_ORIGIN;
+  md.labels = sortKeys(labels);
+
+  if (!isUnset(raw.expires)) {
+    // YAML turns an unquoted timestamp into a Date; accept it as the time it names.
+    const exp = raw.expires instanceof Date ? raw.expires.toISOString().replace('.000Z', 'Z') : raw.expires;
+    if (c.add('metadata.expires', checkExpires(exp))) md.expires = exp as string;
+  }
+  if (!isUnset(raw.revision)) {
+    if (typeof raw.revision !== 'string') c.add('metadata.revision', 'must be a string');
+    else md.revision = raw.revision;
+  }
+  return md;
+}
+
+function parseSpec(raw: unknown, c: Collector): TokenSpec | undefined {
+  if (!isObject(raw)) {
+    c.add('spec', 'is required and must be an object with at least roles');
+    return undefined;
+  }
+  c.unknownKeys(raw, 'spec', ['roles', 'join_method', 'bot_name', 'allow', 'aws_iid_ttl']);
+
+  const roles: string[] = [];
+  if (!Array.isArray(raw.roles) || raw.roles.length === 0) {
+    c.add('spec.roles', `is required: list at least one role (e.g. [Node])`);
+  } else {
+    raw.roles.forEach((r, i) => {
+      const path = `spec.roles[${i}]`;
+      if (!c.add(path, checkRole(r))) return;
+      const canon = canonicalRole(r as string)!;
+      if (roles.includes(canon)) c.add(path, `duplicate role ${canon}`);
+      else roles.push(canon);
+    });
+  }
+
+  const rawAllow = isUnset(raw.allow) || (Array.isArray(raw.allow) && raw.allow.length === 0) ? undefined : raw.allow;
+  let method: JoinMethod | undefined;
+  if (isUnset(raw.join_method)) method = rawAllow ? 'ec2' : 'token';
+  else if (c.add('spec.join_method', checkJoinMethod(raw.join_method))) method = raw.join_method as JoinMethod;
+
+  const spec: TokenSpec = { roles, join_method: method ?? 'token' };
+
+  if (!isUnset(raw.bot_name)) {
+    const msg = typeof raw.bot_name !== 'string' ? 'must be a string' : checkName(raw.bot_name);
+    if (c.add('spec.bot_name', msg)) spec.bot_name = raw.bot_name as string;
+  }
+  if (roles.includes('Bot') && !spec.bot_name && isUnset(raw.bot_name)) c.add('spec.bot_name', 'is required when roles include Bot');
+  if (spec.bot_name && !roles.includes('Bot')) c.add('spec.bot_name', 'may only be set when roles include Bot');
+
+  if (rawAllow !== undefined) {
+    if (!Array.isArray(rawAllow)) c.add('spec.allow', 'must be a list of allow rules');
+    else if (rawAllow.length > MAX_ALLOW_RULES) c.add('spec.allow', `must have at most ${MAX_ALLOW_RULES} rules`);
+    else if (method) spec.allow = rawAllow.map((r, i) => parseRule(r, i, method!, c));
+  }
+
+  if (method === 'token' && spec.allow) c.add('spec.allow', 'must be empty for join_method token (allow rules are for ec2 and iam)');
+  if ((method === 'ec2' || method === 'iam') && !spec.allow) {
+    c.add('spec.allow', `is required for join_method ${method}: add at least one rule with aws_account${method === 'ec2' ? ' or aws_role' : ' or aws_arn'}`);
+  }
+
+  if (!isUnset(raw.aws_iid_ttl)) {
+    if (method && method !== 'ec2') c.add('spec.aws_iid_ttl', `is only valid for join_method ec2 (this token uses ${method})`);
+    else if (c.add('spec.aws_iid_ttl', checkDuration(raw.aws_iid_ttl))) spec.aws_iid_ttl = raw.aws_iid_ttl as string;
+  } else if (method === 'ec2') {
+    spec.aws_iid_ttl = DEFAULT_AWS_IID_TTL;
+  }
+  return spec;
+}
+
+function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): AwsAllowRule {
+  const path = `spec.allow[${i}]`;
+  const rule: AwsAllowRule = {};
+  if (!isObject(raw)) {
+    c.add(path, 'must be an object');
+    return rule;
+  }
+  c.unknownKeys(raw, path, ['aws_account', 'aws_regions', 'aws_role', 'aws_arn']);
+
+  if (!isUnset(raw.aws_account) && c.add(`${path}.aws_account`, checkAwsAccount(raw.aws_account))) rule.aws_account = raw.aws_account as string;
+
+  const regions = raw.aws_regions;
+  if (!isUnset(regions) && !(Array.isArray(regions) && regions.length === 0)) {
+    if (method !== 'ec2') c.add(`${path}.aws_regions`, `is only valid for join_method ec2 (this token uses ${method})`);
+    else if (!Array.isArray(regions)) c.add(`${path}.aws_regions`, 'must be a list of region names');
+    else if (regions.length > MAX_REGIONS) c.add(`${path}.aws_regions`, `must list at most ${MAX_REGIONS} regions`);
+    else {
+      const seen = new Set<string>();
+      regions.forEach((r, j) => {
+        if (!c.add(`${path}.aws_regions[${j}]`, checkAwsRegion(r))) return;
+        if (seen.has(r)) c.add(`${path}.aws_regions[${j}]`, `duplicate region ${r}`);
+        seen.add(r);
+      });
+      rule.aws_regions = [...regions] as string[];
+    }
+  }
+
+  if (!isUnset(raw.aws_role)) {
+    if (method !== 'ec2') c.add(`${path}.aws_role`, `is only valid for join_method ec2 (this token uses ${method})`);
+    else if (c.add(`${path}.aws_role`, checkAwsRole(raw.aws_role))) {
+      rule.aws_role = raw.aws_role as string;
+      const roleAccount = roleArnAccount(rule.aws_role);
+      // DescribeInstances through a role only sees the role's own account.
+      if (rule.aws_account && roleAccount !== rule.aws_account) {
+        c.add(`${path}.aws_role`, `is a role in account ${roleAccount}, but aws_account is ${rule.aws_account}; the role must be in the instances' account`);
+      }
+    }
+  }
+
+  if (!isUnset(raw.aws_arn)) {
+    if (method !== 'iam') c.add(`${path}.aws_arn`, `is only valid for join_method iam (this token uses ${method})`);
+    else if (c.add(`${path}.aws_arn`, checkAwsArn(raw.aws_arn))) rule.aws_arn = raw.aws_arn as string;
+  }
+
+  if (method === 'ec2' && !rule.aws_account && !rule.aws_role && isUnset(raw.aws_account) && isUnset(raw.aws_role)) {
+    c.add(path, 'an ec2 allow rule must set aws_account or aws_role');
+  }
+  if (method === 'iam' && !rule.aws_account && !rule.aws_arn && isUnset(raw.aws_account) && isUnset(raw.aws_arn)) {
+    c.add(path, 'an iam allow rule must set aws_account and/or aws_arn');
+  }
+  return rule;
+}
+
+function sortKeys(obj: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
+}
+
+/** Whether the token's expiry has passed at `now`. */
+export function isExpired(token: ProvisionToken, now: Date = new Date()): boolean {
+  return token.metadata.expires !== undefined && Date.parse(token.metadata.expires) <= now.getTime();
+}
+
+/** The token's aws_iid_ttl in milliseconds (the default when unset). */
+export function iidTtlMs(token: ProvisionToken): number {
+  return parseGoDuration(token.spec.aws_iid_ttl ?? DEFAULT_AWS_IID_TTL)!;
+}
+
+/** Teleport-style masking of a secret token name for logs: all but the last quarter becomes `*`. */
+export function maskTokenName(name: string): string {
+  const keep = Math.floor(name.length / 4);
+  return '*'.repeat(name.length - keep) + name.slice(name.length - keep);
+}
