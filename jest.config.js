@@ -8,5 +8,6 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60_000,
   maxWorkers: 2,
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/examples/.*/cdktf.out/'],
 };

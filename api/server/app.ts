@@ -1,0 +1,75 @@
+// The Express application: routes, admin auth, request ids, access logs, metrics, errors.
+
+import { randomUUID } from 'node:crypto';
+import express, { type Request } from 'express';
+import type { Logger } from 'pino';
+import type { JoinServices } from '../join/admit';
+import { VERSION } from '../version';
+import { requireAdmin, type AdminCredential } from './auth';
+import { errorHandler, HttpError } from './errors';
+import { createMetrics, type Metrics } from './metrics';
+import { openApiDocument } from './openapi';
+import { joinRoutes } from './routes/join';
+import { auditRoutes, nodeRoutes } from './routes/nodes';
+import { tokenRoutes } from './routes/tokens';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+  }
+}
+
+/** The route pattern (never the raw URL: token names in paths can be secrets). */
+function routeLabel(req: Request): string {
+  return req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+}
+
+export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger): { app: express.Express; metrics: Metrics } {
+  const metrics = createMetrics(svc.store);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    req.id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = routeLabel(req);
+      metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.duration.observe({ method: req.method, route }, seconds);
+      log.info({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), remote: req.socket.remoteAddress }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (await svc.store.ping()) res.json({ status: 'ready' });
+    else res.status(503).json({ error: { code: 'not_ready', message: 'storage does not answer' } });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(openApiDocument(VERSION));
+  });
+  app.get('/v1/status', (_req, res) => {
+    res.json({ cluster_name: svc.ca.clusterName, version: VERSION, ca_pin: svc.ca.pin, storage: svc.store.kind, server_time: svc.now().toISOString() });
+  });
+
+  const adminOnly = requireAdmin(admin);
+  app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
+  app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store));
+  app.use('/v1/audit', adminOnly, auditRoutes(svc.store));
+  app.use('/v1/join', joinRoutes(svc, metrics));
+
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(log));
+  return { app, metrics };
+}

@@ -1,0 +1,175 @@
+// The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
+
+import { FIELD_DOCS, JOIN_METHODS, ORIGINS } from '../../schema/token';
+import { SYSTEM_ROLES } from '../../schema/roles';
+
+/** Refusal codes of the join endpoints; join method modules add theirs via registerRefusalCodes. */
+export const JOIN_REFUSAL_CODES: Record<string, string> = {
+  invalid_request: 'The request body is malformed or misses a required field (400).',
+  invalid_public_key: 'public_key is not a PEM SubjectPublicKeyInfo of an accepted key type (400).',
+  token_not_found: 'No token of that name exists (403).',
+  token_expired: 'The token exists but its metadata.expires has passed (403).',
+  join_method_mismatch: 'The token is for another join method (403).',
+  role_not_allowed: 'The requested role is not in the token spec.roles (403).',
+  host_already_joined: 'The host ID is already in the node registry; remove it with `joinery nodes rm` to allow a new join (409).',
+};
+
+export function registerRefusalCodes(codes: Record<string, string>): void {
+  Object.assign(JOIN_REFUSAL_CODES, codes);
+}
+
+const str = { type: 'string' } as const;
+const error = { $ref: '#/components/schemas/Error' };
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
+const tokenBody = {
+  required: true,
+  content: {
+    'application/json': { schema: { $ref: '#/components/schemas/Token' } },
+    'application/yaml': { schema: { $ref: '#/components/schemas/Token' } },
+  },
+};
+const tokenResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Token' } } } });
+const admin = [{ admin: [] }];
+const nameParam = { name: 'name', in: 'path', required: true, schema: str };
+const hostParam = { name: 'hostId', in: 'path', required: true, schema: str };
+const joinResponse = { description: 'Joined', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } };
+const joinRefusals = {
+  '400': errorResponse('Malformed join request'),
+  '403': errorResponse('Join refused; error.code says why (see x-refusal-codes)'),
+  '409': errorResponse('Host already joined'),
+};
+
+function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[]) {
+  return {
+    post: {
+      summary,
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: requestProps } } } },
+      responses: { '200': joinResponse, ...joinRefusals, '502': errorResponse('An AWS dependency failed') },
+    },
+  };
+}
+
+export function openApiDocument(version: string) {
+  const described = (path: string, extra: Record<string, unknown>) => ({ description: FIELD_DOCS[path], ...extra });
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Joinery API', version, description: 'Join tokens and join verification for hosts on AWS.' },
+    components: {
+      securitySchemes: { admin: { type: 'http', scheme: 'bearer', description: 'The admin credential (<data-dir>/admin-token or JOINERY_ADMIN_TOKEN).' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: str, message: str, field: str, details: {} } } },
+        },
+        AllowRule: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            aws_account: described('spec.allow.aws_account', { type: 'string', pattern: '^[0-9]{12}$' }),
+            aws_regions: described('spec.allow.aws_regions', { type: 'array', items: str }),
+            aws_role: described('spec.allow.aws_role', str),
+            aws_arn: described('spec.allow.aws_arn', str),
+          },
+        },
+        Token: {
+          type: 'object',
+          required: ['version', 'metadata', 'spec'],
+          properties: {
+            kind: described('kind', { const: 'token' }),
+            version: described('version', { const: 'v2' }),
+            metadata: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: {
+                name: described('metadata.name', str),
+                description: described('metadata.description', str),
+                labels: described('metadata.labels', { type: 'object', additionalProperties: str }),
+                expires: described('metadata.expires', { type: 'string', format: 'date-time' }),
+                revision: described('metadata.revision', str),
+              },
+            },
+            spec: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['roles'],
+              properties: {
+                roles: described('spec.roles', { type: 'array', items: { type: 'string', enum: [...SYSTEM_ROLES] } }),
+                join_method: described('spec.join_method', { type: 'string', enum: [...JOIN_METHODS] }),
+                bot_name: described('spec.bot_name', str),
+                allow: described('spec.allow', { type: 'array', items: { $ref: '#/components/schemas/AllowRule' } }),
+                aws_iid_ttl: described('spec.aws_iid_ttl', str),
+              },
+            },
+            status: { type: 'object', readOnly: true, properties: { expired: { type: 'boolean' } } },
+          },
+          'x-origins': [...ORIGINS],
+        },
+        Node: {
+          type: 'object',
+          properties: { host_id: str, join_method: str, token_name: str, role: str, joined_at: str, cert_serial: str, attributes: { type: 'object', additionalProperties: str } },
+        },
+        JoinResponse: {
+          type: 'object',
+          required: ['host_id', 'certificate', 'ca_certificates'],
+          properties: { host_id: str, certificate: { type: 'string', description: 'PEM certificate signed by the cluster CA' }, ca_certificates: { type: 'array', items: str } },
+        },
+      },
+    },
+    paths: {
+      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'The process is up' } } } },
+      '/readyz': { get: { summary: 'Readiness (storage answers)', responses: { '200': { description: 'Ready' }, '503': errorResponse('Not ready') } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text exposition format' } } } },
+      '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/v1/status': { get: { summary: 'Cluster name, version and CA pin', responses: { '200': { description: 'Status' } } } },
+      '/v1/tokens': {
+        get: { summary: 'List tokens', security: admin, responses: { '200': { description: '{tokens: Token[]}' }, '401': errorResponse('No or wrong admin credential') } },
+        post: {
+          summary: 'Create a token',
+          security: admin,
+          requestBody: tokenBody,
+          responses: {
+            '201': tokenResponse('Created'),
+            '400': errorResponse('Invalid token; error.field names the offending field'),
+            '401': errorResponse('No or wrong admin credential'),
+            '409': errorResponse('A token of that name exists'),
+            '413': errorResponse('Body too large'),
+            '415': errorResponse('Unsupported media type'),
+          },
+        },
+      },
+      '/v1/tokens/{name}': {
+        parameters: [nameParam],
+        get: { summary: 'Read a token', security: admin, responses: { '200': tokenResponse('The token'), '401': errorResponse('Unauthenticated'), '404': errorResponse('No such token') } },
+        put: {
+          summary: 'Create or replace a token (metadata.revision, when sent, must match)',
+          security: admin,
+          requestBody: tokenBody,
+          responses: {
+            '200': tokenResponse('Replaced'),
+            '201': tokenResponse('Created'),
+            '400': errorResponse('Invalid token'),
+            '401': errorResponse('Unauthenticated'),
+            '409': errorResponse('Revision conflict'),
+            '413': errorResponse('Body too large'),
+            '415': errorResponse('Unsupported media type'),
+          },
+        },
+        delete: { summary: 'Delete a token', security: admin, responses: { '204': { description: 'Deleted' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such token') } },
+      },
+      '/v1/nodes': { get: { summary: 'List joined hosts', security: admin, responses: { '200': { description: '{nodes: Node[]}' }, '401': errorResponse('Unauthenticated') } } },
+      '/v1/nodes/{hostId}': {
+        parameters: [hostParam],
+        get: { summary: 'Read a joined host', security: admin, responses: { '200': { description: 'Node' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') } },
+        delete: { summary: 'Remove a joined host so it can join again', security: admin, responses: { '204': { description: 'Removed' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') } },
+      },
+      '/v1/audit': { get: { summary: 'Recent audit events', security: admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'type', in: 'query', schema: str }], responses: { '200': { description: '{events: AuditEvent[]}' }, '401': errorResponse('Unauthenticated') } } },
+      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key']),
+      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key']),
+      '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' } } } },
+      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key']),
+    },
+    'x-refusal-codes': JOIN_REFUSAL_CODES,
+  };
+}

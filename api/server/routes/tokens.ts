@@ -1,0 +1,80 @@
+// Token CRUD (admin only). Bodies are validated by the shared schema; responses carry the stored
+// resource with server defaults and the revision, plus a read-only status.
+
+import { randomBytes } from 'node:crypto';
+import { Router } from 'express';
+import { isExpired, maskTokenName, parseToken, type ProvisionToken } from '../../../schema/token';
+import { NotFoundError, type Store, type StoredToken } from '../../store/types';
+import { parseBody } from '../body';
+import { HttpError } from '../errors';
+
+export function tokenView(stored: StoredToken, now = new Date()): ProvisionToken & { status: { expired: boolean } } {
+  return { ...stored.token, status: { expired: isExpired(stored.token, now) } };
+}
+
+function requireObjectBody(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid_token', 'the request body must be a token resource (an object with kind, version, metadata and spec)');
+  }
+  return body as Record<string, unknown>;
+}
+
+/** For the token method an empty name means "generate the secret for me", as `tctl tokens add` does. */
+function withGeneratedName(body: Record<string, unknown>): Record<string, unknown> {
+  const md = body.metadata as Record<string, unknown> | undefined;
+  const spec = body.spec as Record<string, unknown> | undefined;
+  const nameUnset = md === undefined || md === null || (typeof md === 'object' && (md.name === undefined || md.name === null || md.name === ''));
+  const allow = spec && typeof spec === 'object' ? spec.allow : undefined;
+  const method = spec && typeof spec === 'object' ? spec.join_method ?? (Array.isArray(allow) && allow.length ? 'ec2' : 'token') : undefined;
+  if (!nameUnset || method !== 'token') return body;
+  return { ...body, metadata: { ...(md ?? {}), name: randomBytes(16).toString('hex') } };
+}
+
+function auditName(token: ProvisionToken): string {
+  return token.spec.join_method === 'token' ? maskTokenName(token.metadata.name) : token.metadata.name;
+}
+
+export function tokenRoutes(store: Store): Router {
+  const router = Router();
+  const body = parseBody({ yaml: true });
+  const audit = (type: string, token: ProvisionToken) =>
+    store.audit.append({ time: new Date().toISOString(), type, success: true, tokenName: auditName(token) });
+
+  router.get('/', async (_req, res) => {
+    const now = new Date();
+    res.json({ tokens: (await store.tokens.list()).map((t) => tokenView(t, now)) });
+  });
+
+  router.post('/', body, async (req, res) => {
+    const token = parseToken(withGeneratedName(requireObjectBody(req.body)));
+    const stored = await store.tokens.create(token);
+    await audit('token.create', stored.token);
+    res.status(201).location(`/v1/tokens/${encodeURIComponent(token.metadata.name)}`).json(tokenView(stored));
+  });
+
+  router.get('/:name', async (req, res) => {
+    const stored = await store.tokens.get(req.params.name);
+    if (!stored) throw new HttpError(404, 'not_found', `token ${JSON.stringify(req.params.name)} not found`);
+    res.json(tokenView(stored));
+  });
+
+  router.put('/:name', body, async (req, res) => {
+    const raw = requireObjectBody(req.body);
+    const md = (raw.metadata ?? {}) as Record<string, unknown>;
+    if (md.name !== undefined && md.name !== req.params.name) {
+      throw new HttpError(400, 'name_mismatch', `metadata.name ${JSON.stringify(md.name)} differs from the name in the URL ${JSON.stringify(req.params.name)}; renaming is delete + create`, 'metadata.name');
+    }
+    const token = parseToken({ ...raw, metadata: { ...md, name: req.params.name } });
+    const { stored, created } = await store.tokens.put(token, token.metadata.revision);
+    await audit(created ? 'token.create' : 'token.update', stored.token);
+    res.status(created ? 201 : 200).json(tokenView(stored));
+  });
+
+  router.delete('/:name', async (req, res) => {
+    const stored = await store.tokens.get(req.params.name);
+    if (!stored || !(await store.tokens.delete(req.params.name))) throw new NotFoundError(`token ${JSON.stringify(req.params.name)}`);
+    await audit('token.delete', stored.token);
+    res.status(204).end();
+  });
+  return router;
+}

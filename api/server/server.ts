@@ -1,0 +1,74 @@
+// Starting and stopping the API: storage, CA, admin credential, HTTPS listener, graceful shutdown.
+
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import pino, { type Logger } from 'pino';
+import { ClusterCA } from '../ca/ca';
+import type { ServerConfig } from '../config';
+import type { JoinServices } from '../join/admit';
+import { openStore } from '../store/open';
+import type { Store } from '../store/types';
+import { ensureAdminCredential, type AdminCredential } from './auth';
+import { createApp } from './app';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  ca: ClusterCA;
+  store: Store;
+  admin: AdminCredential;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, opts: { log?: Logger; now?: () => Date } = {}): Promise<RunningServer> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(config);
+  try {
+    const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
+    const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);
+    const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()) };
+    const { app } = createApp(svc, admin, log);
+
+    const names = [os.hostname(), ...config.tlsSans];
+    if (config.host !== '0.0.0.0' && config.host !== '::') names.push(config.host);
+    const tls = await ca.issueServerCertificate(names);
+    // Send the CA after the leaf so clients that trust by pin can find it in the chain.
+    const server = https.createServer({ key: tls.keyPem, cert: tls.certPem + ca.certPem, minVersion: 'TLSv1.2' }, app);
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `https://${displayHost}:${port}`;
+
+    // Expired IAM challenges are garbage; sweep them now and then.
+    const sweeper = setInterval(() => void store.challenges.prune(new Date(Date.now() - 60_000)).catch(() => undefined), 60_000);
+    sweeper.unref();
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        clearInterval(sweeper);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // In-flight requests get a grace period, then their connections are cut.
+          setTimeout(() => server.closeAllConnections(), 10_000).unref();
+        });
+        await store.close();
+      })());
+    return { url, port, ca, store, admin, log, close };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}

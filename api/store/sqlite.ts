@@ -1,0 +1,50 @@
+// The embedded default: one SQLite file in the data directory, in WAL mode so readers never block
+// the writer, with a busy timeout so concurrent processes wait for the lock instead of failing.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { createKyselyStore, migrate, type Db, type Dialect, type Tables } from './kysely-store';
+import type { Store } from './types';
+
+const BUSY_TIMEOUT_MS = 10_000;
+
+const sqliteDialect: Dialect = {
+  kind: 'sqlite',
+  autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  async writeTx(db, fn) {
+    // BEGIN IMMEDIATE takes the write lock up front (waiting up to busy_timeout); a deferred
+    // transaction that reads and then writes can fail with SQLITE_BUSY when another process
+    // wrote in between, and the busy handler cannot help there.
+    return db.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        const result = await fn(conn as Db);
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (e) {
+        await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+        throw e;
+      }
+    });
+  },
+  isUniqueViolation(e) {
+    const code = (e as { code?: string })?.code ?? '';
+    return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  },
+};
+
+export async function openSqliteStore(file: string): Promise<Store> {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const database = new Database(file);
+  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  database.pragma('journal_mode = WAL');
+  // NORMAL is durable across process crashes (kill -9) in WAL mode; only a power loss can drop
+  // the last commits. FULL when the operator asks for it.
+  database.pragma(`synchronous = ${process.env.JOINERY_SQLITE_SYNCHRONOUS === 'full' ? 'FULL' : 'NORMAL'}`);
+  database.pragma('foreign_keys = ON');
+  const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  await migrate(db, sqliteDialect);
+  return createKyselyStore(db, sqliteDialect, () => db.destroy());
+}

@@ -1,0 +1,27 @@
+// `joinery serve`: the API on embedded SQLite (or PostgreSQL), until SIGINT/SIGTERM.
+
+import { loadConfig } from '../api/config';
+import { startServer } from '../api/server/server';
+import { VERSION } from '../api/version';
+import type { Parsed } from './args';
+import { str } from './common';
+
+export async function serve(p: Parsed): Promise<number> {
+  const config = loadConfig({ dataDir: str(p, 'data-dir'), listen: str(p, 'listen') });
+  const server = await startServer(config);
+  const err = process.stderr;
+  err.write(`Joinery ${VERSION} serving ${server.url} (cluster ${server.ca.clusterName}, storage ${server.store.kind}, data ${config.dataDir})\n`);
+  err.write(`CA pin: ${server.ca.pin}\n`);
+  if (server.admin.source === 'generated') err.write(`Admin credential generated and written to ${server.admin.generatedFile} (only its hash is stored)\n`);
+  else err.write(`Admin credential: ${server.admin.source === 'environment' ? 'from JOINERY_ADMIN_TOKEN' : `as generated on first start (${config.dataDir}/admin-token)`}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      server.log.info({ signal }, 'shutting down');
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

@@ -1,0 +1,172 @@
+// HTTPS client for the Joinery API, shared by the CLI, the agent and the Terraform provider.
+
+import * as https from 'node:https';
+import * as net from 'node:net';
+import type { ProvisionToken } from '../schema/token';
+import { parseAddr, resolveTrust, type ResolvedTrust, type TrustOptions } from './trust';
+
+export interface ClientOptions extends TrustOptions {
+  addr: string;
+  adminToken?: string;
+  timeoutMs?: number;
+}
+
+/** An API error: status 0 means the server could not be reached at all. */
+export class ApiError extends Error {
+  constructor(
+    public readonly status: number,
+    public readonly code: string,
+    message: string,
+    public readonly field?: string,
+    public readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type TokenResource = ProvisionToken & { status?: { expired: boolean } };
+
+export interface NodeView {
+  host_id: string;
+  join_method: string;
+  token_name: string;
+  role: string;
+  joined_at: string;
+  cert_serial: string;
+  attributes: Record<string, string>;
+}
+
+export interface StatusView {
+  cluster_name: string;
+  version: string;
+  ca_pin: string;
+  storage: string;
+  server_time: string;
+}
+
+const MAX_RESPONSE = 16 * 1024 * 1024;
+
+export class JoineryClient {
+  private trust?: Promise<ResolvedTrust>;
+  private readonly target: { host: string; port: number; origin: string };
+
+  constructor(private readonly opts: ClientOptions) {
+    this.target = parseAddr(opts.addr);
+  }
+
+  get origin(): string {
+    return this.target.origin;
+  }
+
+  /** Sends a request; resolves with the parsed JSON body of a 2xx answer, throws ApiError otherwise. */
+  async request<T>(method: string, path: string, body?: unknown, opts: { contentType?: string } = {}): Promise<T> {
+    const trust = await (this.trust ??= resolveTrust(this.opts.addr, this.opts, this.opts.timeoutMs).catch((e) => {
+      this.trust = undefined;
+      throw new ApiError(0, 'untrusted', (e as Error).message);
+    }));
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (payload !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    if (this.opts.adminToken) headers.Authorization = `Bearer ${this.opts.adminToken}`;
+
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: this.target.host,
+          port: this.target.port,
+          servername: net.isIP(this.target.host) ? undefined : this.target.host,
+          method,
+          path,
+          headers,
+          ca: trust.ca,
+          rejectUnauthorized: !trust.insecure,
+          timeout: this.opts.timeoutMs ?? 30_000,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_RESPONSE) {
+              req.destroy(new Error('response too large'));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('request timed out')));
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    }).catch((e: Error & { code?: string }) => {
+      throw new ApiError(0, 'unreachable', `cannot reach Joinery at ${this.target.origin}: ${e.code ? `${e.code} ` : ''}${e.message}`);
+    });
+
+    let parsed: unknown = undefined;
+    if (text.length) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        if (status >= 200 && status < 300) throw new ApiError(status, 'bad_response', `the server answered ${status} with a body that is not JSON`);
+      }
+    }
+    if (status >= 200 && status < 300) return parsed as T;
+    const err = (parsed as { error?: { code?: string; message?: string; field?: string; details?: unknown } } | undefined)?.error;
+    throw new ApiError(status, err?.code ?? `http_${status}`, err?.message ?? `the server answered ${status}`, err?.field, err?.details);
+  }
+
+  status(): Promise<StatusView> {
+    return this.request('GET', '/v1/status');
+  }
+  async listTokens(): Promise<TokenResource[]> {
+    return (await this.request<{ tokens: TokenResource[] }>('GET', '/v1/tokens')).tokens;
+  }
+  async getToken(name: string): Promise<TokenResource | undefined> {
+    try {
+      return await this.request<TokenResource>('GET', `/v1/tokens/${encodeURIComponent(name)}`);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+  createToken(token: unknown): Promise<TokenResource> {
+    return this.request('POST', '/v1/tokens', token);
+  }
+  /** Create or replace; a metadata.revision in the token makes it a conditional update. */
+  putToken(token: { metadata: { name: string } } & Record<string, unknown>): Promise<TokenResource> {
+    return this.request('PUT', `/v1/tokens/${encodeURIComponent(token.metadata.name)}`, token);
+  }
+  async deleteToken(name: string): Promise<boolean> {
+    try {
+      await this.request('DELETE', `/v1/tokens/${encodeURIComponent(name)}`);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return false;
+      throw e;
+    }
+  }
+  async listNodes(): Promise<NodeView[]> {
+    return (await this.request<{ nodes: NodeView[] }>('GET', '/v1/nodes')).nodes;
+  }
+  async deleteNode(hostId: string): Promise<boolean> {
+    try {
+      await this.request('DELETE', `/v1/nodes/${encodeURIComponent(hostId)}`);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return false;
+      throw e;
+    }
+  }
+  /** POST a JSON body to a (public) join endpoint. */
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request('POST', path, body);
+  }
+}

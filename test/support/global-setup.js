@@ -1,0 +1,15 @@
+// Every suite runs against the compiled code (the CLI, the server and the provider are started
+// as real processes), so compile once before the run. tsc is incremental.
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
+
+module.exports = async () => {
+  if (process.env.JOINERY_SKIP_BUILD === '1') return;
+  const root = path.resolve(__dirname, '..', '..');
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root], { stdio: 'pipe' });
+  } catch (e) {
+    // Type errors still emit JavaScript; report them, the typecheck step fails the run separately.
+    process.stderr.write(String(e.stdout || e.message).slice(0, 4000) + '\n');
+  }
+};
