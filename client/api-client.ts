@@ -61,9 +61,10 @@ export class JoineryClient {
 
   /** Sends a request; resolves with the parsed JSON body of a 2xx answer, throws ApiError otherwise. */
   async request<T>(method: string, path: string, body?: unknown, opts: { contentType?: string } = {}): Promise<T> {
-    const trust = await (this.trust ??= resolveTrust(this.opts.addr, this.opts, this.opts.timeoutMs).catch((e) => {
+    const trust = await (this.trust ??= resolveTrust(this.opts.addr, this.opts, this.opts.timeoutMs).catch((e: NodeJS.ErrnoException) => {
       this.trust = undefined;
-      throw new ApiError(0, 'untrusted', (e as Error).message);
+      if (e.code) throw new ApiError(0, 'unreachable', `cannot reach Joinery at ${this.target.origin}: ${e.message}`);
+      throw new ApiError(0, 'untrusted', e.message);
     }));
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: 'application/json' };
