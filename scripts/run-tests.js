@@ -11,6 +11,16 @@ const root = path.resolve(__dirname, '..');
 const node = process.execPath;
 const extra = process.argv.slice(2);
 
+// Whatever the suites need (moto, Terraform, OpenTofu) is installed first; cached after one run.
+if (process.env.JOINERY_SKIP_TEST_DEPS !== '1') {
+  const deps = spawnSync('bash', [path.join(root, 'scripts/install-test-deps.sh')], { stdio: 'inherit', cwd: root });
+  if (deps.status !== 0) {
+    console.error('installing the test dependencies failed');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
 const tsc = spawnSync(node, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit', cwd: root });
 if (tsc.status !== 0) {
   console.error('typecheck failed');

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suites need on a fresh machine: moto (the AWS emulator) from PyPI, and
+# Terraform + OpenTofu built from the Go module proxy (scripts/install-terraform.sh). Idempotent:
+# it does nothing for what is already there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+MOTO_VERSION=${MOTO_VERSION:-5.2.1}
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto, sys; sys.exit(0 if moto.__version__ == '${MOTO_VERSION}' else 1)" 2>/dev/null; then
+  echo "installing moto[server]==${MOTO_VERSION}"
+  python3 -m pip install --quiet --disable-pip-version-check "moto[server]==${MOTO_VERSION}"
+fi
+command -v moto_server >/dev/null || { echo "moto_server is not on PATH after install" >&2; exit 1; }
+
+if [ -x "$here/install-terraform.sh" ]; then
+  "$here/install-terraform.sh"
+fi
