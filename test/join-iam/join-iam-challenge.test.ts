@@ -1,0 +1,91 @@
+// The challenge lifecycle, in process with the real SQLite store and a movable clock: issued,
+// expired, used, and single use under concurrency.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import type { JoinAttempt, JoinServices } from '../../api/join/admit';
+import { ClusterCA } from '../../api/ca/ca';
+import { loadConfig } from '../../api/config';
+import { JoinError } from '../../api/join/errors';
+import { issueIamChallenge, joinWithIam } from '../../api/join/iam/join-iam';
+import { openSqliteStore } from '../../api/store/sqlite';
+import { callerIdentityXml, startFakeSts, type FakeSts } from '../support/fake-sts';
+import { signedJoinBody } from './signed-request';
+
+const ACCOUNT = '123456789012';
+let svc: JoinServices;
+let clock: Date;
+let sts: FakeSts;
+let dir: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-iam-'));
+  sts = await startFakeSts({ status: 200, contentType: 'text/xml', body: callerIdentityXml(ACCOUNT, `arn:aws:iam::${ACCOUNT}:user/joiner`) });
+  const config = { ...loadConfig({ dataDir: dir }, {}), iamChallengeTtlMs: 60_000, iamStsTestEndpoint: sts.url };
+  const store = await openSqliteStore(path.join(dir, 'joinery.db'));
+  const ca = await ClusterCA.loadOrCreate(dir, 'test', store);
+  clock = new Date('2030-01-01T00:00:00Z');
+  svc = { store, ca, config, log: pino({ level: 'silent' }), now: () => clock };
+  await store.tokens.create({ kind: 'token', version: 'v2', metadata: { name: 'iam-token' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: ACCOUNT }] } });
+});
+
+afterAll(async () => {
+  await svc?.store.close();
+  await sts?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function join(challenge: string): Promise<{ ok: true; hostId: string } | { ok: false; code: string; attempt: JoinAttempt }> {
+  const attempt: JoinAttempt = { method: 'iam', details: {} };
+  try {
+    const res = await joinWithIam(svc, await signedJoinBody({ challenge }), attempt);
+    return { ok: true, hostId: res.host_id };
+  } catch (e) {
+    if (!(e instanceof JoinError)) throw e;
+    return { ok: false, code: e.code, attempt };
+  }
+}
+
+test('a challenge is 32 random bytes, base64url, stored with its expiry', async () => {
+  const a = await issueIamChallenge(svc);
+  const b = await issueIamChallenge(svc);
+  expect(a.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(Buffer.from(a.challenge, 'base64url')).toHaveLength(32);
+  expect(a.challenge).not.toBe(b.challenge);
+  expect(a.expires).toBe('2030-01-01T00:01:00.000Z');
+  expect(await join(a.challenge)).toMatchObject({ ok: true });
+});
+
+test('an expired challenge is refused and never forwarded', async () => {
+  const { challenge } = await issueIamChallenge(svc);
+  clock = new Date(clock.getTime() + 60_001);
+  const before = sts.requests.length;
+  expect(await join(challenge)).toMatchObject({ ok: false, code: 'iam_challenge_expired' });
+  expect(sts.requests.length).toBe(before);
+});
+
+test('a challenge works once, even when two joins race for it', async () => {
+  const { challenge } = await issueIamChallenge(svc);
+  const before = sts.requests.length;
+  const results = await Promise.all([join(challenge), join(challenge), join(challenge)]);
+  expect(results.filter((r) => r.ok)).toHaveLength(1);
+  expect(results.filter((r) => !r.ok).map((r) => (r as { code: string }).code)).toEqual(['iam_challenge_used', 'iam_challenge_used']);
+  expect(sts.requests.length).toBe(before + 1);
+});
+
+test('a refusal fills in what the audit needs', async () => {
+  const { challenge } = await issueIamChallenge(svc);
+  sts.answer = { status: 200, contentType: 'text/xml', body: callerIdentityXml('999999999999', 'arn:aws:iam::999999999999:user/x') };
+  const r = await join(challenge);
+  expect(r).toMatchObject({ ok: false, code: 'iam_account_not_allowed' });
+  expect((r as { attempt: JoinAttempt }).attempt).toMatchObject({ tokenName: 'iam-token', details: { role: 'Node', sts_host: 'sts.amazonaws.com', aws_account: '999999999999', aws_arn: 'arn:aws:iam::999999999999:user/x', sts_status: 200 } });
+});
+
+test('long-expired challenges are pruned when new ones are issued', async () => {
+  const { challenge } = await issueIamChallenge(svc);
+  clock = new Date(clock.getTime() + 2 * 3600_000);
+  await issueIamChallenge(svc);
+  expect(await join(challenge)).toMatchObject({ ok: false, code: 'iam_challenge_unknown' });
+});
