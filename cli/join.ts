@@ -5,6 +5,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as path from 'node:path';
 import { JoineryClient } from '../client/api-client';
 import { UsageError, type Parsed } from './args';
+import { prepareEc2Join } from './agent/ec2';
+import { prepareIamJoin } from './agent/iam';
 import { checkDataDir, writeIdentity } from './agent/identity';
 import { str, trustFrom } from './common';
 
@@ -28,7 +30,12 @@ type Preparer = (ctx: JoinContext) => Promise<PreparedJoin>;
 
 const PREPARERS: Record<string, () => Preparer> = {
   token: () => async (ctx) => ({ path: '/v1/join/token', body: { token_name: ctx.tokenName, role: ctx.role, public_key: ctx.publicKeyPem } }),
+  ec2: () => (ctx) => prepareEc2Join({ tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, hostId: ctx.hostId }),
+  iam: () => (ctx) => prepareIamJoin({ client: ctx.client, tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, region: ctx.region }),
 };
+
+/** Methods whose host ID follows from the proof, so an existing identity of the same host is fine. */
+const HOST_ID_FROM_PROOF = new Set(['ec2']);
 
 export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const method = str(p, 'method') ?? 'token';
@@ -40,8 +47,9 @@ export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pro
   if (!tokenName) throw new UsageError('join needs --token NAME');
   if (!server) throw new UsageError('join needs --server HOST:PORT');
 
-  // Refuse a data directory with another identity before doing anything else.
-  checkDataDir(dataDir);
+  // Refuse a data directory with another identity before contacting anyone; for ec2 the host ID
+  // is only known from the identity document, so that check follows the IMDS read.
+  if (!HOST_ID_FROM_PROOF.has(method)) checkDataDir(dataDir);
   const client = new JoineryClient({ addr: server, ...trustFrom(p, env) });
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // joinery: the API server, the admin commands and the joining agent in one CLI.
 
+// The AWS SDK's notice about Node.js versions is noise on an agent's terminal.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { ApiError } from '../client/api-client';
 import { VERSION } from '../api/version';
 import { parseArgs, UsageError, type FlagSpec } from './args';
@@ -26,6 +29,8 @@ Admin (the admin credential comes from --admin-token, JOINERY_ADMIN_TOKEN or <da
 Agent
   joinery join --method token|ec2|iam --token NAME [--role Node] --server HOST:PORT
                (--ca-pin sha256:... | --ca-file FILE | --insecure) --data-dir DIR
+               [--host-id ID] (ec2: must equal <account>-<instance id>)
+               [--region REGION] (iam: regional STS endpoint; default AWS_REGION, else global)
 
 Terraform
   joinery provider install [--plugin-dir DIR]              install terraform-provider-teleport locally
@@ -56,7 +61,7 @@ const COMMANDS: Record<string, Command> = {
       const { installProvider } = await import('./provider-install');
       const dir = p.flags['plugin-dir'];
       const r = await installProvider({ pluginDir: typeof dir === 'string' ? dir : undefined });
-      process.stdout.write(`installed ${r.source} ${r.version}:\n${r.paths.map((x) => `  ${x}`).join('\n')}\n\nUse it with:\n\n${r.requiredProvidersBlock}\n`);
+      process.stdout.write(`installed ${r.source} ${r.version}:\n${r.paths.map((x: string) => `  ${x}`).join('\n')}\n\nUse it with:\n\n${r.requiredProvidersBlock}\n`);
       return 0;
     },
   },

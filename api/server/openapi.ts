@@ -2,9 +2,11 @@
 
 import { FIELD_DOCS, JOIN_METHODS, ORIGINS } from '../../schema/token';
 import { SYSTEM_ROLES } from '../../schema/roles';
+import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
+import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
 
-/** Refusal codes of the join endpoints; join method modules add theirs via registerRefusalCodes. */
-export const JOIN_REFUSAL_CODES: Record<string, string> = {
+/** Refusal codes of the token join method (the codes every method shares). */
+export const TOKEN_REFUSAL_CODES: Record<string, string> = {
   invalid_request: 'The request body is malformed or misses a required field (400).',
   invalid_public_key: 'public_key is not a PEM SubjectPublicKeyInfo of an accepted key type (400).',
   token_not_found: 'No token of that name exists (403).',
@@ -14,9 +16,8 @@ export const JOIN_REFUSAL_CODES: Record<string, string> = {
   host_already_joined: 'The host ID is already in the node registry; remove it with `joinery nodes rm` to allow a new join (409).',
 };
 
-export function registerRefusalCodes(codes: Record<string, string>): void {
-  Object.assign(JOIN_REFUSAL_CODES, codes);
-}
+/** Every join method's refusal codes, as documented in the OpenAPI document. */
+export const JOIN_REFUSAL_CODES = { token: TOKEN_REFUSAL_CODES, ec2: EC2_REFUSAL_CODES, iam: IAM_REFUSAL_CODES };
 
 const str = { type: 'string' } as const;
 const error = { $ref: '#/components/schemas/Error' };
@@ -37,14 +38,16 @@ const joinRefusals = {
   '400': errorResponse('Malformed join request'),
   '403': errorResponse('Join refused; error.code says why (see x-refusal-codes)'),
   '409': errorResponse('Host already joined'),
+  '429': errorResponse('AWS throttled the verification; retry later'),
 };
 
-function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[]) {
+function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, string>) {
   return {
     post: {
       summary,
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: requestProps } } } },
-      responses: { '200': joinResponse, ...joinRefusals, '502': errorResponse('An AWS dependency failed') },
+      responses: { '200': joinResponse, ...joinRefusals },
+      'x-refusal-codes': codes,
     },
   };
 }
@@ -165,10 +168,10 @@ export function openApiDocument(version: string) {
         delete: { summary: 'Remove a joined host so it can join again', security: admin, responses: { '204': { description: 'Removed' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') } },
       },
       '/v1/audit': { get: { summary: 'Recent audit events', security: admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'type', in: 'query', schema: str }], responses: { '200': { description: '{events: AuditEvent[]}' }, '401': errorResponse('Unauthenticated') } } },
-      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key']),
-      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key']),
+      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], TOKEN_REFUSAL_CODES),
+      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], EC2_REFUSAL_CODES),
       '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' } } } },
-      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key']),
+      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], IAM_REFUSAL_CODES),
     },
     'x-refusal-codes': JOIN_REFUSAL_CODES,
   };

@@ -8,6 +8,8 @@ import pino, { type Logger } from 'pino';
 import { ClusterCA } from '../ca/ca';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
+import { ec2TrustStoreFor } from '../join/ec2/trust-store';
+import { parseStsTestEndpoint } from '../join/iam/sts-forward';
 import { openStore } from '../store/open';
 import type { Store } from '../store/types';
 import { ensureAdminCredential, type AdminCredential } from './auth';
@@ -25,6 +27,12 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, opts: { log?: Logger; now?: () => Date } = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
+  // Configuration mistakes stop the start with a clear message, not the first join with a 4xx.
+  ec2TrustStoreFor(config);
+  if (config.iamStsTestEndpoint) {
+    parseStsTestEndpoint(config.iamStsTestEndpoint);
+    log.warn({ endpoint: config.iamStsTestEndpoint }, 'JOINERY_IAM_STS_TEST_ENDPOINT is set: IAM joins are verified against a test STS, not AWS. Never use this in production.');
+  }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config);
   try {

@@ -6,6 +6,8 @@ import type { JoinMethod } from '../../../schema/token';
 import type { JoinAttempt, JoinResponse, JoinServices } from '../../join/admit';
 import { JoinError, badJoinRequest } from '../../join/errors';
 import { joinWithToken } from '../../join/join-token';
+import { joinWithEc2 } from '../../join/ec2/join-ec2';
+import { issueIamChallenge, joinWithIam } from '../../join/iam/join-iam';
 import { parseBody } from '../body';
 import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
@@ -13,19 +15,22 @@ import type { Metrics } from '../metrics';
 type JoinHandler = (svc: JoinServices, body: Record<string, unknown>, attempt: JoinAttempt) => Promise<JoinResponse>;
 
 /** The join methods and the module that verifies each. */
-const JOIN_HANDLERS: Record<JoinMethod, JoinHandler | undefined> = {
+const JOIN_HANDLERS: Record<JoinMethod, JoinHandler> = {
   token: joinWithToken,
-  ec2: undefined,
-  iam: undefined,
+  ec2: joinWithEc2,
+  iam: joinWithIam,
 };
 
 export function joinRoutes(svc: JoinServices, metrics: Metrics): Router {
   const router = Router();
   router.use(parseBody({ yaml: false }));
+  // A fresh single-use challenge for the iam method (stored, so any replica can verify it).
+  router.post('/iam/challenge', async (_req, res) => {
+    res.status(200).json(await issueIamChallenge(svc));
+  });
 
   for (const method of Object.keys(JOIN_HANDLERS) as JoinMethod[]) {
     const handler = JOIN_HANDLERS[method];
-    if (!handler) continue;
     router.post(`/${method}`, async (req, res) => {
       const attempt: JoinAttempt = { method, details: {} };
       try {
