@@ -1,0 +1,146 @@
+// teleport_provision_token: plan, apply, refresh and import against the Joinery API.
+
+import { ApiError, type JoineryClient, type TokenResource } from '../client/api-client';
+import { DEFAULT_AWS_IID_TTL } from '../schema/token';
+import { isUnknown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
+import { apiDiagnostic, error, type Diagnostic, type PathStep } from './diagnostics';
+import { asObj, dataValueFromToken, fillUnknowns, inferredJoinMethod, sameToken, tokenFromValue, valueFromToken } from './token-state';
+
+export interface PlanResult {
+  planned: CtyValue;
+  requiresReplace: PathStep[][];
+}
+
+/**
+ * The planned value: configuration values exactly as written, computed values Terraform cannot
+ * know yet marked unknown, and server defaults the plan can predict filled in (join_method,
+ * aws_iid_ttl), so that the state after apply matches and the next plan is empty.
+ */
+export function planToken(prior: CtyObject | null, proposed: CtyObject | null, config: CtyObject | null): PlanResult {
+  if (!proposed || !config) return { planned: null, requiresReplace: [] };
+  const planned: CtyObject = structuredCloneValue(proposed);
+  planned.kind = 'token';
+
+  const cfgMd = config.metadata;
+  const priorMd = asObj(prior?.metadata);
+  if (isUnknown(cfgMd)) planned.metadata = UNKNOWN;
+  else if (cfgMd === null) planned.metadata = priorMd ? structuredCloneValue(priorMd) : UNKNOWN;
+  else {
+    const md = asObj(planned.metadata)!;
+    const cfgName = asObj(cfgMd)!.name;
+    // An empty name means "generate one"; on update the prior (generated) name stays.
+    if (cfgName === null || cfgName === '') md.name = priorMd ? priorMd.name : UNKNOWN;
+  }
+
+  const spec = asObj(planned.spec);
+  const cfgSpec = asObj(config.spec);
+  if (spec && cfgSpec) {
+    if (cfgSpec.join_method === null || cfgSpec.join_method === '') spec.join_method = inferredJoinMethod(cfgSpec.allow);
+    if (cfgSpec.aws_iid_ttl === null || cfgSpec.aws_iid_ttl === '') {
+      spec.aws_iid_ttl = isUnknown(spec.join_method) ? UNKNOWN : spec.join_method === 'ec2' ? DEFAULT_AWS_IID_TTL : null;
+    }
+  }
+
+  const name = asObj(planned.metadata)?.name;
+  planned.id = typeof name === 'string' ? name : UNKNOWN;
+  const requiresReplace: PathStep[][] = [];
+  if (prior && name !== asObj(prior.metadata)?.name) requiresReplace.push(['metadata', 'name']);
+  return { planned, requiresReplace };
+}
+
+function structuredCloneValue<T extends CtyValue>(v: T): T {
+  if (Array.isArray(v)) return v.map(structuredCloneValue) as T;
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, structuredCloneValue(e)])) as T;
+  return v;
+}
+
+function tokenName(value: CtyObject | null): string | undefined {
+  const name = asObj(value?.metadata)?.name ?? value?.id;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+export interface ApplyResult {
+  newState: CtyValue;
+  diagnostics: Diagnostic[];
+}
+
+export async function applyToken(client: JoineryClient, prior: CtyObject | null, planned: CtyObject | null): Promise<ApplyResult> {
+  if (!planned) {
+    const name = tokenName(prior);
+    if (!name) return { newState: null, diagnostics: [] };
+    try {
+      await client.deleteToken(name); // already gone counts as deleted
+      return { newState: null, diagnostics: [] };
+    } catch (e) {
+      return { newState: prior, diagnostics: [apiDiagnostic(e, `deleting token ${JSON.stringify(name)}`)] };
+    }
+  }
+
+  const input = tokenFromValue(planned);
+  let saved: TokenResource;
+  try {
+    if (!prior) {
+      saved = await client.createToken(input);
+    } else {
+      const name = tokenName(prior)!;
+      saved = await client.putToken({ ...input, metadata: { ...input.metadata, name } } as never);
+    }
+  } catch (e) {
+    if (!prior && e instanceof ApiError && e.status === 409) {
+      const name = input.metadata?.name ?? '';
+      return {
+        newState: null,
+        diagnostics: [
+          error(
+            'Token already exists',
+            `A token named ${JSON.stringify(name)} already exists in Joinery. To manage it with Terraform, import it instead of creating it:\n\n  terraform import <resource address> ${name}\n\n(or add an import block with id = ${JSON.stringify(name)}).`,
+            ['metadata', 'name'],
+          ),
+        ],
+      };
+    }
+    return { newState: prior, diagnostics: [apiDiagnostic(e, prior ? 'updating the token' : 'creating the token')] };
+  }
+  // Known planned values are kept exactly (Terraform requires it); unknowns come from the server.
+  return { newState: fillUnknowns(planned, valueFromToken(saved, planned)), diagnostics: [] };
+}
+
+/** Refresh: null when the token was deleted outside Terraform, the server's view when it changed. */
+export async function readToken(client: JoineryClient, prior: CtyObject): Promise<ApplyResult> {
+  const name = tokenName(prior);
+  if (!name) return { newState: null, diagnostics: [] };
+  try {
+    const current = await client.getToken(name);
+    if (!current) return { newState: null, diagnostics: [] };
+    if (sameToken(tokenFromValue(prior), current)) return { newState: prior, diagnostics: [] };
+    return { newState: valueFromToken(current, prior), diagnostics: [] };
+  } catch (e) {
+    return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(name)}`)] };
+  }
+}
+
+export async function importToken(client: JoineryClient, id: string): Promise<ApplyResult> {
+  try {
+    const current = await client.getToken(id);
+    if (!current) {
+      return { newState: null, diagnostics: [error('Cannot import non-existent remote object', `There is no token named ${JSON.stringify(id)} in Joinery. Import takes the token name.`)] };
+    }
+    return { newState: valueFromToken(current, null), diagnostics: [] };
+  } catch (e) {
+    return { newState: null, diagnostics: [apiDiagnostic(e, `importing token ${JSON.stringify(id)}`)] };
+  }
+}
+
+export async function readTokenDataSource(client: JoineryClient, config: CtyObject): Promise<ApplyResult> {
+  const name = asObj(config.metadata)?.name;
+  if (typeof name !== 'string' || name === '') {
+    return { newState: null, diagnostics: [error('Missing token name', 'Set metadata.name to the name of the token to read.', ['metadata', 'name'])] };
+  }
+  try {
+    const current = await client.getToken(name);
+    if (!current) return { newState: null, diagnostics: [error('Token not found', `There is no token named ${JSON.stringify(name)} in Joinery.`, ['metadata', 'name'])] };
+    return { newState: dataValueFromToken(current), diagnostics: [] };
+  } catch (e) {
+    return { newState: null, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(name)}`)] };
+  }
+}

@@ -1,0 +1,88 @@
+// Runs real Terraform / OpenTofu against the local provider: a temporary working directory, a
+// filesystem mirror filled by `installProvider`, and a CLI config that uses only that mirror
+// (there is no registry access). The binaries come from scripts/install-terraform.sh.
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { installProvider } from '../../cli/provider-install';
+
+export const TF_BIN_DIR = process.env.JOINERY_TF_BIN_DIR ?? path.join(os.homedir(), '.cache', 'joinery', 'bin');
+
+/** The binary's path; throws (so the test fails, never skips) when it is not installed. */
+export function terraformBinary(name: 'terraform' | 'tofu'): string {
+  const bin = path.join(TF_BIN_DIR, name);
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run scripts/install-terraform.sh (CI does) to build Terraform and OpenTofu`);
+  return bin;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TerraformWorkspace {
+  dir: string;
+  /** HOME of the Terraform runs (a fresh temporary directory). */
+  home: string;
+  binary: string;
+  source: string;
+  version: string;
+  writeMain(hcl: string): void;
+  run(args: string[], opts?: { env?: Record<string, string> }): Promise<RunResult>;
+  cleanup(): void;
+}
+
+/**
+ * A working directory for `binary`. By default the provider comes from a filesystem mirror named
+ * in a CLI config file; with `impliedMirror` there is no CLI config, so Terraform searches its
+ * implied local mirror directories under `home` (fill them with `joinery provider install`).
+ */
+export async function terraformWorkspace(binary: string, env: Record<string, string> = {}, opts: { impliedMirror?: boolean } = {}): Promise<TerraformWorkspace> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-tf-'));
+  const dir = path.join(root, 'work');
+  const mirror = path.join(root, 'mirror');
+  const home = path.join(root, 'home');
+  fs.mkdirSync(dir);
+  fs.mkdirSync(home);
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(baseEnv)) if (k.startsWith('JOINERY_') || k.startsWith('TF_') || k.startsWith('XDG_')) delete baseEnv[k];
+  Object.assign(baseEnv, { HOME: home, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1', ...env });
+
+  const installed = await installProvider({ pluginDir: mirror });
+  if (!opts.impliedMirror) {
+    const cliConfig = path.join(root, 'cli.tfrc');
+    fs.writeFileSync(cliConfig, `provider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["${installed.source}"]\n  }\n}\n`);
+    baseEnv.TF_CLI_CONFIG_FILE = cliConfig;
+  } else {
+    // Without a CLI config file Terraform looks in ~/.terraformrc, which does not exist under home.
+    baseEnv.TF_CLI_CONFIG_FILE = path.join(home, '.terraformrc');
+  }
+
+  return {
+    dir,
+    home,
+    binary,
+    source: installed.source,
+    version: installed.version,
+    writeMain(hcl) {
+      fs.writeFileSync(path.join(dir, 'main.tf'), hcl);
+    },
+    run(args, opts = {}) {
+      return new Promise((resolve, reject) => {
+        const child = spawn(binary, [...args.slice(0, 1), '-no-color', ...args.slice(1)], { cwd: dir, env: { ...baseEnv, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.once('error', reject);
+        child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    },
+    cleanup() {
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
