@@ -99,15 +99,16 @@ export async function requireJoinToken(svc: JoinServices, tokenName: string, met
  */
 export async function admitHost(
   svc: JoinServices,
-  req: { hostId: string; method: JoinMethod; tokenName: string; role: string; publicKey: KeyObject; attributes: Record<string, string> },
+  req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string> },
 ): Promise<JoinResponse> {
-  const role = req.role;
+  // The role as the token spells it (requireJoinToken already checked it is there).
+  const role = req.token.spec.roles.find((r) => r.toLowerCase() === req.role.toLowerCase()) ?? req.role;
   const issued = await svc.ca.issueHostCertificate({ publicKey: req.publicKey, hostId: req.hostId, role, ttlMs: svc.config.hostCertTtlMs, now: svc.now() });
   try {
     await svc.store.nodes.insert({
       hostId: req.hostId,
-      joinMethod: req.method,
-      tokenName: req.tokenName,
+      joinMethod: req.token.spec.join_method,
+      tokenName: req.token.metadata.name,
       role,
       joinedAt: svc.now().toISOString(),
       certSerial: issued.serial,

@@ -17,9 +17,8 @@ export async function joinWithToken(svc: JoinServices, body: Record<string, unkn
   attempt.hostId = hostId;
   return admitHost(svc, {
     hostId,
-    method: 'token',
-    tokenName: token.metadata.name,
-    role: token.spec.roles.find((r) => r.toLowerCase() === role.toLowerCase())!,
+    token,
+    role,
     publicKey,
     attributes: {},
   });

@@ -157,9 +157,8 @@ export function makeEc2JoinHandler(deps: Ec2JoinDeps = {}) {
     // 8. Register (unique on host ID: of two racing joins one wins) and issue the certificate.
     return admitHost(svc, {
       hostId,
-      method: 'ec2',
-      tokenName: token.metadata.name,
-      role: token.spec.roles.find((r) => r.toLowerCase() === role.toLowerCase())!,
+      token,
+      role,
       publicKey,
       attributes: { account: id.accountId, region: id.region, instance_id: id.instanceId },
     });

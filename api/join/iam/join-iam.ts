@@ -84,9 +84,8 @@ export async function joinWithIam(svc: JoinServices, body: unknown, attempt: Joi
   attempt.hostId = hostId;
   return admitHost(svc, {
     hostId,
-    method: 'iam',
-    tokenName: token.metadata.name,
-    role: token.spec.roles.find((r) => r.toLowerCase() === role.toLowerCase())!,
+    token,
+    role,
     publicKey,
     attributes: { account: identity.account, arn: identity.arn },
   });
