@@ -62,9 +62,15 @@ function tokenName(value: CtyObject | null): string | undefined {
 export interface ApplyResult {
   newState: CtyValue;
   diagnostics: Diagnostic[];
+  /** The server's revision of the token, kept in the resource's private state for conflict detection. */
+  revision?: string;
 }
 
-export async function applyToken(client: JoineryClient, prior: CtyObject | null, planned: CtyObject | null): Promise<ApplyResult> {
+/**
+ * Create, update or delete. An update sends the revision Terraform last saw, so a change made
+ * outside Terraform after the refresh is reported instead of silently overwritten.
+ */
+export async function applyToken(client: JoineryClient, prior: CtyObject | null, planned: CtyObject | null, revision?: string): Promise<ApplyResult> {
   if (!planned) {
     const name = tokenName(prior);
     if (!name) return { newState: null, diagnostics: [] };
@@ -83,9 +89,21 @@ export async function applyToken(client: JoineryClient, prior: CtyObject | null,
       saved = await client.createToken(input);
     } else {
       const name = tokenName(prior)!;
-      saved = await client.putToken({ ...input, metadata: { ...input.metadata, name } } as never);
+      saved = await client.putToken({ ...input, metadata: { ...input.metadata, name, ...(revision ? { revision } : {}) } } as never);
     }
   } catch (e) {
+    if (prior && e instanceof ApiError && e.status === 409 && e.code === 'revision_conflict') {
+      return {
+        newState: prior,
+        revision,
+        diagnostics: [
+          error(
+            'Token changed outside Terraform',
+            `Token ${JSON.stringify(tokenName(prior))} was changed in Joinery after Terraform last read it, so this update would overwrite that change. Run terraform plan (or apply) again to see the current token and plan against it.`,
+          ),
+        ],
+      };
+    }
     if (!prior && e instanceof ApiError && e.status === 409) {
       const name = input.metadata?.name ?? '';
       return {
@@ -102,7 +120,7 @@ export async function applyToken(client: JoineryClient, prior: CtyObject | null,
     return { newState: prior, diagnostics: [apiDiagnostic(e, prior ? 'updating the token' : 'creating the token')] };
   }
   // Known planned values are kept exactly (Terraform requires it); unknowns come from the server.
-  return { newState: fillUnknowns(planned, valueFromToken(saved, planned)), diagnostics: [] };
+  return { newState: fillUnknowns(planned, valueFromToken(saved, planned)), diagnostics: [], revision: saved.metadata.revision };
 }
 
 /** Refresh: null when the token was deleted outside Terraform, the server's view when it changed. */
@@ -112,8 +130,9 @@ export async function readToken(client: JoineryClient, prior: CtyObject): Promis
   try {
     const current = await client.getToken(name);
     if (!current) return { newState: null, diagnostics: [] };
-    if (sameToken(tokenFromValue(prior), current)) return { newState: prior, diagnostics: [] };
-    return { newState: valueFromToken(current, prior), diagnostics: [] };
+    const revision = current.metadata.revision;
+    if (sameToken(tokenFromValue(prior), current)) return { newState: prior, diagnostics: [], revision };
+    return { newState: valueFromToken(current, prior), diagnostics: [], revision };
   } catch (e) {
     return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(name)}`)] };
   }
@@ -125,7 +144,7 @@ export async function importToken(client: JoineryClient, id: string): Promise<Ap
     if (!current) {
       return { newState: null, diagnostics: [error('Cannot import non-existent remote object', `There is no token named ${JSON.stringify(id)} in Joinery. Import takes the token name.`)] };
     }
-    return { newState: valueFromToken(current, null), diagnostics: [] };
+    return { newState: valueFromToken(current, null), diagnostics: [], revision: current.metadata.revision };
   } catch (e) {
     return { newState: null, diagnostics: [apiDiagnostic(e, `importing token ${JSON.stringify(id)}`)] };
   }

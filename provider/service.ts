@@ -108,8 +108,8 @@ export class ProviderService {
       if (!prior) return { new_state: dynamic(null, t), diagnostics: [] };
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: req.current_state, diagnostics: diagList(client) };
-      const { newState, diagnostics } = await readToken(client, prior);
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: req.private };
+      const { newState, diagnostics, revision } = await readToken(client, prior);
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.private };
     },
 
     PlanResourceChange: (req) => {
@@ -132,17 +132,17 @@ export class ProviderService {
       const planned = decodeDynamic(req.planned_state, t) as CtyObject | null;
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: dynamic(prior, t), diagnostics: diagList(client) };
-      const { newState, diagnostics } = await applyToken(client, prior, planned);
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics) };
+      const { newState, diagnostics, revision } = await applyToken(client, prior, planned, privateRevision(req.planned_private));
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.planned_private };
     },
 
     ImportResourceState: async (req) => {
       const t = this.typeFor(req.type_name, 'resource');
       const client = this.requireClient();
       if (Array.isArray(client)) return { imported_resources: [], diagnostics: diagList(client) };
-      const { newState, diagnostics } = await importToken(client, String(req.id ?? ''));
+      const { newState, diagnostics, revision } = await importToken(client, String(req.id ?? ''));
       return {
-        imported_resources: newState ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t) }] : [],
+        imported_resources: newState ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? encodePrivate(revision) : undefined }] : [],
         diagnostics: diagList(diagnostics),
       };
     },
@@ -185,3 +185,19 @@ export class ProviderService {
 }
 
 class UnknownTypeError extends Error {}
+
+// Private state: opaque bytes Terraform stores beside the resource state. We keep the server's
+// revision there, so updates are conditional on the token being as Terraform last saw it.
+function encodePrivate(revision: string): Buffer {
+  return Buffer.from(JSON.stringify({ revision }));
+}
+
+function privateRevision(bytes: Uint8Array | undefined | null): string | undefined {
+  if (!bytes || bytes.length === 0) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { revision?: unknown };
+    return typeof v.revision === 'string' ? v.revision : undefined;
+  } catch {
+    return undefined; // written by another provider version: update unconditionally
+  }
+}

@@ -266,6 +266,31 @@ describe('plan and apply', () => {
     expect(await server.client().getToken('proto-destroy')).toBeUndefined();
   });
 
+  test('an update never overwrites a change made after Terraform last read the token', async () => {
+    const created = await planApply(provider, seedConfig('proto-conflict'));
+    expect(Buffer.from(created.apply.private ?? []).toString()).toMatch(/"revision"/);
+    // Someone changes the token between Terraform's refresh and its apply.
+    const c = server.client();
+    const { status: _s, ...current } = (await c.getToken('proto-conflict'))!;
+    await c.putToken({ ...current, metadata: { ...current.metadata, revision: undefined }, spec: { ...current.spec, roles: ['Node', 'Proxy'] } });
+
+    const next = seedConfig('proto-conflict');
+    (next.spec as CtyObject).aws_iid_ttl = '10m';
+    const update = async (prior: CtyObject, priv: Uint8Array | undefined) => {
+      const plan = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(prior), proposed_new_state: mp(next), config: mp(next), prior_private: priv });
+      return provider.rpc.ApplyResourceChange({ type_name: TYPE, prior_state: mp(prior), planned_state: plan.planned_state, config: mp(next), planned_private: plan.planned_private });
+    };
+    const refused = await update(created.state, created.apply.private);
+    expect(diags(refused).map((d) => d.summary)).toEqual(['Token changed outside Terraform']);
+    expect((await c.getToken('proto-conflict'))!.spec).toMatchObject({ roles: ['Node', 'Proxy'], aws_iid_ttl: '5m' });
+
+    // After a refresh (which records the new revision) the same update goes through.
+    const read = await provider.rpc.ReadResource({ type_name: TYPE, current_state: mp(created.state), private: created.apply.private });
+    const applied = await update(val(read.new_state), read.private);
+    expect(diags(applied)).toEqual([]);
+    expect((await c.getToken('proto-conflict'))!.spec).toMatchObject({ roles: ['Node'], aws_iid_ttl: '10m' });
+  });
+
   test('creating a token that already exists fails and suggests import', async () => {
     await server.client().createToken({ kind: 'token', version: 'v2', metadata: { name: 'proto-exists' }, spec: { roles: ['Node'] } });
     const config = seedConfig('proto-exists');
