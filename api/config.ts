@@ -34,6 +34,8 @@ export interface ServerConfig {
   iamStsTestEndpoint?: string;
   /** Timeout for the forwarded STS request. */
   iamStsTimeoutMs: number;
+  /** Join requests (all methods, challenges included) one client address may make per minute; 0 = unlimited. */
+  joinRatePerMinute: number;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:3025';
@@ -80,5 +82,6 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     ec2ExtraCerts: parseExtraCerts(env.JOINERY_EC2_EXTRA_CERTS),
     iamStsTestEndpoint: env.JOINERY_IAM_STS_TEST_ENDPOINT || undefined,
     iamStsTimeoutMs: positiveInt('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
+    joinRatePerMinute: env.JOINERY_JOIN_RATE_PER_MINUTE === '0' ? 0 : positiveInt('JOINERY_JOIN_RATE_PER_MINUTE', env.JOINERY_JOIN_RATE_PER_MINUTE, 600),
   };
 }

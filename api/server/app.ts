@@ -9,6 +9,7 @@ import { requireAdmin, type AdminCredential } from './auth';
 import { errorHandler, HttpError } from './errors';
 import { createMetrics, type Metrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { rateLimit } from './rate-limit';
 import { joinRoutes } from './routes/join';
 import { auditRoutes, nodeRoutes } from './routes/nodes';
 import { tokenRoutes } from './routes/tokens';
@@ -67,7 +68,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store));
   app.use('/v1/audit', adminOnly, auditRoutes(svc.store));
-  app.use('/v1/join', joinRoutes(svc, metrics));
+  app.use('/v1/join', rateLimit(svc.config.joinRatePerMinute), joinRoutes(svc, metrics));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));
