@@ -290,18 +290,19 @@ function parseMetadata(raw: unknown, c: Collector): TokenMetadata | undefined {
     else md.description = raw.description;
   }
 
-  const labels: Record<string, string> = {};
+  // A Map, so that a key such as "__proto__" is kept as a label like any other.
+  const labels = new Map<string, string>();
   if (!isUnset(raw.labels)) {
     if (!isObject(raw.labels)) c.add('metadata.labels', 'must be a map of strings');
     else {
       for (const [k, v] of Object.entries(raw.labels)) {
         const path = `metadata.labels[${JSON.stringify(k)}]`;
-        if (c.add(path, checkLabelKey(k) ?? checkLabelValue(k, v))) labels[k] = v as string;
+        if (c.add(path, checkLabelKey(k) ?? checkLabelValue(k, v))) labels.set(k, v as string);
       }
     }
   }
-  if (!(ORIGIN_LABEL in labels)) labels[ORIGIN_LABEL] = DEFAULT_ORIGIN;
-  md.labels = sortKeys(labels);
+  if (!labels.has(ORIGIN_LABEL)) labels.set(ORIGIN_LABEL, DEFAULT_ORIGIN);
+  md.labels = Object.fromEntries([...labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
   if (!isUnset(raw.expires)) {
     // YAML turns an unquoted timestamp into a Date; accept it as the time it names.
@@ -420,10 +421,6 @@ function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): A
     c.add(path, 'an iam allow rule must set aws_account and/or aws_arn');
   }
   return rule;
-}
-
-function sortKeys(obj: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
 }
 
 /** Whether the token's expiry has passed at `now`. */

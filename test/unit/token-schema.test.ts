@@ -60,6 +60,11 @@ describe('defaults and normalisation', () => {
     expect(t.metadata.labels).toEqual({ env: 'prod', 'teleport.dev/origin': 'dynamic' });
     expect(parseToken({ ...base(), metadata: { name: 'x', labels: { 'teleport.dev/origin': 'terraform' } } }).metadata.labels).toEqual({ 'teleport.dev/origin': 'terraform' });
   });
+  test('a label keyed "__proto__" is an ordinary label', () => {
+    const t = parseToken(JSON.parse('{"version":"v2","metadata":{"name":"p","labels":{"__proto__":"x","a":"b"}},"spec":{"roles":["Node"]}}'));
+    expect(Object.entries(t.metadata.labels!)).toEqual([['__proto__', 'x'], ['a', 'b'], ['teleport.dev/origin', 'dynamic']]);
+    expect(JSON.parse(JSON.stringify(t)).metadata.labels.__proto__).toBe('x');
+  });
   test('kind may be omitted; empty allow list and empty strings count as unset', () => {
     const t = parseToken({ version: 'v2', metadata: { name: 'n', description: '' }, spec: { roles: ['Node'], allow: [], join_method: '' } });
     expect(t.spec.join_method).toBe('token');
