@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiError, JoineryClient } from '../../client/api-client';
 import { startTestServer, type TestServer } from '../support/server';
+import { caught } from '../support/caught';
 
 const SEEDS = path.join(__dirname, '..', 'fixtures', 'seeds');
 let server: TestServer;
@@ -13,15 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-async function apiError(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ApiError) return e;
-    throw e;
-  }
-  throw new Error('expected an ApiError');
-}
+const apiError = (p: Promise<unknown>) => caught(p, ApiError);
 
 const ec2 = (name: string) => ({ kind: 'token', version: 'v2', metadata: { name }, spec: { roles: ['Node'], allow: [{ aws_account: '111111111111' }] } });
 

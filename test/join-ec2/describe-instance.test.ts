@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { AwsInstanceLookup, awsJoinError } from '../../api/join/ec2/describe-instance';
 import { JoinError } from '../../api/join/errors';
 import { MOTO_DEFAULT_ACCOUNT, assumeRole, createRole, freePort, runInstance, type AwsCredentials, type Moto, startMoto } from '../support/moto';
+import { caught } from '../support/caught';
 
 const ACCOUNT_B = '333333333333';
 let moto: Moto;
@@ -39,15 +40,7 @@ function lookup(now?: () => number): AwsInstanceLookup {
   return new AwsInstanceLookup({ baseCredentials: async () => moto.credentials, now });
 }
 
-async function refusal(p: Promise<unknown>): Promise<JoinError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof JoinError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = (p: Promise<unknown>) => caught(p, JoinError);
 
 describe('against moto', () => {
   test('own account: running, and unknown instances', async () => {

@@ -9,6 +9,7 @@ import { verifyInstanceIdentity } from '../../api/join/ec2/identity-document';
 import { Ec2TrustConfigError, Ec2TrustStore, ec2TrustStoreFor } from '../../api/join/ec2/trust-store';
 import { JoinError } from '../../api/join/errors';
 import { createIidSigner, identityDocument, type IidSigner } from '../support/iid-test-ca';
+import { caught } from '../support/caught';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const VECTORS_FILE = path.join(REPO_ROOT, '..', 'shared', 'aws', 'iid-rsa2048-vectors.json');
@@ -23,15 +24,7 @@ interface Vector {
 }
 const vectors: Vector[] = JSON.parse(fs.readFileSync(VECTORS_FILE, 'utf8')).vectors;
 
-async function refusal(p: Promise<unknown>): Promise<JoinError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof JoinError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = (p: Promise<unknown>) => caught(p, JoinError);
 
 const embedded = Ec2TrustStore.load([]);
 
