@@ -16,6 +16,7 @@ import {
   checkName,
   checkRole,
   DEFAULT_ORIGIN,
+  inferJoinMethod,
   ORIGIN_LABEL,
   TOKEN_VERSION,
   validateToken,
@@ -51,7 +52,7 @@ function isSet(v: CtyValue | undefined): boolean {
  */
 export function inferredJoinMethod(allow: CtyValue | undefined): CtyValue {
   if (isUnknown(allow)) return UNKNOWN;
-  return Array.isArray(allow) && allow.length > 0 ? 'ec2' : 'token';
+  return inferJoinMethod(allow);
 }
 
 /** The labels of a resource value: the top-level alias merged with metadata.labels. */

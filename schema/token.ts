@@ -224,6 +224,11 @@ function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The join method a token without one gets: ec2 when it has allow rules, token otherwise. */
+export function inferJoinMethod(allow: unknown): JoinMethod {
+  return Array.isArray(allow) && allow.length > 0 ? 'ec2' : 'token';
+}
+
 /** Absent, null and "" all mean "not set" (YAML and Terraform both produce them for unset fields). */
 function isUnset(v: unknown): boolean {
   return v === undefined || v === null || v === '';
@@ -338,7 +343,7 @@ function parseSpec(raw: unknown, c: Collector): TokenSpec | undefined {
 
   const rawAllow = isUnset(raw.allow) || (Array.isArray(raw.allow) && raw.allow.length === 0) ? undefined : raw.allow;
   let method: JoinMethod | undefined;
-  if (isUnset(raw.join_method)) method = rawAllow ? 'ec2' : 'token';
+  if (isUnset(raw.join_method)) method = inferJoinMethod(rawAllow);
   else if (c.add('spec.join_method', checkJoinMethod(raw.join_method))) method = raw.join_method as JoinMethod;
 
   const spec: TokenSpec = { roles, join_method: method ?? 'token' };

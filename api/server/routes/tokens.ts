@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { isExpired, maskTokenName, parseToken, type ProvisionToken } from '../../../schema/token';
+import { inferJoinMethod, isExpired, maskTokenName, parseToken, type ProvisionToken } from '../../../schema/token';
 import { NotFoundError, type Store, type StoredToken } from '../../store/types';
 import { parseBody } from '../body';
 import { HttpError } from '../errors';
@@ -25,7 +25,7 @@ function withGeneratedName(body: Record<string, unknown>): Record<string, unknow
   const spec = body.spec as Record<string, unknown> | undefined;
   const nameUnset = md === undefined || md === null || (typeof md === 'object' && (md.name === undefined || md.name === null || md.name === ''));
   const allow = spec && typeof spec === 'object' ? spec.allow : undefined;
-  const method = spec && typeof spec === 'object' ? spec.join_method ?? (Array.isArray(allow) && allow.length ? 'ec2' : 'token') : undefined;
+  const method = spec && typeof spec === 'object' ? spec.join_method || inferJoinMethod(allow) : undefined;
   if (!nameUnset || method !== 'token') return body;
   return { ...body, metadata: { ...(md ?? {}), name: randomBytes(16).toString('hex') } };
 }
