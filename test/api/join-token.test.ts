@@ -91,6 +91,17 @@ test('--insecure works but warns loudly', async () => {
   expect(r.stderr).toMatch(/WARNING: --insecure/);
 });
 
+test('every accepted agent key type gets a certificate for that key', async () => {
+  const c = server.client();
+  for (const [type, opts] of [['ed25519', {}], ['rsa', { modulusLength: 2048 }], ['ec', { namedCurve: 'secp384r1' }], ['ec', { namedCurve: 'prime256v1' }]] as const) {
+    const publicKey = generateKeyPairSync(type as 'ec', opts as { namedCurve: string }).publicKey;
+    const r = await c.post<{ certificate: string; ca_certificates: string[] }>('/v1/join/token', { token_name: SECRET, role: 'Node', public_key: publicKey.export({ type: 'spki', format: 'pem' }) });
+    const cert = new X509Certificate(r.certificate);
+    expect([type, cert.publicKey.export({ type: 'spki', format: 'pem' })]).toEqual([type, publicKey.export({ type: 'spki', format: 'pem' })]);
+    expect(cert.verify(new X509Certificate(r.ca_certificates[0]).publicKey)).toBe(true);
+  }
+});
+
 test('join request validation: bad public keys and fields are 400 with a code, audited', async () => {
   const c = server.client();
   const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' });
