@@ -66,13 +66,30 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/**
+ * The cluster name becomes the CA's common name and part of every host certificate's subject and
+ * URI SAN, so it is held to host-name-like characters: a comma, newline or quote there would
+ * corrupt or confuse the subject.
+ */
+export function checkClusterName(name: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/.test(name)) {
+    throw new Error(`JOINERY_CLUSTER_NAME must be 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter or digit (got ${JSON.stringify(name)})`);
+  }
+  return name;
+}
+
+function defaultClusterName(): string {
+  const host = os.hostname();
+  return /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/.test(host) ? host : 'joinery';
+}
+
 export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const listen = parseListen(flags.listen ?? env.JOINERY_LISTEN ?? DEFAULT_LISTEN);
   return {
     dataDir: path.resolve(flags.dataDir ?? env.JOINERY_DATA_DIR ?? './data'),
     host: listen.host,
     port: listen.port,
-    clusterName: env.JOINERY_CLUSTER_NAME || os.hostname() || 'joinery',
+    clusterName: env.JOINERY_CLUSTER_NAME ? checkClusterName(env.JOINERY_CLUSTER_NAME) : defaultClusterName(),
     tlsSans: (env.JOINERY_TLS_SANS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     adminToken: env.JOINERY_ADMIN_TOKEN || undefined,
     databaseUrl: env.JOINERY_DATABASE_URL || undefined,

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import type { ClientOptions } from '../client/api-client';
 import { PIN_RE } from '../client/trust';
 import { isUnknown, type CtyObject } from './cty';
-import { error, type Diagnostic } from './diagnostics';
+import { error, warning, type Diagnostic } from './diagnostics';
 
 export const ENV = {
   addr: 'JOINERY_ADDR',
@@ -70,6 +70,15 @@ export function resolveProviderConfig(config: CtyObject, env: NodeJS.ProcessEnv 
   if (caFile && !fs.existsSync(caFile)) diags.push(error('CA file not found', `${caFile} does not exist`, ['ca_file']));
   if (!caPin && !caFile && !insecure) {
     diags.push(error('No way to trust the Joinery server', `Set ca_pin (${ENV.ca_pin}, from \`joinery status\`) or ca_file (${ENV.ca_file}); insecure = true is for development only.`, ['ca_pin']));
+  }
+  if (insecure && !caPin && !caFile) {
+    diags.push(
+      warning(
+        'The Joinery server is not verified',
+        `insecure = true (or ${ENV.insecure}) skips verification of the server certificate: anyone on the network path can read the admin token and change tokens. Use ca_pin or ca_file outside development.`,
+        ['insecure'],
+      ),
+    );
   }
   if (diags.some((d) => d.severity === 'ERROR')) return { diagnostics: diags };
   return { options: { addr: addr!, adminToken, caPin, caFile, insecure: insecure ?? false }, diagnostics: diags };

@@ -15,6 +15,10 @@ export function error(summary: string, detail = '', path?: PathStep[]): Diagnost
   return { severity: 'ERROR', summary, detail, path };
 }
 
+export function warning(summary: string, detail = '', path?: PathStep[]): Diagnostic {
+  return { severity: 'WARNING', summary, detail, path };
+}
+
 /** The protobuf form of a diagnostic. */
 export function toProto(d: Diagnostic): Record<string, unknown> {
   const out: Record<string, unknown> = { severity: d.severity, summary: d.summary, detail: d.detail };

@@ -1,10 +1,10 @@
 // teleport_provision_token: plan, apply, refresh and import against the Joinery API.
 
 import { ApiError, type JoineryClient, type TokenResource } from '../client/api-client';
-import { DEFAULT_AWS_IID_TTL } from '../schema/token';
+import { DEFAULT_AWS_IID_TTL, maskTokenName } from '../schema/token';
 import { isUnknown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
 import { apiDiagnostic, error, type Diagnostic, type PathStep } from './diagnostics';
-import { asObj, dataValueFromToken, fillUnknowns, inferredJoinMethod, sameToken, tokenFromValue, valueFromToken } from './token-state';
+import { asObj, dataValueFromToken, fillUnknowns, inferredJoinMethod, resourceId, sameToken, tokenFromValue, valueFromToken } from './token-state';
 
 export interface PlanResult {
   planned: CtyValue;
@@ -42,7 +42,8 @@ export function planToken(prior: CtyObject | null, proposed: CtyObject | null, c
   }
 
   const name = asObj(planned.metadata)?.name;
-  planned.id = typeof name === 'string' ? name : UNKNOWN;
+  const method = asObj(planned.spec)?.join_method;
+  planned.id = typeof name === 'string' && typeof method === 'string' ? resourceId(name, method) : UNKNOWN;
   const requiresReplace: PathStep[][] = [];
   if (prior && name !== asObj(prior.metadata)?.name) requiresReplace.push(['metadata', 'name']);
   return { planned, requiresReplace };
@@ -52,6 +53,11 @@ function structuredCloneValue<T extends CtyValue>(v: T): T {
   if (Array.isArray(v)) return v.map(structuredCloneValue) as T;
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, structuredCloneValue(e)])) as T;
   return v;
+}
+
+/** The name as diagnostics may show it: a token-method name is a secret and is masked. */
+function shownName(value: CtyObject | null, name = tokenName(value) ?? ''): string {
+  return asObj(value?.spec)?.join_method === 'ec2' || asObj(value?.spec)?.join_method === 'iam' ? JSON.stringify(name) : `${JSON.stringify(maskTokenName(name))} (masked)`;
 }
 
 function tokenName(value: CtyObject | null): string | undefined {
@@ -78,7 +84,7 @@ export async function applyToken(client: JoineryClient, prior: CtyObject | null,
       await client.deleteToken(name); // already gone counts as deleted
       return { newState: null, diagnostics: [] };
     } catch (e) {
-      return { newState: prior, diagnostics: [apiDiagnostic(e, `deleting token ${JSON.stringify(name)}`)] };
+      return { newState: prior, diagnostics: [apiDiagnostic(e, `deleting token ${shownName(prior, name)}`)] };
     }
   }
 
@@ -99,19 +105,21 @@ export async function applyToken(client: JoineryClient, prior: CtyObject | null,
         diagnostics: [
           error(
             'Token changed outside Terraform',
-            `Token ${JSON.stringify(tokenName(prior))} was changed in Joinery after Terraform last read it, so this update would overwrite that change. Run terraform plan (or apply) again to see the current token and plan against it.`,
+            `Token ${shownName(prior)} was changed in Joinery after Terraform last read it, so this update would overwrite that change. Run terraform plan (or apply) again to see the current token and plan against it.`,
           ),
         ],
       };
     }
     if (!prior && e instanceof ApiError && e.status === 409) {
       const name = input.metadata?.name ?? '';
+      const secret = input.spec?.join_method !== 'ec2' && input.spec?.join_method !== 'iam';
+      const arg = secret ? '<token name>' : name;
       return {
         newState: null,
         diagnostics: [
           error(
             'Token already exists',
-            `A token named ${JSON.stringify(name)} already exists in Joinery. To manage it with Terraform, import it instead of creating it:\n\n  terraform import <resource address> ${name}\n\n(or add an import block with id = ${JSON.stringify(name)}).`,
+            `A token named ${shownName(planned, name)} already exists in Joinery. To manage it with Terraform, import it instead of creating it:\n\n  terraform import <resource address> ${arg}\n\n(or add an import block with id = ${secret ? '"<token name>"' : JSON.stringify(name)}).`,
             ['metadata', 'name'],
           ),
         ],
@@ -134,7 +142,7 @@ export async function readToken(client: JoineryClient, prior: CtyObject): Promis
     if (sameToken(tokenFromValue(prior), current)) return { newState: prior, diagnostics: [], revision };
     return { newState: valueFromToken(current, prior), diagnostics: [], revision };
   } catch (e) {
-    return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(name)}`)] };
+    return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${shownName(prior, name)}`)] };
   }
 }
 
@@ -142,11 +150,11 @@ export async function importToken(client: JoineryClient, id: string): Promise<Ap
   try {
     const current = await client.getToken(id);
     if (!current) {
-      return { newState: null, diagnostics: [error('Cannot import non-existent remote object', `There is no token named ${JSON.stringify(id)} in Joinery. Import takes the token name.`)] };
+      return { newState: null, diagnostics: [error('Cannot import non-existent remote object', `There is no token named ${JSON.stringify(maskTokenName(id))} (masked) in Joinery. Import takes the token name.`)] };
     }
     return { newState: valueFromToken(current, null), diagnostics: [], revision: current.metadata.revision };
   } catch (e) {
-    return { newState: null, diagnostics: [apiDiagnostic(e, `importing token ${JSON.stringify(id)}`)] };
+    return { newState: null, diagnostics: [apiDiagnostic(e, `importing token ${JSON.stringify(maskTokenName(id))} (masked)`)] };
   }
 }
 
@@ -157,9 +165,9 @@ export async function readTokenDataSource(client: JoineryClient, config: CtyObje
   }
   try {
     const current = await client.getToken(name);
-    if (!current) return { newState: null, diagnostics: [error('Token not found', `There is no token named ${JSON.stringify(name)} in Joinery.`, ['metadata', 'name'])] };
+    if (!current) return { newState: null, diagnostics: [error('Token not found', `There is no token named ${JSON.stringify(maskTokenName(name))} (masked) in Joinery.`, ['metadata', 'name'])] };
     return { newState: dataValueFromToken(current), diagnostics: [] };
   } catch (e) {
-    return { newState: null, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(name)}`)] };
+    return { newState: null, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(maskTokenName(name))} (masked)`)] };
   }
 }

@@ -53,7 +53,7 @@ export const RESOURCE_SCHEMA: Schema = {
   version: 0,
   description: 'A join token (kind token, version v2) in Joinery: which hosts may join, and as which roles.',
   attributes: [
-    { name: 'id', type: 'string', computed: true, description: 'The token name.' },
+    { name: 'id', type: 'string', computed: true, description: 'The token name for ec2 and iam tokens; for token-method tokens, whose name is a secret, token-sha256-<first 16 hex digits of its SHA-256>.' },
     { name: 'kind', type: 'string', computed: true, description: doc('kind') },
     { name: 'version', type: 'string', required: true, description: doc('version') },
     {
@@ -70,7 +70,8 @@ export const RESOURCE_SCHEMA: Schema = {
       nested: {
         nesting: 'single',
         attributes: [
-          { name: 'name', type: 'string', optional: true, computed: true, description: `${doc('metadata.name')} Changing it replaces the token. Generated when empty (token method only).` },
+          // Sensitive as in Teleport's provider: for the token method the name is the secret.
+          { name: 'name', type: 'string', optional: true, computed: true, sensitive: true, description: `${doc('metadata.name')} Changing it replaces the token. Generated when empty (token method only).` },
           { name: 'description', type: 'string', optional: true, description: doc('metadata.description') },
           { name: 'labels', type: STRING_MAP, optional: true, description: doc('metadata.labels') },
           { name: 'expires', type: 'string', optional: true, description: doc('metadata.expires') },
@@ -99,7 +100,7 @@ export const DATA_SOURCE_SCHEMA: Schema = {
   version: 0,
   description: 'Reads one Joinery join token by name.',
   attributes: [
-    { name: 'id', type: 'string', computed: true, description: 'The token name.' },
+    { name: 'id', type: 'string', computed: true, description: 'The token name for ec2 and iam tokens; for token-method tokens, whose name is a secret, token-sha256-<first 16 hex digits of its SHA-256>.' },
     { name: 'kind', type: 'string', computed: true, description: doc('kind') },
     { name: 'version', type: 'string', computed: true, description: doc('version') },
     {
@@ -109,7 +110,7 @@ export const DATA_SOURCE_SCHEMA: Schema = {
       nested: {
         nesting: 'single',
         attributes: [
-          { name: 'name', type: 'string', required: true, description: doc('metadata.name') },
+          { name: 'name', type: 'string', required: true, sensitive: true, description: doc('metadata.name') },
           { name: 'description', type: 'string', computed: true, description: doc('metadata.description') },
           { name: 'labels', type: STRING_MAP, computed: true, description: doc('metadata.labels') },
           { name: 'expires', type: 'string', computed: true, description: doc('metadata.expires') },

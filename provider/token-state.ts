@@ -2,6 +2,7 @@
 // schema/token.ts, and plan-time validation. Validation delegates to the shared schema: parseToken
 // when the configuration is wholly known, its field checkers on the known parts otherwise.
 
+import { createHash } from 'node:crypto';
 import type { TokenResource } from '../client/api-client';
 import {
   checkAwsAccount,
@@ -26,6 +27,15 @@ import { isUnknown, isWhollyKnown, UNKNOWN, type CtyObject, type CtyValue } from
 import { error, parseFieldPath, pathString, type Diagnostic, type PathStep } from './diagnostics';
 
 type Obj = CtyObject;
+
+/**
+ * The resource ID. A `token`-method token's name is its secret, and Terraform prints IDs in every
+ * plan and apply (`Refreshing state... [id=...]`), so such a token is identified by a digest of
+ * its name instead; ec2 and iam names are not secret and stay readable.
+ */
+export function resourceId(name: string, joinMethod: string): string {
+  return joinMethod === 'token' ? `token-sha256-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 16)}` : name;
+}
 
 export function asObj(v: CtyValue | undefined): Obj | undefined {
   return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
@@ -224,7 +234,7 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
       : null;
 
   return {
-    id: token.metadata.name,
+    id: resourceId(token.metadata.name, token.spec.join_method),
     kind: 'token',
     version: token.version,
     labels: mapOrNull(top, priorTop),

@@ -55,6 +55,15 @@ export class ClusterCA {
     const certFile = path.join(dataDir, 'ca.crt');
     const recorded = await store.settings.get(SETTINGS_CA_CERT);
 
+    if (fs.existsSync(keyFile) && !recorded) {
+      // A CA on disk but none in the database: the database was replaced, emptied or truncated
+      // (a zero-byte joinery.db opens as a new, empty one). Starting would silently create a new
+      // cluster with no tokens, no nodes and a new admin credential.
+      throw new Error(
+        `${keyFile} exists but the database records no cluster CA: the database was replaced or lost (every token and node would be gone). ` +
+          `Restore the database from a backup, or, to really start a new cluster, move ca.key and ca.crt out of ${dataDir}`,
+      );
+    }
     if (!fs.existsSync(keyFile)) {
       if (recorded) {
         throw new Error(`the database already has a cluster CA, but ${keyFile} is missing; copy ca.key and ca.crt from the data directory of the server that created it`);

@@ -4,7 +4,7 @@
 
 import { createPublicKey, timingSafeEqual, createHash, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isExpired, type JoinMethod, type ProvisionToken } from '../../schema/token';
+import { isExpired, maskTokenName, type JoinMethod, type ProvisionToken } from '../../schema/token';
 import type { ServerConfig } from '../config';
 import type { ClusterCA } from '../ca/ca';
 import { AlreadyExistsError, type Store } from '../store/types';
@@ -70,18 +70,21 @@ function sameSecret(a: string, b: string): boolean {
 
 /**
  * Loads the named token and checks it can be used for this method and role. The refusals are
- * distinct so an operator can tell a typo from an expiry from a misconfigured token.
+ * distinct so an operator can tell a typo from an expiry from a misconfigured token. A name is
+ * quoted only once the token is known not to be a `token`-method secret; until then a caller may
+ * have sent a secret to the wrong endpoint, so it is masked.
  */
 export async function requireJoinToken(svc: JoinServices, tokenName: string, method: JoinMethod, role: string): Promise<ProvisionToken> {
   const stored = await svc.store.tokens.get(tokenName);
   // For the token method the name is the secret: compare in constant time after the lookup, so a
   // case-folding or trimming backend cannot turn a near miss into a match.
   if (!stored || (method === 'token' && !sameSecret(stored.token.metadata.name, tokenName))) {
-    throw new JoinError('token_not_found', method === 'token' ? 'the join token is not valid' : `token ${JSON.stringify(tokenName)} does not exist`);
+    throw new JoinError('token_not_found', method === 'token' ? 'the join token is not valid' : `token ${JSON.stringify(maskTokenName(tokenName))} does not exist (name masked: it may be a secret)`);
   }
   const token = stored.token;
+  const shown = token.spec.join_method === 'token' ? '' : `${JSON.stringify(tokenName)} `;
   if (isExpired(token, svc.now())) {
-    throw new JoinError('token_expired', `token ${method === 'token' ? '' : JSON.stringify(tokenName) + ' '}expired at ${token.metadata.expires}`);
+    throw new JoinError('token_expired', `token ${shown}expired at ${token.metadata.expires}`);
   }
   if (token.spec.join_method !== method) {
     throw new JoinError('join_method_mismatch', `token uses join_method ${token.spec.join_method}, but this is a ${method} join`);
@@ -90,7 +93,23 @@ export async function requireJoinToken(svc: JoinServices, tokenName: string, met
   if (!canonical) {
     throw new JoinError('role_not_allowed', `role ${JSON.stringify(role)} is not allowed by this token (allowed: ${token.spec.roles.join(', ')})`);
   }
+  // Teleport issues bots certificates only through the token and iam methods.
+  if (canonical === 'Bot' && method === 'ec2') {
+    throw new JoinError('bot_join_method_unsupported', 'the Bot role cannot join with the ec2 method; use the token or iam method for bots');
+  }
   return token;
+}
+
+/**
+ * A `token`-method token granting the Bot role is single-use, as in Teleport: the first join
+ * deletes it. The delete is the claim, so of two concurrent joins exactly one proceeds; should
+ * issuing then fail, the token stays spent (fail closed) and the operator makes a new one.
+ */
+export async function consumeIfSingleUse(svc: JoinServices, token: ProvisionToken, role: string): Promise<void> {
+  if (token.spec.join_method !== 'token' || role.toLowerCase() !== 'bot') return;
+  if (!(await svc.store.tokens.delete(token.metadata.name))) {
+    throw new JoinError('token_not_found', 'the join token is not valid');
+  }
 }
 
 /**

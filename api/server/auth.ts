@@ -23,7 +23,9 @@ export interface AdminCredential {
 }
 
 export async function ensureAdminCredential(store: Store, dataDir: string, configured?: string): Promise<AdminCredential> {
-  if (configured) {
+  if (configured !== undefined) {
+    // A bearer credential travels in one header token: white space could never match a request.
+    if (/\s/.test(configured)) throw new Error('JOINERY_ADMIN_TOKEN must not contain white space (no request could ever present it)');
     if (configured.length < 16) throw new Error('JOINERY_ADMIN_TOKEN must be at least 16 characters');
     return { hash: sha256(configured), source: 'environment' };
   }
@@ -41,13 +43,58 @@ export async function ensureAdminCredential(store: Store, dataDir: string, confi
   return { hash: sha256(token), source: 'generated', generatedFile: file };
 }
 
-/** Rejects requests without the admin bearer credential (401, JSON error). */
-export function requireAdmin(cred: AdminCredential): RequestHandler {
-  return (req, _res, next) => {
+/** Failed admin authentications one client address may make per minute before it is made to wait. */
+export const ADMIN_FAILURES_PER_MINUTE = 30;
+const MAX_TRACKED_CLIENTS = 10_000;
+
+/**
+ * Rejects requests without the admin bearer credential (401, JSON error). Every failure is
+ * audited with the client address; a client that keeps failing is answered 429 for a while, so
+ * guessing is slow and the audit cannot be flooded from one address.
+ */
+export function requireAdmin(cred: AdminCredential, store?: Store, now: () => number = Date.now): RequestHandler {
+  const failures = new Map<string, { count: number; windowStart: number }>();
+  const refuse = (req: Parameters<RequestHandler>[0], reason: string): HttpError => {
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const t = now();
+    let f = failures.get(client);
+    if (!f || t - f.windowStart >= 60_000) {
+      if (!f && failures.size >= MAX_TRACKED_CLIENTS) failures.delete(failures.keys().next().value as string);
+      f = { count: 0, windowStart: t };
+      failures.set(client, f);
+    }
+    f.count++;
+    if (f.count <= ADMIN_FAILURES_PER_MINUTE && store) {
+      void store.audit
+        .append({ time: new Date(t).toISOString(), type: 'admin.auth', success: false, code: 'unauthenticated', message: reason, remoteAddr: client })
+        .catch(() => undefined);
+    }
+    if (f.count > ADMIN_FAILURES_PER_MINUTE) {
+      const retry = Math.max(1, Math.ceil((f.windowStart + 60_000 - t) / 1000));
+      return Object.assign(new HttpError(429, 'too_many_auth_failures', `too many failed admin authentications from ${client}; retry in ${retry}s`), { retryAfter: retry });
+    }
+    return new HttpError(401, 'unauthenticated', reason);
+  };
+  return (req, res, next) => {
+    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const f = failures.get(client);
+    // A client over its limit waits out the window even with the right credential: otherwise
+    // the 429 would tell a guesser which attempt succeeded.
+    if (f && f.count > ADMIN_FAILURES_PER_MINUTE && now() - f.windowStart < 60_000) {
+      const err = refuse(req, 'throttled');
+      res.setHeader('Retry-After', String((err as HttpError & { retryAfter?: number }).retryAfter ?? 60));
+      return next(err);
+    }
     const header = req.headers.authorization ?? '';
     const m = /^Bearer ([^\s]+)$/i.exec(header);
-    if (!m) return next(new HttpError(401, 'unauthenticated', 'this endpoint needs the admin credential: send "Authorization: Bearer <token>" (see <data-dir>/admin-token or JOINERY_ADMIN_TOKEN)'));
-    if (!timingSafeEqual(sha256(m[1]), cred.hash)) return next(new HttpError(401, 'unauthenticated', 'the admin credential is not valid'));
+    let err: HttpError | undefined;
+    if (!m) err = refuse(req, 'this endpoint needs the admin credential: send "Authorization: Bearer <token>" (see <data-dir>/admin-token or JOINERY_ADMIN_TOKEN)');
+    else if (!timingSafeEqual(sha256(m[1]), cred.hash)) err = refuse(req, 'the admin credential is not valid');
+    if (err) {
+      const retry = (err as HttpError & { retryAfter?: number }).retryAfter;
+      if (retry) res.setHeader('Retry-After', String(retry));
+      return next(err);
+    }
     next();
   };
 }

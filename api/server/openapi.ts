@@ -9,7 +9,7 @@ import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
 export const TOKEN_REFUSAL_CODES: Record<string, string> = {
   invalid_request: 'The request body is malformed or misses a required field (400).',
   invalid_public_key: 'public_key is not a PEM SubjectPublicKeyInfo of an accepted key type (400).',
-  token_not_found: 'No token of that name exists (403).',
+  token_not_found: 'No token of that name exists (403); a Bot token is consumed by its first join, so a second use hears this too.',
   token_expired: 'The token exists but its metadata.expires has passed (403).',
   join_method_mismatch: 'The token is for another join method (403).',
   role_not_allowed: 'The requested role is not in the token spec.roles (403).',

@@ -34,7 +34,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     log.warn({ endpoint: config.iamStsTestEndpoint }, 'JOINERY_IAM_STS_TEST_ENDPOINT is set: IAM joins are verified against a test STS, not AWS. Never use this in production.');
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = await openStore(config);
+  const store = await openStore(config, { warn: (m) => log.warn(m) });
   try {
     const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
     const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);

@@ -231,9 +231,15 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       },
     },
     async ping() {
+      // Readiness means the real tables answer: `SELECT 1` succeeds on a damaged or replaced
+      // database file, because it reads no page of it.
       try {
-        await sql`SELECT 1`.execute(db);
-        return true;
+        const newest = await db.selectFrom('schema_migrations').select(({ fn }) => fn.max('version').as('v')).executeTakeFirst();
+        if (Number(newest?.v ?? 0) !== MIGRATIONS[MIGRATIONS.length - 1].version) return false;
+        await db.selectFrom('tokens').select('name').limit(1).execute();
+        await db.selectFrom('nodes').select('host_id').limit(1).execute();
+        await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).execute();
+        return (await db.selectFrom('settings').select('key').where('key', '=', 'ca_cert_pem').executeTakeFirst()) !== undefined;
       } catch {
         return false;
       }

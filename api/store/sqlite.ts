@@ -35,8 +35,33 @@ const sqliteDialect: Dialect = {
   },
 };
 
-export async function openSqliteStore(file: string): Promise<Store> {
+/**
+ * The database holds every `token`-method secret, so it is created 0600 whatever the umask and
+ * an existing one that others can read is tightened. SQLite gives the -wal and -shm files the
+ * database file's mode when it creates them; existing ones are tightened too.
+ */
+function protectDatabaseFiles(file: string, warn: (message: string) => void): void {
+  const dir = path.dirname(file);
+  const dirMode = fs.statSync(dir).mode & 0o777;
+  if (dirMode & 0o007) warn(`the data directory ${dir} is open to other users (mode ${dirMode.toString(8)}); run chmod 700 ${dir}`);
+  if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    let mode: number;
+    try {
+      mode = fs.statSync(f).mode & 0o777;
+    } catch {
+      continue;
+    }
+    if (mode & 0o077) {
+      fs.chmodSync(f, 0o600);
+      warn(`${f} was readable by others (mode ${mode.toString(8)}); it is now 0600`);
+    }
+  }
+}
+
+export async function openSqliteStore(file: string, opts: { warn?: (message: string) => void } = {}): Promise<Store> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  protectDatabaseFiles(file, opts.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)));
   const database = new Database(file);
   database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   database.pragma('journal_mode = WAL');

@@ -4,6 +4,7 @@
 import { encode, ExtData } from '@msgpack/msgpack';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { decodeMsgpack, encodeMsgpack, UNKNOWN, type CtyObject, type CtyValue } from '../../provider/cty';
 import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, schemaType } from '../../provider/schema';
@@ -217,7 +218,9 @@ describe('plan and apply', () => {
     expect((planned.spec as CtyObject).aws_iid_ttl).toBeNull();
     const name = (state.metadata as CtyObject).name as string;
     expect(name).toMatch(/^[0-9a-f]{32}$/);
-    expect(state.id).toBe(name);
+    // A token-method name is its secret: the ID Terraform prints is a digest, the name is sensitive.
+    expect(state.id).toBe(`token-sha256-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`);
+    expect(JSON.stringify(state.id)).not.toContain(name);
     expect((state.spec as CtyObject).roles).toEqual(['node']); // as configured, though stored as Node
     expect((await server.client().getToken(name))?.spec.roles).toEqual(['Node']);
 
@@ -242,7 +245,7 @@ describe('plan and apply', () => {
     const planned = val(plan.planned_state);
     expect(planned.labels).toEqual({ team: UNKNOWN });
     expect(planned.spec).toMatchObject({ allow: UNKNOWN, join_method: UNKNOWN, aws_iid_ttl: UNKNOWN, roles: ['Node'] });
-    expect(planned.id).toBe('proto-unknown');
+    expect(planned.id).toBe(UNKNOWN); // the ID depends on the join method, unknown here
   });
 
   test('an in-place update changes the token; a new name requires replacement', async () => {
@@ -370,13 +373,19 @@ describe('API failures are one clear diagnostic', () => {
 
   test('a missing address is reported on addr at configure time', async () => {
     const { p, res } = await configured({ admin_token: 'x'.repeat(20), insecure: true });
-    expect(diags(res).map((d) => d.path)).toEqual([['addr']]);
+    expect(diags(res).filter((d) => d.severity === 'ERROR').map((d) => d.path)).toEqual([['addr']]);
+    await p.close();
+  });
+
+  test('insecure = true without a pin or CA file is a warning on insecure', async () => {
+    const { p, res } = await configured({ addr: '127.0.0.1:1', admin_token: 'x'.repeat(20), insecure: true });
+    expect(diags(res)).toEqual([expect.objectContaining({ severity: 'WARNING', summary: 'The Joinery server is not verified', path: ['insecure'] })]);
     await p.close();
   });
 
   test('an unreachable API', async () => {
     const { p, res } = await configured({ addr: '127.0.0.1:1', admin_token: 'x'.repeat(20), insecure: true });
-    expect(diags(res)).toEqual([]);
+    expect(diags(res).filter((d) => d.severity === 'ERROR')).toEqual([]);
     const read = await p.rpc.ImportResourceState({ type_name: TYPE, id: 'anything' });
     const d = diags(read);
     expect(d).toHaveLength(1);

@@ -3,7 +3,7 @@
 // carries its own code (EC2_REFUSAL_CODES) so an operator can tell what to fix.
 
 import type { AwsAllowRule, ProvisionToken } from '../../../schema/token';
-import { iidTtlMs } from '../../../schema/token';
+import { iidTtlMs, maskTokenName } from '../../../schema/token';
 import { roleArnAccount } from '../../../schema/aws';
 import { formatDuration } from '../../../schema/duration';
 import { admitHost, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
@@ -20,6 +20,7 @@ export const EC2_REFUSAL_CODES: Record<string, string> = {
   token_expired: '403: the token is past metadata.expires.',
   join_method_mismatch: '403: the token is not an ec2 token.',
   role_not_allowed: '403: the requested role is not in the token\'s roles.',
+  bot_join_method_unsupported: '403: the Bot role cannot join with the ec2 method (as in Teleport); bots use the token or iam method.',
   iid_malformed: '400: iid is not base64 of a PKCS#7 SignedData carrying an identity document with accountId, instanceId, region and pendingTime.',
   iid_region_unsupported: '403: no certificate is trusted for the document\'s region (add one with JOINERY_EC2_EXTRA_CERTS).',
   iid_signature_invalid: '403: the document\'s signature does not verify with the region\'s AWS certificate (altered, other region, or not signed by AWS).',
@@ -112,13 +113,15 @@ export function makeEc2JoinHandler(deps: Ec2JoinDeps = {}) {
 
     // 1. The token: exists, not expired, an ec2 token, and grants the role.
     const tokenName = requireString(req, 'token_name');
-    attempt.tokenName = tokenName; // not a secret for ec2
+    // Masked until the token proves to be an ec2 token: a token-method secret sent here by mistake must not reach the audit.
+    attempt.tokenName = maskTokenName(tokenName);
     const role = requireString(req, 'role', 64);
     attempt.details.role = role;
     if (req.host_id !== undefined && (typeof req.host_id !== 'string' || req.host_id.length === 0 || req.host_id.length > 128)) {
       throw badJoinRequest('invalid_request', 'host_id, when given, must be a non-empty string of at most 128 characters (<accountId>-<instanceId>)');
     }
     const token = await requireJoinToken(svc, tokenName, 'ec2', role);
+    attempt.tokenName = tokenName; // an ec2 token's name is not a secret
     const publicKey = parseAgentPublicKey(req.public_key);
 
     // 2. The signed document, verified against the region's certificate.

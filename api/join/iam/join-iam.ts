@@ -5,6 +5,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { admitHost, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
+import { maskTokenName } from '../../../schema/token';
 import { badJoinRequest } from '../errors';
 import { matchIamRules } from './arn-glob';
 import { iamRefusal } from './refusals';
@@ -46,9 +47,10 @@ export async function joinWithIam(svc: JoinServices, body: unknown, attempt: Joi
       throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key)}; expected token_name, role, challenge, sts_request, public_key`);
     }
   }
-  // Not a secret for iam: the host proves itself through AWS.
+  // Masked until the token proves to be an iam token (whose name is not a secret): a token-method
+  // secret sent here by mistake must not reach the audit.
   const tokenName = requireString(fields, 'token_name');
-  attempt.tokenName = tokenName;
+  attempt.tokenName = maskTokenName(tokenName);
   const role = requireString(fields, 'role', 64);
   attempt.details.role = role;
   if (fields.challenge === undefined || fields.challenge === '') {
@@ -61,6 +63,7 @@ export async function joinWithIam(svc: JoinServices, body: unknown, attempt: Joi
 
   // 1. The token may be used for this method and role.
   const token = await requireJoinToken(svc, tokenName, 'iam', role);
+  attempt.tokenName = tokenName;
   // 2. The challenge is fresh; using it up first makes every attempt single-use, refused or not.
   await consumeChallenge(svc, challenge);
   // 3. The request is exactly GetCallerIdentity to a real STS endpoint, signed over the challenge.
