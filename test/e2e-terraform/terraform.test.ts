@@ -1,6 +1,7 @@
 // Real Terraform v1.5.7 and OpenTofu v1.6.3 applying the seed document's HCL through the local
 // provider against a live Joinery API, checking the API after every step.
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TokenResource } from '../../client/api-client';
@@ -215,7 +216,7 @@ resource "teleport_provision_token" "dependent" {
   version  = "v2"
   metadata = {
     name   = "dependent"
-    labels = { "generated" = substr(teleport_provision_token.generated.id, 0, 8) }
+    labels = { "generated" = substr(teleport_provision_token.generated.id, 13, 8) }
   }
   spec = { roles = ["Node"] }
 }
@@ -224,11 +225,18 @@ resource "teleport_provision_token" "dependent" {
     const plan = await planExit();
     expect(plan.code).toBe(2);
     expect(plan.stdout).toMatch(/"generated" = \(known after apply\)/);
-    ok(await ws.run(['apply', '-auto-approve']), 'apply');
+    const applied = await ws.run(['apply', '-auto-approve']);
+    ok(applied, 'apply');
     const all = await api().listTokens();
     const generated = all.find((t) => t.spec.join_method === 'token' && t.metadata.name !== 'dependent')!;
+    // The secret name appears nowhere Terraform prints: not in apply, not in a refreshing plan.
+    const refreshed = await ws.run(['plan']);
+    expect(applied.stdout + applied.stderr + refreshed.stdout + refreshed.stderr).not.toContain(generated.metadata.name);
+    expect(refreshed.stdout).toMatch(/Refreshing state\.\.\. \[id=token-sha256-[0-9a-f]{16}\]/);
     expect(generated.metadata.name).toMatch(/^[0-9a-f]{32}$/);
-    expect((await get('dependent'))?.metadata.labels?.generated).toBe(generated.metadata.name.slice(0, 8));
+    // The ID of a token-method token is a digest of its secret name (token-sha256-<16 hex>), never the name.
+    const digest = createHash('sha256').update(generated.metadata.name).digest('hex');
+    expect((await get('dependent'))?.metadata.labels?.generated).toBe(digest.slice(0, 8));
     expect((await planExit()).code).toBe(0);
   });
 
