@@ -5,6 +5,7 @@
 import { createPublicKey, timingSafeEqual, createHash, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isExpired, maskTokenName, type JoinMethod, type ProvisionToken } from '../../schema/token';
+import { canonicalRole, grantedRole } from '../../schema/roles';
 import type { ServerConfig } from '../config';
 import type { ClusterCA } from '../ca/ca';
 import { AlreadyExistsError, type Store } from '../store/types';
@@ -89,9 +90,10 @@ export async function requireJoinToken(svc: JoinServices, tokenName: string, met
   if (token.spec.join_method !== method) {
     throw new JoinError('join_method_mismatch', `token uses join_method ${token.spec.join_method}, but this is a ${method} join`);
   }
-  const canonical = token.spec.roles.find((r) => r.toLowerCase() === role.toLowerCase());
+  const canonical = grantedRole(token.spec.roles, role);
   if (!canonical) {
-    throw new JoinError('role_not_allowed', `role ${JSON.stringify(role)} is not allowed by this token (allowed: ${token.spec.roles.join(', ')})`);
+    const instanceHint = canonicalRole(role) === 'Instance' ? '; Instance is implied only by a token granting a local service role (Node, Proxy, Kube, App, Db, ...)' : '';
+    throw new JoinError('role_not_allowed', `role ${JSON.stringify(role)} is not allowed by this token (allowed: ${token.spec.roles.join(', ')}${instanceHint})`);
   }
   // Teleport issues bots certificates only through the token and iam methods.
   if (canonical === 'Bot' && method === 'ec2') {
@@ -120,8 +122,8 @@ export async function admitHost(
   svc: JoinServices,
   req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string> },
 ): Promise<JoinResponse> {
-  // The role as the token spells it (requireJoinToken already checked it is there).
-  const role = req.token.spec.roles.find((r) => r.toLowerCase() === req.role.toLowerCase()) ?? req.role;
+  // The canonical role (requireJoinToken already checked the token grants it, Instance included).
+  const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
   const issued = await svc.ca.issueHostCertificate({ publicKey: req.publicKey, hostId: req.hostId, role, ttlMs: svc.config.hostCertTtlMs, now: svc.now() });
   try {
     await svc.store.nodes.insert({
