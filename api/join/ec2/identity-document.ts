@@ -3,6 +3,7 @@
 // indefinite lengths) whose signed content is the JSON document. The identity is read only from
 // that signed content, after the signature has been checked against the region's certificate.
 
+import { KNOWN_REGIONS } from './region-coverage';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { JoinError, badJoinRequest } from '../errors';
@@ -136,7 +137,7 @@ export async function verifyInstanceIdentity(iidBase64: unknown, trust: Ec2Trust
   if (candidates.length === 0) {
     throw new JoinError(
       'iid_region_unsupported',
-      `no certificate is trusted for region ${identity.region}; if AWS opened this region recently, add its RSA-2048 certificate from the EC2 User Guide with JOINERY_EC2_EXTRA_CERTS="${identity.region}=/path/cert.pem"`,
+      `no certificate is trusted for region ${identity.region}${KNOWN_REGIONS.includes(identity.region) ? ' (a region this release knows but has no embedded certificate for)' : ' (a region this release does not know)'}; add its RSA-2048 certificate from the EC2 User Guide ("AWS public certificates for instance identity document signatures") with JOINERY_EC2_EXTRA_CERTS="${identity.region}=/path/cert.pem"`,
     );
   }
   for (const trusted of candidates) {

@@ -49,13 +49,27 @@ export const GOVCLOUD_REGIONS = ['us-gov-east-1', 'us-gov-west-1'] as const;
 /** China: `sts.<region>.amazonaws.com.cn`. */
 export const CHINA_REGIONS = ['cn-north-1', 'cn-northwest-1'] as const;
 
+/**
+ * The isolated partitions Teleport also accepts: aws-iso (`sts.<region>.c2s.ic.gov`) and
+ * aws-iso-b (`sts.<region>.sc2s.sgov.gov`). Their regional endpoints are the only STS ones.
+ */
+export const ISO_REGIONS = ['us-iso-east-1', 'us-iso-west-1'] as const;
+export const ISOB_REGIONS = ['us-isob-east-1'] as const;
+
 export const GLOBAL_STS_HOST = 'sts.amazonaws.com';
+
+/** The domain of a region's partition: where its STS endpoint lives. */
+function partitionDomain(region: string): string {
+  if ((ISO_REGIONS as readonly string[]).includes(region)) return 'c2s.ic.gov';
+  if ((ISOB_REGIONS as readonly string[]).includes(region)) return 'sc2s.sgov.gov';
+  return region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+}
 
 function buildAllowlist(): ReadonlySet<string> {
   const hosts = [GLOBAL_STS_HOST];
   for (const r of [...COMMERCIAL_REGIONS, ...GOVCLOUD_REGIONS]) hosts.push(`sts.${r}.amazonaws.com`);
   for (const r of FIPS_REGIONS) hosts.push(`sts-fips.${r}.amazonaws.com`);
-  for (const r of CHINA_REGIONS) hosts.push(`sts.${r}.amazonaws.com.cn`);
+  for (const r of [...CHINA_REGIONS, ...ISO_REGIONS, ...ISOB_REGIONS]) hosts.push(`sts.${r}.${partitionDomain(r)}`);
   return new Set(hosts);
 }
 
@@ -80,7 +94,7 @@ export function stsHostForRegion(region: string | undefined, opts: { fips?: bool
     else if ((GOVCLOUD_REGIONS as readonly string[]).includes(region)) host = `sts.${region}.amazonaws.com`;
     else return undefined;
   } else {
-    host = region.startsWith('cn-') ? `sts.${region}.amazonaws.com.cn` : `sts.${region}.amazonaws.com`;
+    host = `sts.${region}.${partitionDomain(region)}`;
   }
   return isAllowedStsHost(host) ? host : undefined;
 }
@@ -88,7 +102,7 @@ export function stsHostForRegion(region: string | undefined, opts: { fips?: bool
 /** The SigV4 signing region for an STS host: the global endpoint signs as us-east-1. */
 export function signingRegionForHost(host: string): string {
   if (host === GLOBAL_STS_HOST) return 'us-east-1';
-  const m = /^sts(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(host);
+  const m = /^sts(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)$/.exec(host);
   if (!m) throw new Error(`${host} is not an STS endpoint`);
   return m[1];
 }
