@@ -170,7 +170,9 @@ export class ClusterCA {
       ],
       entries: req.entries.map((e) => ({ serialNumber: derSerialHex(e.serial), revocationDate: e.revokedAt, reason: x509.X509CrlReason.cessationOfOperation })),
     });
-    return { der: Buffer.from(crl.rawData), pem: crl.toString('pem') + '\n' };
+    const der = Buffer.from(crl.rawData);
+    // RFC 7468's label, the one openssl reads (the library writes `CRL`).
+    return { der, pem: toPem(der, 'X509 CRL') };
   }
 
   private get subject(): string {
