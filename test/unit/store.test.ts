@@ -37,6 +37,25 @@ describe('sqlite specifics', () => {
     expect(db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'iam_challenges' and sql like '%expires_at%'").all()).toHaveLength(1);
     db.close();
   });
+  test('upgrading a version 1 database records legacy hosts with the old 30-day lifetime, renewable and countable', async () => {
+    await store.close();
+    const file = path.join(dir, 'v1.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+      CREATE TABLE tokens (name TEXT PRIMARY KEY, resource TEXT NOT NULL, revision TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE nodes (host_id TEXT PRIMARY KEY, join_method TEXT NOT NULL, token_name TEXT NOT NULL, role TEXT NOT NULL, joined_at TEXT NOT NULL, cert_serial TEXT NOT NULL, attributes TEXT NOT NULL);
+      CREATE TABLE iam_challenges (challenge TEXT PRIMARY KEY, expires_at TEXT NOT NULL, used_at TEXT);
+      CREATE TABLE audit_events (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, type TEXT NOT NULL, success INTEGER NOT NULL, code TEXT, message TEXT, token_name TEXT, host_id TEXT, remote_addr TEXT, details TEXT);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO schema_migrations VALUES (1, 'v1', '2026-01-01T00:00:00.000Z');
+      INSERT INTO nodes VALUES ('legacy', 'ec2', 'ec2-token', 'Node', '2026-01-01T00:00:00.000Z', '0A1B2C', '{}');`);
+    db.close();
+    store = await openSqliteStore(file);
+    expect(await store.nodes.get('legacy')).toMatchObject({ certSerial: 'a1b2c', certNotAfter: '2026-01-31T00:00:00.000Z' });
+    expect(await store.nodes.certificate('0a1b2c')).toMatchObject({ certificate: { hostId: 'legacy', notAfter: '2026-01-31T00:00:00.000Z' } });
+    expect(await store.nodes.countByStatus(new Date('2026-01-15T00:00:00Z'))).toEqual({ active: 1, expired: 0, removed: 0 });
+  });
+
   test('a database from a newer release is refused', async () => {
     await store.close();
     const db = new Database(path.join(dir, 'j.db'));
