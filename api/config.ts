@@ -83,6 +83,17 @@ function defaultClusterName(): string {
   return /^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/.test(host) ? host : 'joinery';
 }
 
+/** Hosts renew at two thirds of this; a day by default, as low as tens of seconds to watch renewal happen. */
+export const DEFAULT_HOST_CERT_TTL_SECONDS = 24 * 3600;
+export const MIN_HOST_CERT_TTL_SECONDS = 10;
+
+function hostCertTtlSeconds(value: string | undefined): number {
+  const n = positiveInt('JOINERY_HOST_CERT_TTL_SECONDS', value, DEFAULT_HOST_CERT_TTL_SECONDS);
+  // Below this the agent's renewal at two thirds of the lifetime cannot outrun network latency.
+  if (n < MIN_HOST_CERT_TTL_SECONDS) throw new Error(`JOINERY_HOST_CERT_TTL_SECONDS must be at least ${MIN_HOST_CERT_TTL_SECONDS} (got ${value})`);
+  return n;
+}
+
 export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const listen = parseListen(flags.listen ?? env.JOINERY_LISTEN ?? DEFAULT_LISTEN);
   return {
@@ -94,7 +105,7 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     adminToken: env.JOINERY_ADMIN_TOKEN || undefined,
     databaseUrl: env.JOINERY_DATABASE_URL || undefined,
     logLevel: env.JOINERY_LOG_LEVEL || 'info',
-    hostCertTtlMs: positiveInt('JOINERY_HOST_CERT_TTL_SECONDS', env.JOINERY_HOST_CERT_TTL_SECONDS, 30 * 24 * 3600) * 1000,
+    hostCertTtlMs: hostCertTtlSeconds(env.JOINERY_HOST_CERT_TTL_SECONDS) * 1000,
     iamChallengeTtlMs: positiveInt('JOINERY_IAM_CHALLENGE_TTL_SECONDS', env.JOINERY_IAM_CHALLENGE_TTL_SECONDS, 300) * 1000,
     ec2ExtraCerts: parseExtraCerts(env.JOINERY_EC2_EXTRA_CERTS),
     iamStsTestEndpoint: env.JOINERY_IAM_STS_TEST_ENDPOINT || undefined,

@@ -136,13 +136,18 @@ export async function nodes(p: Parsed): Promise<number> {
       out('No nodes have joined.');
       return 0;
     }
-    out(table([['Host ID', 'Method', 'Role', 'Token', 'Joined'], ...list.map((n) => [n.host_id, n.join_method, n.role, n.join_method === 'token' ? '(secret)' : n.token_name, n.joined_at])]));
+    out(
+      table([
+        ['Host ID', 'Status', 'Method', 'Role', 'Token', 'Joined', 'Last renewed', 'Serial', 'Expires'],
+        ...list.map((n) => [n.host_id, n.status, n.join_method, n.role, n.token_name, n.joined_at, n.last_renewed_at ?? '-', n.cert_serial, n.cert_expires_at]),
+      ]),
+    );
     return 0;
   }
   if (sub === 'rm') {
     if (!hostId) throw new UsageError('nodes rm needs a host ID');
     if (!(await client.deleteNode(hostId))) throw new ApiError(404, 'not_found', `node "${hostId}" not found`);
-    out(`node "${hostId}" has been removed; it may join again`);
+    out(`node "${hostId}" has been removed: its renewals are refused, its certificates are on the CRL, and it may join again`);
     return 0;
   }
   throw new UsageError('usage: joinery nodes ls | nodes rm HOST_ID');

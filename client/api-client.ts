@@ -33,7 +33,12 @@ export interface NodeView {
   token_name: string;
   role: string;
   joined_at: string;
+  last_renewed_at: string | null;
   cert_serial: string;
+  cert_expires_at: string;
+  /** active: certificate valid; expired: lapsed without renewal (may join again); removed: revoked. */
+  status: 'active' | 'expired' | 'removed';
+  removed_at: string | null;
   attributes: Record<string, string>;
 }
 

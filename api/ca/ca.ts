@@ -6,6 +6,7 @@ import { webcrypto, createHash, generateKeyPairSync, createPrivateKey, createPub
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
+import * as asn1js from 'asn1js';
 import type { Store } from '../store/types';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -14,6 +15,7 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const CA_VALIDITY_MS = 10 * 365 * 24 * 3600 * 1000;
 const SETTINGS_CA_CERT = 'ca_cert_pem';
+const OID_CRL_NUMBER = '2.5.29.20';
 
 /** `sha256:<hex>` of a certificate's SubjectPublicKeyInfo, the pin clients trust. */
 export function caPin(certPem: string): string {
@@ -135,7 +137,7 @@ export class ClusterCA {
    * A client certificate for a joined host: the host ID is the subject CN and a DNS SAN, the
    * role is the subject OU (as Teleport records system roles in host certificates).
    */
-  async issueHostCertificate(req: { publicKey: KeyObject; hostId: string; role: string; ttlMs: number; now: Date }): Promise<{ certPem: string; serial: string }> {
+  async issueHostCertificate(req: { publicKey: KeyObject; hostId: string; role: string; ttlMs: number; now: Date }): Promise<{ certPem: string; serial: string; notAfter: Date }> {
     const serial = randomSerial();
     const spki = req.publicKey.export({ type: 'spki', format: 'der' });
     const san: { type: 'dns' | 'url'; value: string }[] = [{ type: 'url', value: `joinery://${encodeURIComponent(this.clusterName)}/host/${encodeURIComponent(req.hostId)}` }];
@@ -156,7 +158,30 @@ export class ClusterCA {
         new x509.SubjectAlternativeNameExtension(san),
       ],
     });
-    return { certPem: cert.toString('pem') + '\n', serial };
+    return { certPem: cert.toString('pem') + '\n', serial, notAfter: cert.notAfter };
+  }
+
+  /**
+   * A CRL signed by this CA listing the given serials (hex). `number` must grow with every CRL
+   * the cluster publishes (RFC 5280 cRLNumber); replicas use the time, so it does across them.
+   */
+  async createCrl(req: { entries: { serial: string; revokedAt: Date }[]; thisUpdate: Date; nextUpdate: Date; number: bigint }): Promise<{ der: Buffer; pem: string }> {
+    const crlNumber = asn1js.Integer.fromBigInt(req.number).toBER();
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.subject,
+      thisUpdate: req.thisUpdate,
+      nextUpdate: req.nextUpdate,
+      signingKey: this.signingKey,
+      signingAlgorithm: SIGNING,
+      extensions: [
+        await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(this.certPem).publicKey),
+        new x509.Extension(OID_CRL_NUMBER, false, crlNumber),
+      ],
+      entries: req.entries.map((e) => ({ serialNumber: derSerialHex(e.serial), revocationDate: e.revokedAt, reason: x509.X509CrlReason.cessationOfOperation })),
+    });
+    const der = Buffer.from(crl.rawData);
+    // RFC 7468's label, the one openssl reads (the library writes `CRL`).
+    return { der, pem: toPem(der, 'X509 CRL') };
   }
 
   private get subject(): string {
@@ -172,6 +197,14 @@ function randomSerial(): string {
   const b = randomBytes(16);
   b[0] &= 0x7f; // keep it positive in DER
   return b.toString('hex');
+}
+
+/** A serial as the bytes of a positive DER INTEGER: even length, a leading 00 when the top bit is set. */
+function derSerialHex(hex: string): string {
+  let h = hex.toLowerCase().replace(/^0+(?=.)/, '');
+  if (h.length % 2) h = '0' + h;
+  if (parseInt(h[0], 16) >= 8) h = '00' + h;
+  return h;
 }
 
 function isIp(s: string): boolean {

@@ -8,7 +8,7 @@ import { isExpired, maskTokenName, type JoinMethod, type ProvisionToken } from '
 import { canonicalRole, grantedRole } from '../../schema/roles';
 import type { ServerConfig } from '../config';
 import type { ClusterCA } from '../ca/ca';
-import { AlreadyExistsError, type Store } from '../store/types';
+import { AlreadyExistsError, nodeStatus, type NodeRecord, type Store } from '../store/types';
 import { JoinError, badJoinRequest } from './errors';
 
 /** What a join handler may use. `now` is injectable so tests can move the clock. */
@@ -24,6 +24,8 @@ export interface JoinResponse {
   host_id: string;
   certificate: string;
   ca_certificates: string[];
+  /** The certificate's notAfter (ISO 8601); the agent renews at two thirds of the lifetime. */
+  expires_at: string;
 }
 
 /** Facts about an attempt, recorded in the audit log whether it succeeds or not. */
@@ -102,6 +104,20 @@ export async function requireJoinToken(svc: JoinServices, tokenName: string, met
   return token;
 }
 
+/** The refusal for a host whose identity is live: removed or lapsed hosts may join again. */
+export function alreadyJoined(hostId: string): JoinError {
+  return new JoinError(
+    'host_already_joined',
+    `host ${hostId} has already joined and its certificate is still valid; it renews over POST /v1/renew, and may join again once removed (\`joinery nodes rm ${hostId}\`) or once its certificate expired without renewal`,
+    409,
+  );
+}
+
+/** Whether a registered host still holds a live identity (not removed, newest certificate unexpired). */
+export function isLive(node: NodeRecord | undefined, now: Date): boolean {
+  return node !== undefined && nodeStatus(node, now) === 'active';
+}
+
 /**
  * A `token`-method token granting the Bot role is single-use, as in Teleport: the first join
  * deletes it. The delete is the claim, so of two concurrent joins exactly one proceeds; should
@@ -115,8 +131,9 @@ export async function consumeIfSingleUse(svc: JoinServices, token: ProvisionToke
 }
 
 /**
- * Registers the host and issues its certificate. The node insert is the point of no return and
- * is unique on host ID, so of two concurrent joins of one host exactly one gets a certificate.
+ * Registers the host and issues its certificate. The node write is the point of no return: it
+ * inserts, or replaces a removed or lapsed row, atomically, so of two concurrent joins of one host
+ * exactly one gets a certificate and a live host is refused.
  */
 export async function admitHost(
   svc: JoinServices,
@@ -124,22 +141,25 @@ export async function admitHost(
 ): Promise<JoinResponse> {
   // The canonical role (requireJoinToken already checked the token grants it, Instance included).
   const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
-  const issued = await svc.ca.issueHostCertificate({ publicKey: req.publicKey, hostId: req.hostId, role, ttlMs: svc.config.hostCertTtlMs, now: svc.now() });
+  const now = svc.now();
+  const issued = await svc.ca.issueHostCertificate({ publicKey: req.publicKey, hostId: req.hostId, role, ttlMs: svc.config.hostCertTtlMs, now });
   try {
-    await svc.store.nodes.insert({
-      hostId: req.hostId,
-      joinMethod: req.token.spec.join_method,
-      tokenName: req.token.metadata.name,
-      role,
-      joinedAt: svc.now().toISOString(),
-      certSerial: issued.serial,
-      attributes: req.attributes,
-    });
+    await svc.store.nodes.insert(
+      {
+        hostId: req.hostId,
+        joinMethod: req.token.spec.join_method,
+        tokenName: req.token.metadata.name,
+        role,
+        joinedAt: now.toISOString(),
+        certSerial: issued.serial,
+        certNotAfter: issued.notAfter.toISOString(),
+        attributes: req.attributes,
+      },
+      now,
+    );
   } catch (e) {
-    if (e instanceof AlreadyExistsError) {
-      throw new JoinError('host_already_joined', `host ${req.hostId} has already joined; an operator can remove it with \`joinery nodes rm ${req.hostId}\` to allow a new join`, 409);
-    }
+    if (e instanceof AlreadyExistsError) throw alreadyJoined(req.hostId);
     throw e;
   }
-  return { host_id: req.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem] };
+  return { host_id: req.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
 }

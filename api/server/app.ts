@@ -12,6 +12,7 @@ import { openApiDocument } from './openapi';
 import { rateLimit } from './rate-limit';
 import { joinRoutes } from './routes/join';
 import { auditRoutes, nodeRoutes } from './routes/nodes';
+import { crlRoutes, renewRoutes } from './routes/renew';
 import { tokenRoutes } from './routes/tokens';
 
 declare module 'express-serve-static-core' {
@@ -26,7 +27,7 @@ function routeLabel(req: Request): string {
 }
 
 export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger): { app: express.Express; metrics: Metrics } {
-  const metrics = createMetrics(svc.store);
+  const metrics = createMetrics(svc.store, svc.now);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -66,9 +67,12 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
 
   const adminOnly = requireAdmin(admin, svc.store);
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
-  app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store));
+  app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
   app.use('/v1/audit', adminOnly, auditRoutes(svc.store));
   app.use('/v1/join', rateLimit(svc.config.joinRatePerMinute), joinRoutes(svc, metrics));
+  // Authenticated by the host's client certificate, checked in the route, not by the TLS layer.
+  app.use('/v1/renew', rateLimit(svc.config.joinRatePerMinute), renewRoutes(svc, metrics));
+  app.use('/v1/crl', crlRoutes(svc));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

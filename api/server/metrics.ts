@@ -8,29 +8,33 @@ export interface Metrics {
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'method' | 'route'>;
   joins: Counter<'method' | 'result' | 'code'>;
+  renewals: Counter<'result' | 'code'>;
 }
 
-export function createMetrics(store: Store): Metrics {
+export function createMetrics(store: Store, now: () => Date = () => new Date()): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'joinery_process_' });
   const requests = new Counter({ name: 'joinery_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
   const duration = new Histogram({ name: 'joinery_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route'] as const, registers: [registry] });
   const joins = new Counter({ name: 'joinery_join_attempts_total', help: 'Join attempts by method, result and refusal code', labelNames: ['method', 'result', 'code'] as const, registers: [registry] });
+  const renewals = new Counter({ name: 'joinery_renewals_total', help: 'Certificate renewals by result and refusal code', labelNames: ['result', 'code'] as const, registers: [registry] });
+  // Counted by the database: a scrape must not read every token and node.
   new Gauge({
     name: 'joinery_tokens',
     help: 'Stored tokens',
     registers: [registry],
     async collect() {
-      this.set((await store.tokens.list()).length);
+      this.set(await store.tokens.count());
     },
   });
   new Gauge({
     name: 'joinery_nodes',
-    help: 'Joined hosts in the registry',
+    help: 'Hosts in the registry by status: active (certificate valid), expired (lapsed without renewal), removed',
+    labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
-      this.set((await store.nodes.list()).length);
+      for (const [status, n] of Object.entries(await store.nodes.countByStatus(now()))) this.set({ status }, n);
     },
   });
-  return { registry, requests, duration, joins };
+  return { registry, requests, duration, joins, renewals };
 }

@@ -4,6 +4,7 @@ import { FIELD_DOCS, JOIN_METHODS, ORIGINS } from '../../schema/token';
 import { SYSTEM_ROLES } from '../../schema/roles';
 import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
 import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
+import { RENEW_REFUSAL_CODES } from '../join/renew';
 
 /** Refusal codes of the token join method (the codes every method shares). */
 export const TOKEN_REFUSAL_CODES: Record<string, string> = {
@@ -13,7 +14,7 @@ export const TOKEN_REFUSAL_CODES: Record<string, string> = {
   token_expired: 'The token exists but its metadata.expires has passed (403).',
   join_method_mismatch: 'The token is for another join method (403).',
   role_not_allowed: 'The requested role is not in the token spec.roles (403).',
-  host_already_joined: 'The host ID is already in the node registry; remove it with `joinery nodes rm` to allow a new join (409).',
+  host_already_joined: 'The host ID belongs to a live host (certificate valid, not removed); it renews instead, and may join again once removed or lapsed (409).',
 };
 
 /** Every join method's refusal codes, as documented in the OpenAPI document. */
@@ -111,12 +112,29 @@ export function openApiDocument(version: string) {
         },
         Node: {
           type: 'object',
-          properties: { host_id: str, join_method: str, token_name: str, role: str, joined_at: str, cert_serial: str, attributes: { type: 'object', additionalProperties: str } },
+          properties: {
+            host_id: str,
+            join_method: str,
+            token_name: { type: 'string', description: 'The token the host joined with; masked for the token join method (the name is its secret).' },
+            role: str,
+            joined_at: { type: 'string', format: 'date-time' },
+            last_renewed_at: { type: ['string', 'null'], format: 'date-time' },
+            cert_serial: { type: 'string', description: 'Serial (hex) of the newest certificate issued to the host' },
+            cert_expires_at: { type: 'string', format: 'date-time' },
+            status: { type: 'string', enum: ['active', 'expired', 'removed'], description: 'active: certificate valid; expired: lapsed without renewal (the host may join again); removed: revoked by an operator.' },
+            removed_at: { type: ['string', 'null'], format: 'date-time' },
+            attributes: { type: 'object', additionalProperties: str },
+          },
         },
         JoinResponse: {
           type: 'object',
-          required: ['host_id', 'certificate', 'ca_certificates'],
-          properties: { host_id: str, certificate: { type: 'string', description: 'PEM certificate signed by the cluster CA' }, ca_certificates: { type: 'array', items: str } },
+          required: ['host_id', 'certificate', 'ca_certificates', 'expires_at'],
+          properties: {
+            host_id: str,
+            certificate: { type: 'string', description: 'PEM certificate signed by the cluster CA' },
+            ca_certificates: { type: 'array', items: str },
+            expires_at: { type: 'string', format: 'date-time', description: "The certificate's notAfter; agents renew at two thirds of the lifetime" },
+          },
         },
       },
     },
@@ -165,14 +183,43 @@ export function openApiDocument(version: string) {
       '/v1/nodes/{hostId}': {
         parameters: [hostParam],
         get: { summary: 'Read a joined host', security: admin, responses: { '200': { description: 'Node' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') } },
-        delete: { summary: 'Remove a joined host so it can join again', security: admin, responses: { '204': { description: 'Removed' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') } },
+        delete: {
+          summary: 'Remove (revoke) a joined host: renewal is refused at once, its unexpired certificates go on /v1/crl, and it may join again. Idempotent.',
+          security: admin,
+          responses: { '204': { description: 'Removed (or already removed)' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') },
+        },
       },
       '/v1/audit': { get: { summary: 'Recent audit events', security: admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'type', in: 'query', schema: str }], responses: { '200': { description: '{events: AuditEvent[]}' }, '401': errorResponse('Unauthenticated') } } },
       '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], TOKEN_REFUSAL_CODES),
       '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], EC2_REFUSAL_CODES),
+      '/v1/renew': {
+        post: {
+          summary: 'Renew a host certificate; authenticated by the current host certificate as the TLS client certificate',
+          description: 'Same host ID and role, a new serial, a new validity from now. The join token is not checked again: deleting it does not stop renewals; removing the node does.',
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { public_key: { type: 'string', description: 'A new SPKI PEM public key (key rotation); omit to keep the key' } } } } } },
+          responses: {
+            '200': { description: 'Renewed', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } },
+            '400': errorResponse('Malformed body or public_key'),
+            '401': errorResponse('No client certificate (client_certificate_required)'),
+            '403': errorResponse('Renewal refused; error.code says why (see x-refusal-codes)'),
+            '429': errorResponse('Too many requests from this address (rate_limited)'),
+          },
+          'x-refusal-codes': RENEW_REFUSAL_CODES,
+        },
+      },
+      '/v1/crl': {
+        get: {
+          summary: 'Certificate revocation list of the cluster CA: serials of unexpired certificates of removed hosts. Public.',
+          parameters: [{ name: 'format', in: 'query', schema: { type: 'string', enum: ['der', 'pem'], default: 'der' } }],
+          responses: {
+            '200': { description: 'The CRL', content: { 'application/pkix-crl': { schema: { type: 'string', format: 'binary' } }, 'application/x-pem-file': { schema: str } } },
+            '400': errorResponse('Unknown format'),
+          },
+        },
+      },
       '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse('Too many join requests from this address (rate_limited)') } } },
       '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], IAM_REFUSAL_CODES),
     },
-    'x-refusal-codes': JOIN_REFUSAL_CODES,
+    'x-refusal-codes': { ...JOIN_REFUSAL_CODES, renew: RENEW_REFUSAL_CODES },
   };
 }

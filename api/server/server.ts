@@ -45,7 +45,10 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     if (config.host !== '0.0.0.0' && config.host !== '::') names.push(config.host);
     const tls = await ca.issueServerCertificate(names);
     // Send the CA after the leaf so clients that trust by pin can find it in the chain.
-    const server = https.createServer({ key: tls.keyPem, cert: tls.certPem + ca.certPem, minVersion: 'TLSv1.2' }, app);
+    // Client certificates are asked for but not required: join and admin routes serve clients
+    // without one, and POST /v1/renew checks the one it gets itself (CA, expiry, serial, node).
+    // `ca` names the cluster CA in the request so a client picks its host certificate.
+    const server = https.createServer({ key: tls.keyPem, cert: tls.certPem + ca.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app);
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;

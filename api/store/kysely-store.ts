@@ -5,20 +5,26 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS, normalizeSerial } from './migrations';
 import {
   AlreadyExistsError,
   ConflictError,
   NotFoundError,
   type AuditEvent,
   type ChallengeResult,
+  type HostCertificateRecord,
   type NodeRecord,
+  type NodeStatus,
   type Store,
   type StoredToken,
 } from './types';
 
 interface TokensTable { name: string; resource: string; revision: string; created_at: string; updated_at: string }
-interface NodesTable { host_id: string; join_method: string; token_name: string; role: string; joined_at: string; cert_serial: string; attributes: string }
+interface NodesTable {
+  host_id: string; join_method: string; token_name: string; role: string; joined_at: string; cert_serial: string; attributes: string;
+  cert_not_after: string | null; last_renewed_at: string | null; removed_at: string | null;
+}
+interface HostCertificatesTable { serial: string; host_id: string; issued_at: string; not_after: string; revoked_at: string | null }
 interface ChallengesTable { challenge: string; expires_at: string; used_at: string | null }
 interface AuditTable {
   id?: number; time: string; type: string; success: number; code: string | null; message: string | null;
@@ -30,6 +36,7 @@ interface MigrationsTable { version: number; name: string; applied_at: string }
 export interface Tables {
   tokens: TokensTable;
   nodes: NodesTable;
+  host_certificates: HostCertificatesTable;
   iam_challenges: ChallengesTable;
   audit_events: AuditTable;
   settings: SettingsTable;
@@ -84,6 +91,10 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const rows = await db.selectFrom('tokens').selectAll().orderBy('name').execute();
         return rows.map(rowToToken);
       },
+      async count() {
+        const row = await db.selectFrom('tokens').select(({ fn }) => fn.countAll().as('n')).executeTakeFirstOrThrow();
+        return Number(row.n);
+      },
       async get(name) {
         const row = await db.selectFrom('tokens').selectAll().where('name', '=', name).executeTakeFirst();
         return row ? rowToToken(row) : undefined;
@@ -133,28 +144,104 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const row = await db.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirst();
         return row ? rowToNode(row) : undefined;
       },
-      async insert(node) {
-        try {
-          await db
+      async insert(node, at) {
+        const t = at.toISOString();
+        const serial = normalizeSerial(node.certSerial);
+        const row = {
+          host_id: node.hostId,
+          join_method: node.joinMethod,
+          token_name: node.tokenName,
+          role: node.role,
+          joined_at: node.joinedAt,
+          cert_serial: serial,
+          cert_not_after: node.certNotAfter,
+          last_renewed_at: null,
+          removed_at: null,
+          attributes: JSON.stringify(node.attributes),
+        };
+        const { host_id: _key, ...replaced } = row;
+        await db.transaction().execute(async (tx) => {
+          // One conditional upsert decides: a live row stays and no row changes; a removed or
+          // lapsed row is replaced. Concurrent joiners serialise on the row, and the loser sees
+          // the winner's fresh expiry, so exactly one replaces it.
+          const r = await tx
             .insertInto('nodes')
-            .values({
-              host_id: node.hostId,
-              join_method: node.joinMethod,
-              token_name: node.tokenName,
-              role: node.role,
-              joined_at: node.joinedAt,
-              cert_serial: node.certSerial,
-              attributes: JSON.stringify(node.attributes),
-            })
-            .execute();
-        } catch (e) {
-          if (dialect.isUniqueViolation(e)) throw new AlreadyExistsError(`node ${node.hostId}`);
-          throw e;
-        }
+            .values(row)
+            .onConflict((oc) =>
+              oc
+                .column('host_id')
+                .doUpdateSet(replaced)
+                .where((eb) => eb.or([eb('nodes.removed_at', 'is not', null), eb('nodes.cert_not_after', 'is', null), eb('nodes.cert_not_after', '<=', t)])),
+            )
+            .executeTakeFirst();
+          if (Number(r.numInsertedOrUpdatedRows ?? 0) !== 1) throw new AlreadyExistsError(`node ${node.hostId}`);
+          await tx.insertInto('host_certificates').values({ serial, host_id: node.hostId, issued_at: node.joinedAt, not_after: node.certNotAfter, revoked_at: null }).execute();
+        });
       },
-      async delete(hostId) {
-        const r = await db.deleteFrom('nodes').where('host_id', '=', hostId).executeTakeFirst();
-        return Number(r.numDeletedRows) > 0;
+      async renew(hostId, cert) {
+        const serial = normalizeSerial(cert.serial);
+        return db.transaction().execute(async (tx) => {
+          // The node row is updated first, as removal does, so the two serialise on it.
+          const r = await tx
+            .updateTable('nodes')
+            .set({ cert_serial: serial, cert_not_after: cert.notAfter, last_renewed_at: cert.issuedAt })
+            .where('host_id', '=', hostId)
+            .where('removed_at', 'is', null)
+            .executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) throw new NotFoundError(`node ${hostId}`);
+          await tx.insertInto('host_certificates').values({ serial, host_id: hostId, issued_at: cert.issuedAt, not_after: cert.notAfter, revoked_at: null }).execute();
+          return rowToNode(await tx.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirstOrThrow());
+        });
+      },
+      async remove(hostId, at) {
+        const t = at.toISOString();
+        return db.transaction().execute(async (tx) => {
+          const r = await tx.updateTable('nodes').set({ removed_at: t }).where('host_id', '=', hostId).where('removed_at', 'is', null).executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) {
+            const exists = await tx.selectFrom('nodes').select('host_id').where('host_id', '=', hostId).executeTakeFirst();
+            return exists ? 'already_removed' : 'not_found';
+          }
+          await tx.updateTable('host_certificates').set({ revoked_at: t }).where('host_id', '=', hostId).where('revoked_at', 'is', null).where('not_after', '>', t).execute();
+          return 'removed';
+        });
+      },
+      async countByStatus(at) {
+        const t = at.toISOString();
+        const rows = await db
+          .selectFrom('nodes')
+          .select((eb) => [
+            eb
+              .case()
+              .when('removed_at', 'is not', null)
+              .then('removed')
+              .when(eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', t)]))
+              .then('expired')
+              .else('active')
+              .end()
+              .as('status'),
+            eb.fn.countAll().as('n'),
+          ])
+          .groupBy('status')
+          .execute();
+        const counts: Record<NodeStatus, number> = { active: 0, expired: 0, removed: 0 };
+        for (const r of rows) counts[r.status as NodeStatus] = Number(r.n);
+        return counts;
+      },
+      async certificate(serial) {
+        const cert = await db.selectFrom('host_certificates').selectAll().where('serial', '=', normalizeSerial(serial)).executeTakeFirst();
+        if (!cert) return undefined;
+        const node = await db.selectFrom('nodes').selectAll().where('host_id', '=', cert.host_id).executeTakeFirst();
+        return { certificate: rowToCertificate(cert), node: node ? rowToNode(node) : undefined };
+      },
+      async revokedCertificates(at) {
+        const rows = await db
+          .selectFrom('host_certificates')
+          .selectAll()
+          .where('revoked_at', 'is not', null)
+          .where('not_after', '>', at.toISOString())
+          .orderBy('serial')
+          .execute();
+        return rows.map(rowToCertificate);
       },
     },
     challenges: {
@@ -256,6 +343,13 @@ function rowToNode(row: NodesTable): NodeRecord {
     role: row.role,
     joinedAt: row.joined_at,
     certSerial: row.cert_serial,
+    certNotAfter: row.cert_not_after ?? new Date(0).toISOString(),
+    ...(row.last_renewed_at ? { lastRenewedAt: row.last_renewed_at } : {}),
+    ...(row.removed_at ? { removedAt: row.removed_at } : {}),
     attributes: JSON.parse(row.attributes),
   };
+}
+
+function rowToCertificate(row: HostCertificatesTable): HostCertificateRecord {
+  return { serial: row.serial, hostId: row.host_id, issuedAt: row.issued_at, notAfter: row.not_after, ...(row.revoked_at ? { revokedAt: row.revoked_at } : {}) };
 }

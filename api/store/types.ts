@@ -9,16 +9,46 @@ export interface StoredToken {
   updatedAt: string;
 }
 
-/** A host that joined the cluster. */
+/** A host that joined the cluster. Removal keeps the row (status `removed`, and the CRL needs it). */
 export interface NodeRecord {
   hostId: string;
   joinMethod: string;
   tokenName: string;
   role: string;
   joinedAt: string; // ISO 8601
+  /** Serial (lower-case hex, no leading zeros) of the newest certificate issued to the host. */
   certSerial: string;
+  /** When that certificate expires (ISO 8601). */
+  certNotAfter: string;
+  lastRenewedAt?: string;
+  removedAt?: string;
   /** Method-specific facts: aws account, region, instance id, caller ARN ... */
   attributes: Record<string, string>;
+}
+
+export type NodeStatus = 'active' | 'expired' | 'removed';
+
+/** A host's status at `now`: removed wins, then whether its newest certificate has lapsed. */
+export function nodeStatus(n: Pick<NodeRecord, 'removedAt' | 'certNotAfter'>, now: Date): NodeStatus {
+  if (n.removedAt) return 'removed';
+  const notAfter = Date.parse(n.certNotAfter);
+  // An unreadable expiry counts as lapsed: fail closed rather than call a host live forever.
+  return Number.isNaN(notAfter) || notAfter <= now.getTime() ? 'expired' : 'active';
+}
+
+/** A certificate issued to a host, at join or renewal. */
+export interface HostCertificateRecord {
+  serial: string;
+  hostId: string;
+  issuedAt: string;
+  notAfter: string;
+  revokedAt?: string;
+}
+
+/** What renewal needs to know about a presented serial. */
+export interface CertificateLookup {
+  certificate: HostCertificateRecord;
+  node?: NodeRecord;
 }
 
 export interface AuditEvent {
@@ -64,6 +94,7 @@ export class ConflictError extends Error {
 
 export interface TokenStore {
   list(): Promise<StoredToken[]>;
+  count(): Promise<number>;
   get(name: string): Promise<StoredToken | undefined>;
   /** Insert; AlreadyExistsError when the name is taken. */
   create(token: ProvisionToken): Promise<StoredToken>;
@@ -76,11 +107,31 @@ export interface TokenStore {
 }
 
 export interface NodeStore {
+  /** Every host, removed ones included. */
   list(): Promise<NodeRecord[]>;
   get(hostId: string): Promise<NodeRecord | undefined>;
-  /** Insert; AlreadyExistsError when the host ID is registered (one join per host, even under races). */
-  insert(node: NodeRecord): Promise<void>;
-  delete(hostId: string): Promise<boolean>;
+  /**
+   * Registers a host and records its first certificate. A row for the host ID is replaced only
+   * when it was removed or its newest certificate expired before `now`; a live host gives
+   * AlreadyExistsError. Atomic: of concurrent joins of one host exactly one succeeds.
+   */
+  insert(node: NodeRecord, now: Date): Promise<void>;
+  /**
+   * Records a renewal: the new certificate becomes the host's current one. NotFoundError when
+   * the host is unknown or was removed (removal wins over a racing renewal).
+   */
+  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }): Promise<NodeRecord>;
+  /**
+   * Marks the host removed and revokes its certificates still valid at `now`. 'removed' the first
+   * time, 'already_removed' after, 'not_found' for an unknown host.
+   */
+  remove(hostId: string, now: Date): Promise<'removed' | 'already_removed' | 'not_found'>;
+  /** Number of hosts by status at `now`, counted by the database. */
+  countByStatus(now: Date): Promise<Record<NodeStatus, number>>;
+  /** The certificate with this serial and its host's current row. */
+  certificate(serial: string): Promise<CertificateLookup | undefined>;
+  /** Revoked certificates that have not expired at `now` (what the CRL lists). */
+  revokedCertificates(now: Date): Promise<HostCertificateRecord[]>;
 }
 
 export interface ChallengeStore {

@@ -12,7 +12,12 @@ import { AlreadyExistsError, ConflictError, NotFoundError, type Store } from '..
 let dir: string;
 let store: Store;
 const tok = (name: string) => parseToken({ version: 'v2', metadata: { name }, spec: { roles: ['Node'] } });
-const node = (hostId: string) => ({ hostId, joinMethod: 'token', tokenName: 't', role: 'Node', joinedAt: new Date().toISOString(), certSerial: '01', attributes: { a: 'b' } });
+const HOUR = 3600_000;
+let serialCount = 0;
+const node = (hostId: string, o: { at?: Date; ttlMs?: number } = {}) => {
+  const at = o.at ?? new Date();
+  return { hostId, joinMethod: 'token', tokenName: 't', role: 'Node', joinedAt: at.toISOString(), certSerial: (++serialCount).toString(16).padStart(4, '0'), certNotAfter: new Date(at.getTime() + (o.ttlMs ?? HOUR)).toISOString(), attributes: { a: 'b' } };
+};
 
 describe('sqlite specifics', () => {
   beforeEach(async () => {
@@ -28,9 +33,29 @@ describe('sqlite specifics', () => {
     store = await openSqliteStore(path.join(dir, 'j.db')); // second open: migrations are not re-run
     const db = new Database(path.join(dir, 'j.db'), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }]);
+    expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'iam_challenges' and sql like '%expires_at%'").all()).toHaveLength(1);
     db.close();
   });
+  test('upgrading a version 1 database records legacy hosts with the old 30-day lifetime, renewable and countable', async () => {
+    await store.close();
+    const file = path.join(dir, 'v1.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+      CREATE TABLE tokens (name TEXT PRIMARY KEY, resource TEXT NOT NULL, revision TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE nodes (host_id TEXT PRIMARY KEY, join_method TEXT NOT NULL, token_name TEXT NOT NULL, role TEXT NOT NULL, joined_at TEXT NOT NULL, cert_serial TEXT NOT NULL, attributes TEXT NOT NULL);
+      CREATE TABLE iam_challenges (challenge TEXT PRIMARY KEY, expires_at TEXT NOT NULL, used_at TEXT);
+      CREATE TABLE audit_events (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, type TEXT NOT NULL, success INTEGER NOT NULL, code TEXT, message TEXT, token_name TEXT, host_id TEXT, remote_addr TEXT, details TEXT);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO schema_migrations VALUES (1, 'v1', '2026-01-01T00:00:00.000Z');
+      INSERT INTO nodes VALUES ('legacy', 'ec2', 'ec2-token', 'Node', '2026-01-01T00:00:00.000Z', '0A1B2C', '{}');`);
+    db.close();
+    store = await openSqliteStore(file);
+    expect(await store.nodes.get('legacy')).toMatchObject({ certSerial: 'a1b2c', certNotAfter: '2026-01-31T00:00:00.000Z' });
+    expect(await store.nodes.certificate('0a1b2c')).toMatchObject({ certificate: { hostId: 'legacy', notAfter: '2026-01-31T00:00:00.000Z' } });
+    expect(await store.nodes.countByStatus(new Date('2026-01-15T00:00:00Z'))).toEqual({ active: 1, expired: 0, removed: 0 });
+  });
+
   test('a database from a newer release is refused', async () => {
     await store.close();
     const db = new Database(path.join(dir, 'j.db'));
@@ -87,13 +112,57 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.tokens.delete('a')).toBe(false);
   });
 
-  test('node insert is unique under concurrency', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => store.nodes.insert(node('h1'))));
+  test('node insert is unique under concurrency; removal lets the host join again', async () => {
+    const now = new Date();
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => store.nodes.insert(node('h1'), now)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof AlreadyExistsError)).toBe(true);
     expect(await store.nodes.get('h1')).toMatchObject({ hostId: 'h1', attributes: { a: 'b' } });
-    expect(await store.nodes.delete('h1')).toBe(true);
-    await store.nodes.insert(node('h1'));
+    expect(await store.nodes.remove('h1', now)).toBe('removed');
+    expect(await store.nodes.remove('h1', now)).toBe('already_removed');
+    expect(await store.nodes.remove('nope', now)).toBe('not_found');
+    expect((await store.nodes.get('h1'))?.removedAt).toBe(now.toISOString());
+    await store.nodes.insert(node('h1'), now);
+    expect((await store.nodes.get('h1'))?.removedAt).toBeUndefined();
+  });
+
+  test('a lapsed node is replaced by exactly one of many concurrent joins; a live one by none', async () => {
+    const t0 = new Date('2030-01-01T00:00:00Z');
+    await store.nodes.insert(node('h2', { at: t0 }), t0);
+    const live = await Promise.allSettled(Array.from({ length: 5 }, () => store.nodes.insert(node('h2', { at: t0 }), t0)));
+    expect(live.every((r) => r.status === 'rejected' && r.reason instanceof AlreadyExistsError)).toBe(true);
+    const later = new Date(t0.getTime() + 2 * HOUR);
+    const racers = Array.from({ length: 8 }, () => node('h2', { at: later }));
+    const results = await Promise.allSettled(racers.map((n) => store.nodes.insert(n, later)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const winner = racers[results.findIndex((r) => r.status === 'fulfilled')];
+    expect(await store.nodes.get('h2')).toMatchObject({ joinedAt: later.toISOString(), certSerial: winner.certSerial.replace(/^0+/, '') });
+    // Only the winner's certificate was recorded.
+    for (const [i, n] of racers.entries()) expect(!!(await store.nodes.certificate(n.certSerial))).toBe(results[i].status === 'fulfilled');
+  });
+
+  test('renewal updates the current certificate; removal revokes unexpired ones and stops renewal; counts by status', async () => {
+    const t0 = new Date('2030-01-01T00:00:00Z');
+    const first = node('r1', { at: t0 });
+    await store.nodes.insert(first, t0);
+    await store.nodes.insert(node('r2', { at: t0, ttlMs: 1000 }), t0);
+    await store.nodes.insert(node('r3', { at: t0 }), t0);
+    const t1 = new Date(t0.getTime() + 10_000);
+    const renewed = await store.nodes.renew('r1', { serial: '00ab', issuedAt: t1.toISOString(), notAfter: new Date(t1.getTime() + HOUR).toISOString() });
+    expect(renewed).toMatchObject({ certSerial: 'ab', lastRenewedAt: t1.toISOString(), certNotAfter: new Date(t1.getTime() + HOUR).toISOString() });
+    expect(await store.nodes.certificate('AB')).toMatchObject({ certificate: { hostId: 'r1', serial: 'ab' }, node: { hostId: 'r1' } });
+    expect(await store.nodes.countByStatus(t1)).toEqual({ active: 2, expired: 1, removed: 0 });
+
+    expect(await store.nodes.remove('r1', t1)).toBe('removed');
+    await expect(store.nodes.renew('r1', { serial: 'cd', issuedAt: t1.toISOString(), notAfter: t1.toISOString() })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(store.nodes.renew('ghost', { serial: 'ce', issuedAt: t1.toISOString(), notAfter: t1.toISOString() })).rejects.toBeInstanceOf(NotFoundError);
+    expect((await store.nodes.revokedCertificates(t1)).map((c) => c.serial).sort()).toEqual([first.certSerial.replace(/^0+/, ''), 'ab'].sort());
+    // Expired certificates drop off the list.
+    expect((await store.nodes.revokedCertificates(new Date(t1.getTime() + 2 * HOUR))).map((c) => c.serial)).toEqual([]);
+    expect(await store.nodes.countByStatus(t1)).toEqual({ active: 1, expired: 1, removed: 1 });
+    expect(await store.tokens.count()).toBe(0);
+    await store.tokens.create(tok('x'));
+    expect(await store.tokens.count()).toBe(1);
   });
 
   test('IAM challenges: single use, expiry, unknown; concurrent consumers get one ok', async () => {

@@ -6,7 +6,7 @@ import type { AwsAllowRule, ProvisionToken } from '../../../schema/token';
 import { iidTtlMs, maskTokenName } from '../../../schema/token';
 import { roleArnAccount } from '../../../schema/aws';
 import { formatDuration } from '../../../schema/duration';
-import { admitHost, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
+import { admitHost, alreadyJoined, isLive, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
 import { JoinError, badJoinRequest } from '../errors';
 import { AwsInstanceLookup, type InstanceLookup } from './describe-instance';
 import { verifyInstanceIdentity, type InstanceIdentity } from './identity-document';
@@ -29,7 +29,7 @@ export const EC2_REFUSAL_CODES: Record<string, string> = {
   iid_pending_time_in_future: '403: the document\'s pendingTime is more than 1 minute ahead of the server clock.',
   aws_account_not_allowed: '403: no allow rule names the document\'s AWS account.',
   aws_region_not_allowed: '403: the rules for the account do not list the document\'s region.',
-  host_already_joined: '409: this instance has already joined; remove it with `joinery nodes rm <host_id>` to let it join again.',
+  host_already_joined: '409: this instance has joined and its certificate is still valid (it renews over /v1/renew); it may join again once removed (`joinery nodes rm <host_id>`) or once its certificate expired without renewal.',
   aws_assume_role_failed: '403: the server could not assume the rule\'s aws_role.',
   aws_access_denied: '403: AWS refused ec2:DescribeInstances to the server\'s (or the assumed role\'s) credentials.',
   aws_credentials_unavailable: '403: the server has no AWS credentials in the SDK chain.',
@@ -89,10 +89,9 @@ export function checkPendingTime(token: ProvisionToken, id: InstanceIdentity, ho
   }
 }
 
+/** A live instance is refused; one removed, or whose last certificate lapsed unrenewed, may join again. */
 async function refuseIfJoined(svc: JoinServices, hostId: string): Promise<void> {
-  if (await svc.store.nodes.get(hostId)) {
-    throw new JoinError('host_already_joined', `host ${hostId} has already joined; an operator can remove it with \`joinery nodes rm ${hostId}\` to allow a new join`, 409);
-  }
+  if (isLive(await svc.store.nodes.get(hostId), svc.now())) throw alreadyJoined(hostId);
 }
 
 function trustStore(svc: JoinServices, deps: Ec2JoinDeps): Ec2TrustStore {
@@ -143,7 +142,7 @@ export function makeEc2JoinHandler(deps: Ec2JoinDeps = {}) {
     attempt.details.rule = index;
     if (rule.aws_role) attempt.details.aws_role = rule.aws_role;
 
-    // 6. One join per instance: refuse a known host before spending an AWS call.
+    // 6. One live identity per instance: refuse a live host before spending an AWS call.
     await refuseIfJoined(svc, hostId);
 
     // 7. EC2 must know the instance, running.
@@ -157,7 +156,7 @@ export function makeEc2JoinHandler(deps: Ec2JoinDeps = {}) {
     attempt.details.instance_state = state;
     if (state !== 'running') throw new JoinError('ec2_instance_not_running', `instance ${id.instanceId} is ${state}, not running`);
 
-    // 8. Register (unique on host ID: of two racing joins one wins) and issue the certificate.
+    // 8. Register (atomic on host ID: of two racing joins one wins) and issue the certificate.
     return admitHost(svc, {
       hostId,
       token,

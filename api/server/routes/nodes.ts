@@ -1,26 +1,45 @@
-// The registry of joined hosts (admin only). Removing a node lets that host join again.
+// The registry of joined hosts (admin only). Removal revokes: the row stays with status `removed`,
+// renewal is refused, and the host's unexpired certificates go on the CRL.
 
 import { Router } from 'express';
-import type { NodeRecord, Store } from '../../store/types';
+import { maskTokenName } from '../../../schema/token';
+import { nodeStatus, type NodeRecord, type Store } from '../../store/types';
 import { HttpError } from '../errors';
 
-export function nodeView(n: NodeRecord) {
-  return { host_id: n.hostId, join_method: n.joinMethod, token_name: n.tokenName, role: n.role, joined_at: n.joinedAt, cert_serial: n.certSerial, attributes: n.attributes };
+export function nodeView(n: NodeRecord, now: Date) {
+  return {
+    host_id: n.hostId,
+    join_method: n.joinMethod,
+    // For the token method the name is the secret the host joined with.
+    token_name: n.joinMethod === 'token' ? maskTokenName(n.tokenName) : n.tokenName,
+    role: n.role,
+    joined_at: n.joinedAt,
+    last_renewed_at: n.lastRenewedAt ?? null,
+    cert_serial: n.certSerial,
+    cert_expires_at: n.certNotAfter,
+    status: nodeStatus(n, now),
+    removed_at: n.removedAt ?? null,
+    attributes: n.attributes,
+  };
 }
 
-export function nodeRoutes(store: Store): Router {
+export function nodeRoutes(store: Store, now: () => Date): Router {
   const router = Router();
   router.get('/', async (_req, res) => {
-    res.json({ nodes: (await store.nodes.list()).map(nodeView) });
+    const t = now();
+    res.json({ nodes: (await store.nodes.list()).map((n) => nodeView(n, t)) });
   });
   router.get('/:hostId', async (req, res) => {
     const n = await store.nodes.get(req.params.hostId);
     if (!n) throw new HttpError(404, 'not_found', `node ${JSON.stringify(req.params.hostId)} not found`);
-    res.json(nodeView(n));
+    res.json(nodeView(n, now()));
   });
+  // Idempotent: removing a removed node changes nothing and answers 204 again.
   router.delete('/:hostId', async (req, res) => {
-    if (!(await store.nodes.delete(req.params.hostId))) throw new HttpError(404, 'not_found', `node ${JSON.stringify(req.params.hostId)} not found`);
-    await store.audit.append({ time: new Date().toISOString(), type: 'node.delete', success: true, hostId: req.params.hostId });
+    const t = now();
+    const outcome = await store.nodes.remove(req.params.hostId, t);
+    if (outcome === 'not_found') throw new HttpError(404, 'not_found', `node ${JSON.stringify(req.params.hostId)} not found`);
+    if (outcome === 'removed') await store.audit.append({ time: t.toISOString(), type: 'node.delete', success: true, hostId: req.params.hostId });
     res.status(204).end();
   });
   return router;

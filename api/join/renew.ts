@@ -1,0 +1,91 @@
+// Renewal: a joined host trades its current certificate, presented as the TLS client certificate,
+// for a new one with the same host ID and role. The TLS handshake proved possession of the old key,
+// so the certificate itself is the credential; the join token is not consulted again (deleting a
+// token stops new joins, not the identities it already granted: remove the node for that).
+
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { NotFoundError } from '../store/types';
+import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
+import { JoinError, badJoinRequest } from './errors';
+
+/** Every code a renewal can be refused with, and what it means. For the OpenAPI document and docs. */
+export const RENEW_REFUSAL_CODES: Record<string, string> = {
+  client_certificate_required: '401: no TLS client certificate was presented; present the host certificate and its key.',
+  certificate_untrusted: '403: the client certificate is not one this cluster issued to a host (other CA, bad signature, unknown serial, or from before the host last joined).',
+  certificate_expired: '403: the client certificate has expired (or is not yet valid); the host must join again.',
+  node_removed: '403: the host was removed (`joinery nodes rm`); its certificates are revoked and listed on /v1/crl.',
+  invalid_request: '400: the body is not a JSON object.',
+  invalid_public_key: '400: public_key is not a PEM SubjectPublicKeyInfo of an accepted type (EC P-256/P-384, RSA 2048+, Ed25519).',
+};
+
+/** Facts about a renewal, audited whether it succeeds or not. */
+export interface RenewAttempt {
+  hostId?: string;
+  details: Record<string, unknown>;
+}
+
+function untrusted(message: string): JoinError {
+  return new JoinError('certificate_untrusted', message);
+}
+
+/** The presented certificate, checked against this cluster's CA and clock. */
+function checkPresented(svc: JoinServices, der: Buffer, now: Date): X509Certificate {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    throw untrusted('the client certificate cannot be parsed');
+  }
+  const ca = new X509Certificate(svc.ca.certPem);
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw untrusted(`the client certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by this cluster's CA`);
+  const notAfter = Date.parse(cert.validTo);
+  const notBefore = Date.parse(cert.validFrom);
+  // Unreadable validity fails closed.
+  if (Number.isNaN(notAfter) || notAfter <= now.getTime()) throw new JoinError('certificate_expired', `the client certificate expired at ${Number.isNaN(notAfter) ? cert.validTo : new Date(notAfter).toISOString()}; the host must join again`);
+  if (Number.isNaN(notBefore) || notBefore > now.getTime()) throw new JoinError('certificate_expired', `the client certificate is not valid before ${cert.validFrom}; check the server clock`);
+  return cert;
+}
+
+/**
+ * Renews the host identified by the presented certificate `der` (undefined when the client sent
+ * none). `body` may carry a new `public_key` to rotate the host's key.
+ */
+export async function renewHost(svc: JoinServices, der: Buffer | undefined, body: unknown, attempt: RenewAttempt): Promise<JoinResponse> {
+  if (!der || der.length === 0) {
+    throw new JoinError('client_certificate_required', 'renewal needs the host certificate as the TLS client certificate (with its key)', 401);
+  }
+  const now = svc.now();
+  const presented = checkPresented(svc, der, now);
+  attempt.details.serial = presented.serialNumber.toLowerCase();
+
+  // The serial must be one this cluster issued to a host: a valid signature alone would also
+  // admit the server's own TLS certificate.
+  const found = await svc.store.nodes.certificate(presented.serialNumber);
+  if (!found) throw untrusted(`the client certificate (serial ${presented.serialNumber.toLowerCase()}) was not issued to a host by this cluster`);
+  const { certificate, node } = found;
+  attempt.hostId = certificate.hostId;
+  if (!node || node.removedAt || certificate.revokedAt) {
+    throw new JoinError('node_removed', `host ${certificate.hostId} was removed${node?.removedAt ? ` at ${node.removedAt}` : ''}; its certificates are revoked, and it must join again to get a new identity`);
+  }
+  // A host that lapsed and joined again starts a new identity; certificates from before do not carry over.
+  if (certificate.issuedAt < node.joinedAt) throw untrusted(`the client certificate was issued before host ${node.hostId} last joined (${node.joinedAt})`);
+
+  if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw badJoinRequest('invalid_request', 'the request body must be a JSON object (or empty)');
+  const requested = (body as Record<string, unknown> | undefined)?.public_key;
+  let publicKey: KeyObject = presented.publicKey;
+  if (requested !== undefined) {
+    publicKey = parseAgentPublicKey(requested);
+    attempt.details.key_rotated = true;
+  }
+
+  const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
+  try {
+    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() });
+  } catch (e) {
+    // Removed between the check above and the write: removal wins, the new certificate is dropped.
+    if (e instanceof NotFoundError) throw new JoinError('node_removed', `host ${node.hostId} was removed; it must join again`);
+    throw e;
+  }
+  attempt.details.new_serial = issued.serial;
+  return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
+}
