@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import pino, { type Logger } from 'pino';
+import { checkProxyEnvironment } from '../aws/egress-proxy';
 import { ClusterCA } from '../ca/ca';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
@@ -29,6 +30,8 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
   // Configuration mistakes stop the start with a clear message, not the first join with a 4xx.
   ec2TrustStoreFor(config);
+  const proxy = checkProxyEnvironment();
+  if (proxy) log.info({ proxy }, 'AWS calls go through the HTTPS_PROXY egress proxy (NO_PROXY exempts hosts)');
   if (config.iamStsTestEndpoint) {
     parseStsTestEndpoint(config.iamStsTestEndpoint);
     log.warn({ endpoint: config.iamStsTestEndpoint }, 'JOINERY_IAM_STS_TEST_ENDPOINT is set: IAM joins are verified against a test STS, not AWS. Never use this in production.');

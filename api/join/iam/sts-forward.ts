@@ -1,9 +1,11 @@
 // The one outbound call: the validated GetCallerIdentity, sent to the allowlisted STS host over
-// verified TLS. No redirects are followed (Node's http never does), no proxy environment is
-// consulted, the answer is capped in size and the whole exchange in time.
+// verified TLS, through the operator's HTTPS_PROXY when one applies (a CONNECT tunnel: TLS stays
+// end to end with the STS host). No redirects are followed (Node's http never does), the answer
+// is capped in size and the whole exchange in time.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { proxyAgentFor } from '../../aws/egress-proxy';
 import type { StsAnswer } from './sts-response';
 import { iamRefusal } from './refusals';
 
@@ -68,7 +70,7 @@ export function forwardStsRequest(req: { host: string; headers: [string, string]
     };
     const request = target
       ? (target.protocol === 'https:' ? https : http).request({ ...common, hostname: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || undefined }, onResponse)
-      : https.request({ ...common, hostname: req.host, port: 443, servername: req.host, rejectUnauthorized: true }, onResponse);
+      : https.request({ ...common, agent: proxyAgentFor(`https://${req.host}/`) ?? false, hostname: req.host, port: 443, servername: req.host, rejectUnauthorized: true }, onResponse);
     const timer = setTimeout(() => finish(iamRefusal('iam_sts_unreachable', `STS (${req.host}) did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     request.on('error', (e) => finish(unreachable(req.host, e)));
     request.end(body);
