@@ -20,7 +20,9 @@ export interface Housekeeping {
 type Settings = Pick<ServerConfig, 'auditRetentionDays' | 'auditMaxRows'>;
 
 export function pruneAudit(store: Store, settings: Settings, now: Date): Promise<number> {
-  const before = settings.auditRetentionDays > 0 ? new Date(now.getTime() - settings.auditRetentionDays * DAY_MS) : undefined;
+  const cutoff = now.getTime() - settings.auditRetentionDays * DAY_MS;
+  // A retention longer than dates reach keeps everything rather than failing every pass.
+  const before = settings.auditRetentionDays > 0 && cutoff >= -8.64e15 ? new Date(cutoff) : undefined;
   const keepRows = settings.auditMaxRows > 0 ? settings.auditMaxRows : undefined;
   if (!before && keepRows === undefined) return Promise.resolve(0);
   return store.audit.prune({ before, keepRows });

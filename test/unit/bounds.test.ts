@@ -178,3 +178,13 @@ describe('audit bounds', () => {
     expect(Object.getPrototypeOf(bounded)).toBe(Object.prototype);
   });
 });
+
+test('a retention longer than dates reach keeps everything instead of failing', async () => {
+  const { pruneAudit } = await import('../../api/server/housekeeping');
+  const prune = jest.fn(async () => 0);
+  const fake = { audit: { prune } } as unknown as Store;
+  await pruneAudit(fake, { auditRetentionDays: 1e12, auditMaxRows: 0 }, T0);
+  expect(prune).not.toHaveBeenCalled();
+  await pruneAudit(fake, { auditRetentionDays: 1e12, auditMaxRows: 5 }, T0);
+  expect(prune).toHaveBeenCalledWith({ before: undefined, keepRows: 5 });
+});
