@@ -170,7 +170,7 @@ export function openApiDocument(version: string) {
       '/v1/audit': { get: { summary: 'Recent audit events', security: admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'type', in: 'query', schema: str }], responses: { '200': { description: '{events: AuditEvent[]}' }, '401': errorResponse('Unauthenticated') } } },
       '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], TOKEN_REFUSAL_CODES),
       '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], EC2_REFUSAL_CODES),
-      '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse('Too many join requests from this address (rate_limited)') } } },
+      '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse('Too many join requests from this address (rate_limited), or too many challenges outstanding cluster-wide (iam_challenges_exhausted); both send Retry-After') } } },
       '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], IAM_REFUSAL_CODES),
     },
     'x-refusal-codes': JOIN_REFUSAL_CODES,
