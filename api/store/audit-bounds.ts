@@ -14,6 +14,8 @@ export const AUDIT_LIMITS = {
   detailKeys: 32,
   detailItems: 16,
   detailDepth: 4,
+  /** The whole of details, serialized: nesting within the other bounds can still multiply. */
+  detailsJson: 8192,
 } as const;
 
 const MARK = '…[truncated]';
@@ -55,6 +57,21 @@ export function boundAuditEvent(e: AuditEvent): AuditEvent {
     tokenName: short(e.tokenName),
     hostId: short(e.hostId),
     remoteAddr: short(e.remoteAddr),
-    details: e.details === undefined ? undefined : (boundValue(e.details, 0) as Record<string, unknown>),
+    details: e.details === undefined ? undefined : boundDetails(e.details),
   };
+}
+
+function boundDetails(details: Record<string, unknown>): Record<string, unknown> {
+  const bounded = boundValue(details, 0) as Record<string, unknown>;
+  const json = JSON.stringify(bounded);
+  if (json.length <= AUDIT_LIMITS.detailsJson) return bounded;
+  // Kept as text; quoting it again escapes characters, so shrink until the stored form fits.
+  let budget = AUDIT_LIMITS.detailsJson - 32;
+  for (let i = 0; i < 8 && budget > 64; i++) {
+    const cut = { truncated: truncate(json, budget) };
+    const size = JSON.stringify(cut).length;
+    if (size <= AUDIT_LIMITS.detailsJson) return cut;
+    budget -= size - AUDIT_LIMITS.detailsJson;
+  }
+  return { truncated: MARK };
 }

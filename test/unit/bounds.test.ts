@@ -177,6 +177,13 @@ describe('audit bounds', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(bounded)).toBe(Object.prototype);
   });
+  test('nested details that multiply within the per-level bounds are cut as a whole', () => {
+    const level = (child: unknown) => Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, child]));
+    const details = level(level(level('y'.repeat(400))));
+    const bounded = boundAuditEvent({ time: T0.toISOString(), type: 't', success: false, details }).details!;
+    expect(JSON.stringify(bounded).length).toBeLessThanOrEqual(AUDIT_LIMITS.detailsJson);
+    expect(bounded.truncated).toMatch(/^\{"k0":\{"k0":.*…\[truncated\]$/);
+  });
 });
 
 test('a retention longer than dates reach keeps everything instead of failing', async () => {
@@ -187,4 +194,11 @@ test('a retention longer than dates reach keeps everything instead of failing', 
   expect(prune).not.toHaveBeenCalled();
   await pruneAudit(fake, { auditRetentionDays: 1e12, auditMaxRows: 5 }, T0);
   expect(prune).toHaveBeenCalledWith({ before: undefined, keepRows: 5 });
+});
+
+test('details full of characters JSON escapes still fit the bound', () => {
+  const details = { a: Array.from({ length: 16 }, () => '"\u0001'.repeat(200)), b: Array.from({ length: 16 }, () => '\\'.repeat(500)) };
+  const bounded = boundAuditEvent({ time: T0.toISOString(), type: 't', success: false, details }).details!;
+  expect(JSON.stringify(bounded).length).toBeLessThanOrEqual(AUDIT_LIMITS.detailsJson);
+  expect(String(bounded.truncated).endsWith('…[truncated]')).toBe(true);
 });
