@@ -2,6 +2,7 @@
 
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseTrustProxy } from './server/client-address';
 
 export interface ServerConfig {
   /** Where the SQLite database, the CA key and the admin token file live. */
@@ -36,6 +37,14 @@ export interface ServerConfig {
   iamStsTimeoutMs: number;
   /** Join requests (all methods, challenges included) one client address may make per minute; 0 = unlimited. */
   joinRatePerMinute: number;
+  /** JOINERY_TRUST_PROXY: proxies (addresses/CIDRs) whose X-Forwarded-For is believed; empty = none. */
+  trustProxy: string[];
+  /** Unused, unexpired IAM challenges allowed at once across the cluster; beyond it 429. */
+  iamMaxOutstandingChallenges: number;
+  /** Audit events older than this many days are deleted; 0 = keep by age forever. */
+  auditRetentionDays: number;
+  /** At most this many audit events are kept (the newest); 0 = no row limit. */
+  auditMaxRows: number;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:3025';
@@ -111,5 +120,9 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     iamStsTestEndpoint: env.JOINERY_IAM_STS_TEST_ENDPOINT || undefined,
     iamStsTimeoutMs: positiveInt('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
     joinRatePerMinute: env.JOINERY_JOIN_RATE_PER_MINUTE === '0' ? 0 : positiveInt('JOINERY_JOIN_RATE_PER_MINUTE', env.JOINERY_JOIN_RATE_PER_MINUTE, 600),
+    trustProxy: parseTrustProxy(env.JOINERY_TRUST_PROXY),
+    iamMaxOutstandingChallenges: positiveInt('JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES', env.JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES, 10_000),
+    auditRetentionDays: env.JOINERY_AUDIT_RETENTION_DAYS === '0' ? 0 : positiveInt('JOINERY_AUDIT_RETENTION_DAYS', env.JOINERY_AUDIT_RETENTION_DAYS, 90),
+    auditMaxRows: env.JOINERY_AUDIT_MAX_ROWS === '0' ? 0 : positiveInt('JOINERY_AUDIT_MAX_ROWS', env.JOINERY_AUDIT_MAX_ROWS, 1_000_000),
   };
 }

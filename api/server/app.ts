@@ -9,6 +9,7 @@ import { requireAdmin, type AdminCredential } from './auth';
 import { errorHandler, HttpError } from './errors';
 import { createMetrics, type Metrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { clientAddress } from './client-address';
 import { rateLimit } from './rate-limit';
 import { joinRoutes } from './routes/join';
 import { auditRoutes, nodeRoutes } from './routes/nodes';
@@ -42,7 +43,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
       const route = routeLabel(req);
       metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.duration.observe({ method: req.method, route }, seconds);
-      log.info({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), remote: req.socket.remoteAddress }, 'request');
+      log.info({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000), remote: clientAddress(req, svc.config.trustProxy) }, 'request');
     });
     next();
   });
@@ -69,9 +70,9 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
   app.use('/v1/audit', adminOnly, auditRoutes(svc.store));
-  app.use('/v1/join', rateLimit(svc.config.joinRatePerMinute), joinRoutes(svc, metrics));
+  app.use('/v1/join', rateLimit(svc.config), joinRoutes(svc, metrics));
   // Authenticated by the host's client certificate, checked in the route, not by the TLS layer.
-  app.use('/v1/renew', rateLimit(svc.config.joinRatePerMinute), renewRoutes(svc, metrics));
+  app.use('/v1/renew', rateLimit(svc.config), renewRoutes(svc, metrics));
   app.use('/v1/crl', crlRoutes(svc));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));

@@ -1,19 +1,29 @@
-// Per-client-address token bucket for the public join endpoints: they are unauthenticated and
-// some of them make the server call AWS or write a challenge, so one client must not be able to
-// flood them. In memory, per replica; bounded in size.
+// Per-client token bucket for the public join endpoints: they are unauthenticated and some of
+// them make the server call AWS or write a challenge, so one client must not be able to flood
+// them. The client is the address clientAddress() believes (X-Forwarded-For only from trusted
+// proxies), an IPv6 client counted by its /64. In memory, per replica; bounded in size.
 
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
+import { clientAddress, rateLimitKey } from './client-address';
 import { HttpError } from './errors';
 
 const MAX_CLIENTS = 100_000;
 
-export function rateLimit(perMinute: number): RequestHandler {
+export interface RateLimitSettings {
+  /** Requests one client may make per minute; 0 = unlimited. */
+  joinRatePerMinute: number;
+  /** JOINERY_TRUST_PROXY. */
+  trustProxy?: readonly string[];
+}
+
+export function rateLimit(settings: RateLimitSettings, clock: () => number = Date.now): RequestHandler {
+  const perMinute = settings.joinRatePerMinute;
   if (perMinute <= 0) return (_req, _res, next) => next();
   const refillPerMs = perMinute / 60_000;
   const buckets = new Map<string, { tokens: number; at: number }>();
   return (req, res, next) => {
-    const key = req.socket.remoteAddress ?? 'unknown';
-    const now = Date.now();
+    const key = rateLimitKey(clientAddress(req, settings.trustProxy));
+    const now = clock();
     let b = buckets.get(key);
     if (!b) {
       if (buckets.size >= MAX_CLIENTS) {
@@ -33,4 +43,10 @@ export function rateLimit(perMinute: number): RequestHandler {
     b.tokens -= 1;
     next();
   };
+}
+
+/** Sets Retry-After when a refusal says when to come back (`details.retryAfterSeconds`). */
+export function retryAfterFrom(res: Response, err: unknown): void {
+  const seconds = (err as { details?: { retryAfterSeconds?: unknown } } | undefined)?.details?.retryAfterSeconds;
+  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0) res.setHeader('Retry-After', String(Math.ceil(seconds)));
 }

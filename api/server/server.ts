@@ -15,6 +15,7 @@ import { openStore } from '../store/open';
 import type { Store } from '../store/types';
 import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
+import { startHousekeeping } from './housekeeping';
 
 export interface RunningServer {
   url: string;
@@ -64,14 +65,12 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `https://${displayHost}:${port}`;
 
-    // Expired IAM challenges are garbage; sweep them now and then.
-    const sweeper = setInterval(() => void store.challenges.prune(new Date(Date.now() - 60_000)).catch(() => undefined), 60_000);
-    sweeper.unref();
+    const housekeeping = startHousekeeping(store, config, log, { now: svc.now });
 
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
-        clearInterval(sweeper);
+        await housekeeping.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
+import { boundAuditEvent } from './audit-bounds';
 import { MIGRATIONS, normalizeSerial } from './migrations';
 import {
   AlreadyExistsError,
@@ -267,9 +268,16 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const r = await db.deleteFrom('iam_challenges').where('expires_at', '<', before.toISOString()).executeTakeFirst();
         return Number(r.numDeletedRows);
       },
+      async countActive(at, atMost) {
+        let active = db.selectFrom('iam_challenges').select('challenge').where('used_at', 'is', null).where('expires_at', '>', at.toISOString());
+        if (atMost !== undefined) active = active.limit(atMost);
+        const row = await db.selectFrom(active.as('active')).select(({ fn }) => fn.countAll().as('n')).executeTakeFirstOrThrow();
+        return Number(row.n);
+      },
     },
     audit: {
-      async append(e: AuditEvent) {
+      async append(event: AuditEvent) {
+        const e = boundAuditEvent(event);
         await db
           .insertInto('audit_events')
           .values({
@@ -301,6 +309,22 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           remoteAddr: r.remote_addr ?? undefined,
           details: r.details ? JSON.parse(r.details) : undefined,
         }));
+      },
+      async prune({ before, keepRows }) {
+        let deleted = 0;
+        if (before) {
+          const r = await db.deleteFrom('audit_events').where('time', '<', before.toISOString()).executeTakeFirst();
+          deleted += Number(r.numDeletedRows);
+        }
+        if (keepRows !== undefined) {
+          // The id of the oldest row to keep; ids grow with time, so everything below it goes.
+          const edge = await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').offset(Math.max(keepRows - 1, 0)).limit(1).executeTakeFirst();
+          if (edge?.id !== undefined) {
+            const r = await db.deleteFrom('audit_events').where('id', keepRows > 0 ? '<' : '<=', edge.id).executeTakeFirst();
+            deleted += Number(r.numDeletedRows);
+          }
+        }
+        return deleted;
       },
     },
     settings: {

@@ -140,11 +140,15 @@ export interface ChallengeStore {
   consume(challenge: string, now: Date): Promise<ChallengeResult>;
   /** Deletes challenges that expired before `before`. */
   prune(before: Date): Promise<number>;
+  /** Unused challenges that expire after `now`, counted up to `atMost` (the work stays bounded). */
+  countActive(now: Date, atMost?: number): Promise<number>;
 }
 
 export interface AuditStore {
   append(event: AuditEvent): Promise<void>;
   list(opts?: { limit?: number; type?: string }): Promise<AuditEvent[]>;
+  /** Deletes events older than `before` and all but the newest `keepRows`; returns how many. */
+  prune(opts: { before?: Date; keepRows?: number }): Promise<number>;
 }
 
 export interface SettingsStore {

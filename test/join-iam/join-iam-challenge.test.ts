@@ -10,6 +10,7 @@ import { ClusterCA } from '../../api/ca/ca';
 import { loadConfig } from '../../api/config';
 import { JoinError } from '../../api/join/errors';
 import { issueIamChallenge, joinWithIam } from '../../api/join/iam/join-iam';
+import { startHousekeeping } from '../../api/server/housekeeping';
 import { openSqliteStore } from '../../api/store/sqlite';
 import { callerIdentityXml, startFakeSts, type FakeSts } from '../support/fake-sts';
 import { signedJoinBody } from './signed-request';
@@ -83,9 +84,13 @@ test('a refusal fills in what the audit needs', async () => {
   expect((r as { attempt: JoinAttempt }).attempt).toMatchObject({ tokenName: 'iam-token', details: { role: 'Node', sts_host: 'sts.amazonaws.com', aws_account: '999999999999', aws_arn: 'arn:aws:iam::999999999999:user/x', sts_status: 200 } });
 });
 
-test('long-expired challenges are pruned when new ones are issued', async () => {
+test('long-expired challenges are pruned by the housekeeping timer, never on the request path', async () => {
   const { challenge } = await issueIamChallenge(svc);
   clock = new Date(clock.getTime() + 2 * 3600_000);
   await issueIamChallenge(svc);
+  expect(await join(challenge)).toMatchObject({ ok: false, code: 'iam_challenge_expired' });
+  const housekeeping = startHousekeeping(svc.store, svc.config, svc.log, { now: () => clock });
+  await housekeeping.runOnce();
+  await housekeeping.stop();
   expect(await join(challenge)).toMatchObject({ ok: false, code: 'iam_challenge_unknown' });
 });

@@ -73,3 +73,17 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/** Creates an empty database on the test server and returns its URL. */
+export async function createDatabase(pg: TestPostgres, name: string): Promise<string> {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)} is not a plain identifier`);
+  const { Client } = await import('pg');
+  const admin = new Client({ connectionString: pg.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return pg.url.replace(/\/postgres$/, `/${name}`);
+}

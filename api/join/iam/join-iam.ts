@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { admitHost, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
 import { maskTokenName } from '../../../schema/token';
-import { badJoinRequest } from '../errors';
+import { JoinError, badJoinRequest } from '../errors';
 import { matchIamRules } from './arn-glob';
 import { iamRefusal } from './refusals';
 import { forwardStsRequest } from './sts-forward';
@@ -18,16 +18,31 @@ export { IAM_REFUSAL_CODES } from './refusals';
 const CHALLENGE_BYTES = 32;
 // base64url of 32 bytes, no padding.
 const CHALLENGE_RE = /^[A-Za-z0-9_-]{43}$/;
-// Expired challenges are kept a while so a late join hears "expired" rather than "unknown".
-const CHALLENGE_RETENTION_MS = 60 * 60 * 1000;
+// Expired challenges are kept a while so a late join hears "expired" rather than "unknown"; the
+// server's housekeeping timer deletes them after that (never the request path: no table scan per
+// unauthenticated request).
+export const CHALLENGE_RETENTION_MS = 60 * 60 * 1000;
 
-/** Issues a single-use challenge, stored so any replica can verify it. */
+/**
+ * Issues a single-use challenge, stored so any replica can verify it. Anyone may ask, so the
+ * number outstanding (unused, unexpired) is capped cluster-wide; beyond it callers wait for
+ * challenges to be used or to expire.
+ */
 export async function issueIamChallenge(svc: JoinServices): Promise<{ challenge: string; expires: string }> {
-  const challenge = randomBytes(CHALLENGE_BYTES).toString('base64url');
   const now = svc.now();
+  const cap = svc.config.iamMaxOutstandingChallenges;
+  if ((await svc.store.challenges.countActive(now, cap)) >= cap) {
+    const retryAfterSeconds = Math.min(30, Math.ceil(svc.config.iamChallengeTtlMs / 1000));
+    throw new JoinError(
+      'iam_challenges_exhausted',
+      `${cap} IAM challenges are outstanding (JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES); retry in ${retryAfterSeconds}s`,
+      429,
+      { retryAfterSeconds },
+    );
+  }
+  const challenge = randomBytes(CHALLENGE_BYTES).toString('base64url');
   const expiresAt = new Date(now.getTime() + svc.config.iamChallengeTtlMs);
   await svc.store.challenges.create(challenge, expiresAt);
-  await svc.store.challenges.prune(new Date(now.getTime() - CHALLENGE_RETENTION_MS));
   return { challenge, expires: expiresAt.toISOString() };
 }
 

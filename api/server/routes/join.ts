@@ -9,8 +9,10 @@ import { joinWithToken } from '../../join/join-token';
 import { joinWithEc2 } from '../../join/ec2/join-ec2';
 import { issueIamChallenge, joinWithIam } from '../../join/iam/join-iam';
 import { parseBody } from '../body';
+import { clientAddress } from '../client-address';
 import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
+import { retryAfterFrom } from '../rate-limit';
 
 type JoinHandler = (svc: JoinServices, body: Record<string, unknown>, attempt: JoinAttempt) => Promise<JoinResponse>;
 
@@ -26,7 +28,12 @@ export function joinRoutes(svc: JoinServices, metrics: Metrics): Router {
   router.use(parseBody({ yaml: false }));
   // A fresh single-use challenge for the iam method (stored, so any replica can verify it).
   router.post('/iam/challenge', async (_req, res) => {
-    res.status(200).json(await issueIamChallenge(svc));
+    try {
+      res.status(200).json(await issueIamChallenge(svc));
+    } catch (e) {
+      retryAfterFrom(res, e);
+      throw e;
+    }
   });
 
   for (const method of Object.keys(JOIN_HANDLERS) as JoinMethod[]) {
@@ -64,7 +71,7 @@ async function audit(svc: JoinServices, req: Request, a: JoinAttempt, success: b
     message,
     tokenName: a.tokenName,
     hostId: a.hostId,
-    remoteAddr: req.socket.remoteAddress,
+    remoteAddr: clientAddress(req, svc.config.trustProxy),
     details: a.details,
   });
 }
