@@ -66,7 +66,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
     res.json({ cluster_name: svc.ca.clusterName, version: VERSION, ca_pin: svc.ca.pin, storage: svc.store.kind, server_time: svc.now().toISOString() });
   });
 
-  const adminOnly = requireAdmin(admin, svc.store);
+  const adminOnly = requireAdmin(admin, svc.store, svc.config.trustProxy);
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
   app.use('/v1/audit', adminOnly, auditRoutes(svc.store));

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RequestHandler } from 'express';
 import type { Store } from '../store/types';
+import { clientAddress, rateLimitKey } from './client-address';
 import { HttpError } from './errors';
 
 const SETTING = 'admin_token_sha256';
@@ -52,10 +53,10 @@ const MAX_TRACKED_CLIENTS = 10_000;
  * audited with the client address; a client that keeps failing is answered 429 for a while, so
  * guessing is slow and the audit cannot be flooded from one address.
  */
-export function requireAdmin(cred: AdminCredential, store?: Store, now: () => number = Date.now): RequestHandler {
+export function requireAdmin(cred: AdminCredential, store?: Store, trustProxy: readonly string[] = [], now: () => number = Date.now): RequestHandler {
   const failures = new Map<string, { count: number; windowStart: number }>();
   const refuse = (req: Parameters<RequestHandler>[0], reason: string): HttpError => {
-    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const client = rateLimitKey(clientAddress(req, trustProxy));
     const t = now();
     let f = failures.get(client);
     if (!f || t - f.windowStart >= 60_000) {
@@ -76,7 +77,7 @@ export function requireAdmin(cred: AdminCredential, store?: Store, now: () => nu
     return new HttpError(401, 'unauthenticated', reason);
   };
   return (req, res, next) => {
-    const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const client = rateLimitKey(clientAddress(req, trustProxy));
     const f = failures.get(client);
     // A client over its limit waits out the window even with the right credential: otherwise
     // the 429 would tell a guesser which attempt succeeded.
