@@ -221,9 +221,13 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
         if (e instanceof ApiError && e.code === 'certificate_expired') {
           await afterExpiry(state);
         } else if (e instanceof GaveUp) {
-          log(`renewal failed: ${reason(e.last)}; giving up for now`);
-          if (mode.once) return validOnDisk();
-          continue; // the certificate has lapsed: the next round re-joins or stops
+          if (deps.now() >= state.notAfter) {
+            log(`renewal failed until the certificate expired: ${reason(e.last)}`);
+            await afterExpiry(state);
+          } else {
+            log(`renewal failed: ${reason(e.last)}; giving up for this run`);
+            if (mode.once) return validOnDisk();
+          }
         } else {
           throw e;
         }
