@@ -190,8 +190,8 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
   }
 
   try {
-    for (let round = 0; ; round++) {
-      if (stopped()) return 0;
+    for (;;) {
+      if (stopped()) throw new Stopped();
       const state = loadHostState(cfg.dataDir);
       if (!state) {
         log(`no identity in ${cfg.dataDir}; joining ${cfg.authServer} with the ${cfg.method} method`);
