@@ -48,6 +48,8 @@ export interface JoinSettings {
   /** Replace the identity in the data directory (a re-join after the certificate lapsed). */
   replaceExisting?: boolean;
   signal?: AbortSignal;
+  /** The agent's clock (injectable in tests). */
+  now?: () => number;
 }
 
 export type JoinOutcome =
@@ -85,13 +87,14 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
     publicKeyPem,
     trustedCaPem: await client.trustedCa(),
     returnedCaPems: Array.isArray(res.ca_certificates) ? res.ca_certificates : [],
+    now: new Date(s.now ? s.now() : Date.now()),
   });
   if (s.signal?.aborted) throw new ApiError(0, 'aborted', 'stopped before writing the new identity');
   writeIdentity(s.dataDir, {
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     certPem: res.certificate,
     caPem: res.ca_certificates.join(''),
-    identity: { host_id: res.host_id, join_method: s.method, role: s.role, server: client.origin, joined_at: new Date().toISOString() },
+    identity: { host_id: res.host_id, join_method: s.method, role: s.role, server: client.origin, joined_at: new Date(s.now ? s.now() : Date.now()).toISOString() },
   });
   return { joined: true, hostId: res.host_id, certificate };
 }

@@ -48,6 +48,8 @@ export interface HostState {
   cert: X509Certificate;
   notBefore: number;
   notAfter: number;
+  /** When the agent wrote this certificate (renewed_at, else joined_at). */
+  obtainedAt?: number;
 }
 
 export function loadHostState(dataDir: string): HostState | undefined {
@@ -70,7 +72,8 @@ export function loadHostState(dataDir: string): HostState | undefined {
   } catch (e) {
     throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`);
   }
-  return { identity, keyPem, certPem, caPem, cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+  const obtained = Date.parse(identity.renewed_at ?? identity.joined_at ?? '');
+  return { identity, keyPem, certPem, caPem, cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), obtainedAt: Number.isFinite(obtained) ? obtained : undefined };
 }
 
 /** A refusal that retrying cannot fix: the agent stops with this one-line reason. */
@@ -133,7 +136,7 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
   async function joinOnce(replaceExisting: boolean): Promise<void> {
     const client = makeClient({ addr: cfg.authServer, ...trust });
     const outcome = await withRetry(replaceExisting ? 're-join' : 'join', () =>
-      join(client, { method: cfg.method, tokenName: cfg.tokenName, role: cfg.role, dataDir: cfg.dataDir, replaceExisting, signal }),
+      join(client, { method: cfg.method, tokenName: cfg.tokenName, role: cfg.role, dataDir: cfg.dataDir, replaceExisting, signal, now: deps.now }),
     );
     if (!outcome.joined) {
       log(`${cfg.dataDir} already holds the identity of this host (${outcome.existing.host_id})`);

@@ -9,11 +9,19 @@ export const RENEW_AT_FRACTION = 2 / 3;
 export interface Lifetime {
   notBefore: number;
   notAfter: number;
+  /** When the agent received the certificate, if known. */
+  obtainedAt?: number;
 }
 
-/** The moment renewal is due: two thirds of the way from notBefore to notAfter. */
+/**
+ * The moment renewal is due: two thirds of the way from the start of the lifetime to notAfter.
+ * The start is notBefore, or when the agent got the certificate if that is later: servers back-date
+ * notBefore against clock skew, and with very short lifetimes that margin would otherwise make a
+ * fresh certificate due at once.
+ */
 export function renewalDue(c: Lifetime): number {
-  return c.notBefore + Math.floor((c.notAfter - c.notBefore) * RENEW_AT_FRACTION);
+  const start = c.obtainedAt !== undefined && Number.isFinite(c.obtainedAt) && c.obtainedAt < c.notAfter ? Math.max(c.notBefore, c.obtainedAt) : c.notBefore;
+  return start + Math.floor((c.notAfter - start) * RENEW_AT_FRACTION);
 }
 
 export interface BackoffPolicy {

@@ -59,7 +59,7 @@ function issuer(clock: { t: number }) {
 async function identityOnDisk(dataDir: string, clock: { t: number }, notBefore: number, notAfter: number, hostId = 'host-1') {
   const k = newKeyPair();
   const certPem = await ca.issue({ publicKeyPem: k.publicKeyPem, cn: hostId, notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
-  writeIdentity(dataDir, { keyPem: k.keyPem, certPem, caPem: ca.certPem, identity: { host_id: hostId, join_method: 'token', role: 'Node', server: 'x', joined_at: new Date(clock.t).toISOString() } });
+  writeIdentity(dataDir, { keyPem: k.keyPem, certPem, caPem: ca.certPem, identity: { host_id: hostId, join_method: 'token', role: 'Node', server: 'x', joined_at: new Date(notBefore).toISOString() } });
   return { ...k, certPem };
 }
 

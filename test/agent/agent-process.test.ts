@@ -56,7 +56,7 @@ const issueFor = async (r: FakeRequest, signer = ca, publicKeyPem = String(r.bod
 async function onDiskIdentity(dataDir: string, notBefore: number, notAfter: number) {
   const k = newKeyPair();
   const certPem = await ca.issue({ publicKeyPem: k.publicKeyPem, cn: 'host-proc', notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
-  writeIdentity(dataDir, { keyPem: k.keyPem, certPem, caPem: ca.certPem, identity: { host_id: 'host-proc', join_method: 'token', role: 'Node', server: 'x', joined_at: new Date().toISOString() } });
+  writeIdentity(dataDir, { keyPem: k.keyPem, certPem, caPem: ca.certPem, identity: { host_id: 'host-proc', join_method: 'token', role: 'Node', server: 'x', joined_at: new Date(notBefore).toISOString() } });
   return { ...k, certPem };
 }
 

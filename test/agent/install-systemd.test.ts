@@ -1,6 +1,7 @@
 // `joinery install systemd`: the unit runs this very joinery as the agent, restarts it on
 // failure (but not after a permanent refusal), and sandboxes it to its data directory.
 
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -76,4 +77,13 @@ test('usage errors', async () => {
   const r = await runJoinery(['install', 'systemd', '--config', bad]);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/unknown key dta_dir/);
+});
+
+const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p));
+(analyze ? test : test.skip)('systemd-analyze verify accepts the unit (where systemd is installed)', async () => {
+  const out = path.join(tmp, 'joinery-verify.service');
+  expect((await runJoinery(['install', 'systemd', '-o', out])).code).toBe(0);
+  const r = spawnSync(analyze!, ['verify', out], { encoding: 'utf8' });
+  expect(r.stderr.split('\n').filter((l) => l.includes('joinery-verify.service'))).toEqual([]);
+  expect(r.status).toBe(0);
 });

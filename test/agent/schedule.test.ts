@@ -14,6 +14,16 @@ test('renewal is due at two thirds of the lifetime, from notBefore to notAfter',
   expect(renewalDue({ notBefore: nb - 60_000, notAfter: nb + 24 * H })).toBe(nb - 60_000 + Math.floor((24 * H + 60_000) * (2 / 3)));
 });
 
+test('a back-dated notBefore does not count: the lifetime starts when the agent got the certificate', () => {
+  const got = Date.parse('2026-01-01T00:00:00Z');
+  // 12 s certificate back-dated by a minute: due 8 s after it arrived, not 12 s before.
+  expect(renewalDue({ notBefore: got - 60_000, notAfter: got + 12_000, obtainedAt: got })).toBe(got + 8_000);
+  // An unknown or nonsensical arrival time falls back to notBefore.
+  expect(renewalDue({ notBefore: got, notAfter: got + 12_000, obtainedAt: NaN })).toBe(got + 8_000);
+  expect(renewalDue({ notBefore: got, notAfter: got + 12_000, obtainedAt: got + 60_000 })).toBe(got + 8_000);
+  expect(renewalDue({ notBefore: got, notAfter: got + 12_000, obtainedAt: got - 60_000 })).toBe(got + 8_000);
+});
+
 describe('retry delay', () => {
   const policy = { baseMs: 1_000, maxMs: 60_000, maxRetryAfterMs: 600_000 };
 
