@@ -159,6 +159,29 @@ test('retries of a renewal stop at the certificate\'s expiry; then the agent re-
   }
 });
 
+test('a server that answers certificate_expired to a renewal gets a re-join (iam), not a retry', async () => {
+  const { clock, deps } = fakeTime(99);
+  const joins: JoinSettings[] = [];
+  deps.join = async (_client, s) => {
+    joins.push(s);
+    const k = newKeyPair();
+    const certPem = await ca.issue({ publicKeyPem: k.publicKeyPem, cn: 'host-9', notBefore: new Date(clock.t), notAfter: new Date(clock.t + LIFETIME) });
+    writeIdentity(s.dataDir, { keyPem: k.keyPem, certPem, caPem: ca.certPem, identity: { host_id: 'host-9', join_method: 'iam', role: 'Node', server: 'x', joined_at: new Date(clock.t).toISOString() } });
+    return { joined: true, hostId: 'host-9', certificate: new X509Certificate(certPem) };
+  };
+  const server = await startFakeJoinery(ca, () => refusal(403, 'certificate_expired', 'the certificate expired'));
+  try {
+    const cfg = config(server, { method: 'iam' });
+    await identityOnDisk(cfg.dataDir, clock, clock.t - 50 * MIN, clock.t + 10 * MIN);
+    expect(await runAgent(cfg, { once: true }, deps)).toBe(0);
+    expect(server.requests).toHaveLength(1);
+    expect(joins).toEqual([expect.objectContaining({ method: 'iam', replaceExisting: true })]);
+    expect(JSON.parse(fs.readFileSync(path.join(cfg.dataDir, 'identity.json'), 'utf8')).host_id).toBe('host-9');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('expired while the agent was down, token method: a re-join is tried, and a dead token is reported as needing a new one', async () => {
   const { clock, deps } = fakeTime(99);
   deps.join = async () => {
