@@ -241,3 +241,26 @@ test('SIGINT while retrying a join stops the agent cleanly with nothing written'
     await server.stop();
   }
 });
+
+test('SIGTERM during a request in flight cancels it: exit 0, nothing written', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const server = await startFakeJoinery(ca, async (r) => {
+    await held; // answer only after the agent was told to stop
+    return issueFor(r);
+  });
+  try {
+    const { file, dataDir } = writeConfig(server);
+    const a = spawnAgent(['--config', file], FAST);
+    for (let i = 0; i < 200 && server.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(server.requests).toHaveLength(1);
+    a.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    release();
+    expect(a.stderr()).toMatch(/SIGTERM received; stopping\njoinery agent: stopped\n$/);
+    expect(fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : []).toEqual([]);
+  } finally {
+    release();
+    await server.stop();
+  }
+});
