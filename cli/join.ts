@@ -1,13 +1,14 @@
 // `joinery join`: prove this host's identity with the chosen method, get a certificate signed by
 // the cluster CA, and keep key, certificate and CA in the data directory.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
-import { JoineryClient } from '../client/api-client';
+import { ApiError, JoineryClient, type IssuedCertificate } from '../client/api-client';
+import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type Parsed } from './args';
 import { prepareEc2Join } from './agent/ec2';
 import { prepareIamJoin } from './agent/iam';
-import { checkDataDir, writeIdentity } from './agent/identity';
+import { checkDataDir, writeIdentity, type Identity } from './agent/identity';
 import { str, trustFrom } from './common';
 
 export interface PreparedJoin {
@@ -37,38 +38,84 @@ const PREPARERS: Record<string, () => Preparer> = {
 /** Methods whose host ID follows from the proof, so an existing identity of the same host is fine. */
 const HOST_ID_FROM_PROOF = new Set(['ec2']);
 
+export interface JoinSettings {
+  method: string;
+  tokenName: string;
+  role: string;
+  dataDir: string;
+  hostId?: string;
+  region?: string;
+  /** Replace the identity in the data directory (a re-join after the certificate lapsed). */
+  replaceExisting?: boolean;
+  signal?: AbortSignal;
+  /** The agent's clock (injectable in tests). */
+  now?: () => number;
+}
+
+export type JoinOutcome =
+  | { joined: true; hostId: string; certificate: X509Certificate }
+  | { joined: false; existing: Identity };
+
+export function isJoinMethod(method: string): boolean {
+  return Object.prototype.hasOwnProperty.call(PREPARERS, method);
+}
+
+export function joinMethods(): string[] {
+  return Object.keys(PREPARERS);
+}
+
+/**
+ * One join attempt: a new key, the method's proof, the server's certificate checked against the
+ * key and the trusted CA, then key, certificate and CA written together. Shared by `joinery join`
+ * and the agent.
+ */
+export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<JoinOutcome> {
+  if (!isJoinMethod(s.method)) throw new UsageError(`method must be one of ${joinMethods().join(', ')} (got ${s.method})`);
+  // Refuse a data directory with another identity before contacting anyone; for ec2 the host ID
+  // is only known from the identity document, so that check follows the IMDS read.
+  if (!s.replaceExisting && !HOST_ID_FROM_PROOF.has(s.method)) checkDataDir(s.dataDir);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const prepared = await PREPARERS[s.method]()({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
+  if (prepared.expectedHostId && !s.replaceExisting) {
+    const same = checkDataDir(s.dataDir, prepared.expectedHostId);
+    if (same) return { joined: false, existing: same };
+  }
+  const res = await client.post<IssuedCertificate>(prepared.path, prepared.body, { signal: s.signal });
+  const certificate = checkIssuedCertificate({
+    certPem: res.certificate,
+    publicKeyPem,
+    trustedCaPem: await client.trustedCa(),
+    returnedCaPems: Array.isArray(res.ca_certificates) ? res.ca_certificates : [],
+    now: new Date(s.now ? s.now() : Date.now()),
+  });
+  if (s.signal?.aborted) throw new ApiError(0, 'aborted', 'stopped before writing the new identity');
+  writeIdentity(s.dataDir, {
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    certPem: res.certificate,
+    caPem: res.ca_certificates.join(''),
+    identity: { host_id: res.host_id, join_method: s.method, role: s.role, server: client.origin, joined_at: new Date(s.now ? s.now() : Date.now()).toISOString() },
+  });
+  return { joined: true, hostId: res.host_id, certificate };
+}
+
 export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const method = str(p, 'method') ?? 'token';
   const tokenName = str(p, 'token') ?? env.JOINERY_JOIN_TOKEN;
   const role = str(p, 'role') ?? 'Node';
   const server = str(p, 'server') ?? env.JOINERY_ADDR;
   const dataDir = path.resolve(str(p, 'data-dir') ?? env.JOINERY_AGENT_DATA_DIR ?? './agent-data');
-  if (!PREPARERS[method]) throw new UsageError(`--method must be one of ${Object.keys(PREPARERS).join(', ')} (got ${method})`);
+  if (!isJoinMethod(method)) throw new UsageError(`--method must be one of ${joinMethods().join(', ')} (got ${method})`);
   if (!tokenName) throw new UsageError('join needs --token NAME');
   if (!server) throw new UsageError('join needs --server HOST:PORT');
 
-  // Refuse a data directory with another identity before contacting anyone; for ec2 the host ID
-  // is only known from the identity document, so that check follows the IMDS read.
-  if (!HOST_ID_FROM_PROOF.has(method)) checkDataDir(dataDir);
   const client = new JoineryClient({ addr: server, ...trustFrom(p, env) });
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  const prepared = await PREPARERS[method]()({ client, tokenName, role, publicKeyPem, hostId: str(p, 'host-id'), region: str(p, 'region') });
-  if (prepared.expectedHostId) {
-    const same = checkDataDir(dataDir, prepared.expectedHostId);
-    if (same) {
-      process.stdout.write(`${dataDir} already holds the identity of this host (${same.host_id}); nothing to do\n`);
-      return 0;
-    }
+  const outcome = await joinHost(client, { method, tokenName, role, dataDir, hostId: str(p, 'host-id'), region: str(p, 'region') });
+  if (!outcome.joined) {
+    process.stdout.write(`${dataDir} already holds the identity of this host (${outcome.existing.host_id}); nothing to do\n`);
+    return 0;
   }
-  const res = await client.post<{ host_id: string; certificate: string; ca_certificates: string[] }>(prepared.path, prepared.body);
-  writeIdentity(dataDir, {
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    certPem: res.certificate,
-    caPem: res.ca_certificates.join(''),
-    identity: { host_id: res.host_id, join_method: method, role, server: client.origin, joined_at: new Date().toISOString() },
-  });
-  process.stdout.write(`joined as ${res.host_id} (role ${role}, method ${method}); identity written to ${dataDir}\n`);
+  process.stdout.write(`joined as ${outcome.hostId} (role ${role}, method ${method}); identity written to ${dataDir}\n`);
   return 0;
 }
 

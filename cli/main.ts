@@ -10,6 +10,8 @@ import { parseArgs, UsageError, type FlagSpec } from './args';
 import { create, get, nodes, status, tokens } from './admin';
 import { CONNECTION_FLAGS } from './common';
 import { join } from './join';
+import { agent } from './agent-command';
+import { AGENT_FLAGS } from './agent/config';
 import { serve } from './serve';
 
 const HELP = `joinery ${VERSION}: cluster join tokens and AWS join verification
@@ -31,6 +33,12 @@ Agent
                (--ca-pin sha256:... | --ca-file FILE | --insecure) --data-dir DIR
                [--host-id ID] (ec2: must equal <account>-<instance id>)
                [--region REGION] (iam: regional STS endpoint; default AWS_REGION, else global)
+  joinery agent --config FILE [--once]                     join, then renew the certificate at 2/3 of its
+               lifetime, forever (--once: join or renew if due, then exit). Every key of FILE is also a
+               flag: --auth-server --ca-pin --ca-file --insecure --data-dir --token --method --role
+               --on-renew --rotate-keys. Reference: docs/agent.md
+  joinery install systemd [--config FILE] [-o FILE]        a systemd unit running the agent (default
+               config /etc/joinery.yaml; printed unless -o)
 
 Terraform
   joinery provider install [--plugin-dir DIR]              install terraform-provider-teleport locally
@@ -52,6 +60,12 @@ const COMMANDS: Record<string, Command> = {
   join: {
     flags: { method: 'string', token: 'string', role: 'string', server: 'string', 'ca-pin': 'string', 'ca-file': 'string', insecure: 'boolean', 'data-dir': 'string', 'host-id': 'string', region: 'string' },
     run: join,
+  },
+  agent: { flags: AGENT_FLAGS, run: (p) => agent(p) },
+  install: {
+    flags: { config: 'string', output: 'string' },
+    aliases: { o: 'output' },
+    run: async (p) => (await import('./install-systemd')).installSystemd(p),
   },
   provider: {
     flags: { 'plugin-dir': 'string' },

@@ -9,6 +9,14 @@ export interface ClientOptions extends TrustOptions {
   addr: string;
   adminToken?: string;
   timeoutMs?: number;
+  /** PEM certificate and key presented as a TLS client certificate (a joined host renewing). */
+  clientCert?: { certPem: string; keyPem: string };
+}
+
+export interface RequestOptions {
+  contentType?: string;
+  /** Aborts the request (an agent stopping on SIGTERM). */
+  signal?: AbortSignal;
 }
 
 /** An API error: status 0 means the server could not be reached at all. */
@@ -19,10 +27,22 @@ export class ApiError extends Error {
     message: string,
     public readonly field?: string,
     public readonly details?: unknown,
+    /** Milliseconds the server asked to wait (Retry-After), when it said so. */
+    public readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** Retry-After is either delta-seconds or an HTTP date; anything else is ignored. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d{1,10}$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  if (!/[a-z]/i.test(v) || Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
 }
 
 export type TokenResource = ProvisionToken & { status?: { expired: boolean } };
@@ -40,6 +60,14 @@ export interface NodeView {
   status: 'active' | 'expired' | 'removed';
   removed_at: string | null;
   attributes: Record<string, string>;
+}
+
+/** What a join or a renewal answers. */
+export interface IssuedCertificate {
+  host_id: string;
+  certificate: string;
+  ca_certificates: string[];
+  expires_at?: string;
 }
 
 export interface StatusView {
@@ -65,12 +93,21 @@ export class JoineryClient {
   }
 
   /** Sends a request; resolves with the parsed JSON body of a 2xx answer, throws ApiError otherwise. */
-  async request<T>(method: string, path: string, body?: unknown, opts: { contentType?: string } = {}): Promise<T> {
-    const trust = await (this.trust ??= resolveTrust(this.opts.addr, this.opts, this.opts.timeoutMs).catch((e: NodeJS.ErrnoException) => {
+  /** The CA the server was verified against (undefined with --insecure). */
+  async trustedCa(): Promise<string | undefined> {
+    return (await this.resolvedTrust()).ca;
+  }
+
+  private resolvedTrust(): Promise<ResolvedTrust> {
+    return (this.trust ??= resolveTrust(this.opts.addr, this.opts, this.opts.timeoutMs).catch((e: NodeJS.ErrnoException) => {
       this.trust = undefined;
       if (e.code) throw new ApiError(0, 'unreachable', `cannot reach Joinery at ${this.target.origin}: ${e.message}`);
       throw new ApiError(0, 'untrusted', e.message);
     }));
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+    const trust = await this.resolvedTrust();
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (payload !== undefined) {
@@ -79,7 +116,7 @@ export class JoineryClient {
     }
     if (this.opts.adminToken) headers.Authorization = `Bearer ${this.opts.adminToken}`;
 
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string }>((resolve, reject) => {
       const req = https.request(
         {
           host: this.target.host,
@@ -92,6 +129,9 @@ export class JoineryClient {
           rejectUnauthorized: !trust.insecure,
           timeout: this.opts.timeoutMs ?? 30_000,
           agent: false,
+          cert: this.opts.clientCert?.certPem,
+          key: this.opts.clientCert?.keyPem,
+          signal: opts.signal,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -104,7 +144,8 @@ export class JoineryClient {
             }
             chunks.push(c);
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          const ra = res.headers['retry-after'];
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra }));
           res.on('error', reject);
         },
       );
@@ -113,6 +154,7 @@ export class JoineryClient {
       if (payload !== undefined) req.write(payload);
       req.end();
     }).catch((e: Error & { code?: string }) => {
+      if (opts.signal?.aborted) throw new ApiError(0, 'aborted', 'the request was cancelled');
       throw new ApiError(0, 'unreachable', `cannot reach Joinery at ${this.target.origin}: ${e.code ? `${e.code} ` : ''}${e.message}`);
     });
 
@@ -126,7 +168,7 @@ export class JoineryClient {
     }
     if (status >= 200 && status < 300) return parsed as T;
     const err = (parsed as { error?: { code?: string; message?: string; field?: string; details?: unknown } } | undefined)?.error;
-    throw new ApiError(status, err?.code ?? `http_${status}`, err?.message ?? `the server answered ${status}`, err?.field, err?.details);
+    throw new ApiError(status, err?.code ?? `http_${status}`, err?.message ?? `the server answered ${status}`, err?.field, err?.details, parseRetryAfter(retryAfter));
   }
 
   status(): Promise<StatusView> {
@@ -172,7 +214,15 @@ export class JoineryClient {
     }
   }
   /** POST a JSON body to a (public) join endpoint. */
-  post<T>(path: string, body: unknown): Promise<T> {
-    return this.request('POST', path, body);
+  post<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
+    return this.request('POST', path, body, opts);
+  }
+  /**
+   * Renews the host certificate presented as this client's TLS client certificate; with a
+   * public key, the new certificate is for that key (rotation).
+   */
+  renew(publicKeyPem?: string, opts: RequestOptions = {}): Promise<IssuedCertificate> {
+    if (!this.opts.clientCert) throw new Error('renewal needs the host certificate and key as the client certificate');
+    return this.request('POST', '/v1/renew', publicKeyPem ? { public_key: publicKeyPem } : {}, opts);
   }
 }

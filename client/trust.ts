@@ -2,7 +2,7 @@
 // (`sha256:<hex of the CA's SubjectPublicKeyInfo>`, as `joinery status` prints it), by a CA file,
 // or not at all with --insecure, which is for development only.
 
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -89,3 +89,53 @@ export async function resolveTrust(addr: string, opts: TrustOptions, timeoutMs =
 
 export const INSECURE_WARNING =
   'WARNING: --insecure: the server certificate is NOT verified. Anyone on the network path can impersonate the server. Use only for development.';
+
+export class CertificateCheckError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CertificateCheckError';
+  }
+}
+
+function certificatesIn(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+/**
+ * Checks a certificate a server issued to this host before anything is written: it must be for
+ * the host's own key, be valid now, and be signed by a CA the host trusts. `trustedCaPem` is the
+ * CA the server was verified against (pin or CA file); with --insecure there is none, and the
+ * certificate must at least verify against the CAs the server returned with it.
+ */
+export function checkIssuedCertificate(input: {
+  certPem: string;
+  publicKeyPem: string;
+  trustedCaPem?: string;
+  returnedCaPems: string[];
+  now?: Date;
+}): X509Certificate {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(input.certPem);
+  } catch (e) {
+    throw new CertificateCheckError(`the server returned a certificate that cannot be parsed (${(e as Error).message}); nothing was written`);
+  }
+  const own = createPublicKey(input.publicKeyPem).export({ type: 'spki', format: 'der' });
+  const issuedFor = cert.publicKey.export({ type: 'spki', format: 'der' });
+  if (!own.equals(issuedFor)) throw new CertificateCheckError('the server returned a certificate for another key than this host\'s; nothing was written');
+  const now = input.now ?? new Date();
+  if (new Date(cert.validTo).getTime() <= now.getTime()) throw new CertificateCheckError(`the server returned a certificate that expired at ${new Date(cert.validTo).toISOString()}; nothing was written`);
+
+  let anchors: X509Certificate[];
+  let anchorName: string;
+  try {
+    anchors = input.trustedCaPem ? certificatesIn(input.trustedCaPem) : input.returnedCaPems.flatMap(certificatesIn);
+    anchorName = input.trustedCaPem ? 'the CA this host trusts (pin or CA file)' : 'the CA certificates the server returned';
+  } catch (e) {
+    throw new CertificateCheckError(`the server returned CA certificates that cannot be parsed (${(e as Error).message}); nothing was written`);
+  }
+  const signedBy = anchors.find((ca) => ca.ca && cert.checkIssued(ca) && cert.verify(ca.publicKey));
+  if (!signedBy) throw new CertificateCheckError(`the server returned a certificate that is not signed by ${anchorName}; nothing was written`);
+  return cert;
+}

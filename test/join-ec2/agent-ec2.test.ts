@@ -139,3 +139,68 @@ describe('joinery join --method ec2', () => {
     expect(fs.existsSync(path.join(dataDir, 'key.pem'))).toBe(false);
   });
 });
+
+describe('joinery agent --method ec2', () => {
+  // Short-lived certificates, so a lapse can be watched without waiting long.
+  const TTL_SECONDS = 20;
+  let moto: Moto;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    const certFile = signer.writeCert(dir, 'signer-agent.pem');
+    server = await startTestServer({ env: { ...moto.env, JOINERY_EC2_EXTRA_CERTS: `us-west-2=${certFile}`, JOINERY_HOST_CERT_TTL_SECONDS: String(TTL_SECONDS) } });
+    await server.client().createToken({
+      kind: 'token',
+      version: 'v2',
+      metadata: { name: 'ec2-agent-token' },
+      spec: { roles: ['Node'], join_method: 'ec2', aws_iid_ttl: '5m', allow: [{ aws_account: MOTO_DEFAULT_ACCOUNT, aws_regions: ['us-west-2'] }] },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    await moto?.stop();
+  });
+
+  const agentArgs = (dataDir: string) => ['agent', '--auth-server', server.addr, '--ca-pin', server.caPin, '--data-dir', dataDir, '--method', 'ec2', '--token', 'ec2-agent-token', '--once'];
+
+  test('--once joins with the instance identity; a second --once before renewal is due asks nothing', async () => {
+    const inst = await runInstance(moto, 'us-west-2');
+    imds.setIdentity(await identityOf(inst));
+    const hostId = `${inst.accountId}-${inst.instanceId}`;
+    const dataDir = path.join(dir, 'agent-ec2-once');
+    const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint };
+    const first = await runCli(agentArgs(dataDir), { env });
+    expect(first.stderr).toContain(`joined as ${hostId} (method ec2, role Node)`);
+    expect(first.code).toBe(0);
+    imds.requests.length = 0;
+    const second = await runCli(agentArgs(dataDir), { env });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/nothing to do/);
+    expect(imds.requests).toEqual([]);
+  });
+
+  test('after the certificate lapsed, --once joins again as the same host (needs the server\'s re-join after a lapse)', async () => {
+    const inst = await runInstance(moto, 'us-west-2');
+    imds.setIdentity(await identityOf(inst));
+    const hostId = `${inst.accountId}-${inst.instanceId}`;
+    const dataDir = path.join(dir, 'agent-ec2-lapse');
+    const env = { AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint };
+
+    const first = await runCli(agentArgs(dataDir), { env });
+    expect(first.stderr).toContain(`joined as ${hostId} (method ec2, role Node)`);
+    expect(first.code).toBe(0);
+    const before = new X509Certificate(fs.readFileSync(path.join(dataDir, 'cert.pem')));
+
+    // Let it lapse (bounded by its own short life), as if the agent had been down.
+    await new Promise((r) => setTimeout(r, Math.min(Math.max(0, Date.parse(before.validTo) - Date.now() + 1_000), (TTL_SECONDS + 2) * 1000)));
+    const again = await runCli(agentArgs(dataDir), { env });
+    expect(again.stderr).toMatch(new RegExp(`the certificate of ${hostId} expired at .*; renewal is impossible; joining again with the ec2 method`));
+    expect(again.stderr).toContain(`re-joined as ${hostId}`);
+    expect(again.code).toBe(0);
+    const after = new X509Certificate(fs.readFileSync(path.join(dataDir, 'cert.pem')));
+    expect(after.serialNumber).not.toBe(before.serialNumber);
+    expect(after.subject).toContain(`CN=${hostId}`);
+    expect(JSON.parse(fs.readFileSync(path.join(dataDir, 'identity.json'), 'utf8')).host_id).toBe(hostId);
+  });
+});
