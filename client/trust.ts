@@ -10,6 +10,8 @@ import * as tls from 'node:tls';
 export interface TrustOptions {
   caPin?: string;
   caFile?: string;
+  /** The CA certificate itself (PEM), for callers that hold it rather than a file. */
+  caPem?: string;
   insecure?: boolean;
 }
 
@@ -66,7 +68,15 @@ async function fetchPinnedCa(host: string, port: number, pin: string, timeoutMs:
 }
 
 export async function resolveTrust(addr: string, opts: TrustOptions, timeoutMs = 10_000): Promise<ResolvedTrust> {
-  if (opts.caPin && opts.caFile) throw new Error('give either a CA pin or a CA file, not both');
+  if ([opts.caPin, opts.caFile, opts.caPem].filter(Boolean).length > 1) throw new Error('give one of a CA pin, a CA file or a CA certificate, not several');
+  if (opts.caPem) {
+    try {
+      new X509Certificate(opts.caPem);
+    } catch (e) {
+      throw new Error(`the CA certificate given is not a PEM certificate: ${(e as Error).message}`);
+    }
+    return { ca: opts.caPem, insecure: false };
+  }
   if (opts.caPin) {
     const pin = opts.caPin.trim().toLowerCase();
     if (!PIN_RE.test(pin)) throw new Error(`invalid CA pin ${JSON.stringify(opts.caPin)}: expected sha256:<64 hex digits>`);

@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import type { ClientOptions } from '../client/api-client';
 import { PIN_RE } from '../client/trust';
 import { isUnknown, type CtyObject } from './cty';
+import { parseGoDuration } from '../schema/duration';
 import { error, warning, type Diagnostic } from './diagnostics';
+import { TELEPORT_PROVIDER_ARGUMENTS } from './schema';
 
 export const ENV = {
   addr: 'JOINERY_ADDR',
@@ -61,6 +63,35 @@ export function resolveProviderConfig(config: CtyObject, env: NodeJS.ProcessEnv 
     if (insecure === undefined) diags.push(error('Invalid JOINERY_INSECURE', `expected true or false, got ${JSON.stringify(env[ENV.insecure])}`));
   }
 
+  // Teleport's own provider arguments: the CA ones are trust settings like ca_file.
+  let caPem: string | undefined;
+  const rootCaPath = typeof config.root_ca_path === 'string' && config.root_ca_path ? config.root_ca_path : undefined;
+  const rootCaBase64 = typeof config.root_ca_base64 === 'string' && config.root_ca_base64 ? config.root_ca_base64 : undefined;
+  const configured = (name: string) => typeof config[name] === 'string' && config[name] !== '';
+  if (rootCaPath || rootCaBase64) {
+    // Set in the provider block, they win over the environment's trust settings, as ca_file does.
+    if (!configured('ca_file')) caFile = undefined;
+    if (!configured('ca_pin')) caPin = undefined;
+  }
+  if (rootCaPath) {
+    if (caFile && caFile !== rootCaPath) diags.push(error('Conflicting trust settings', 'root_ca_path and ca_file name different files; use one', ['root_ca_path']));
+    else if (!fs.existsSync(rootCaPath)) diags.push(error('CA file not found', `${rootCaPath} does not exist`, ['root_ca_path']));
+    else caFile = rootCaPath;
+  }
+  if (rootCaBase64) {
+    caPem = Buffer.from(rootCaBase64, 'base64').toString('utf8');
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) diags.push(error('Invalid root_ca_base64', 'expected a PEM certificate encoded in base64', ['root_ca_base64']));
+    if (caFile || caPin) diags.push(error('Conflicting trust settings', 'root_ca_base64 is set together with a CA pin or CA file; use one', ['root_ca_base64']));
+  }
+  let timeoutMs: number | undefined;
+  if (typeof config.dial_timeout_duration === 'string' && config.dial_timeout_duration) {
+    const ms = parseGoDuration(config.dial_timeout_duration);
+    if (ms === undefined || ms <= 0) diags.push(error('Invalid dial_timeout_duration', `expected a Go duration such as 30s, got ${JSON.stringify(config.dial_timeout_duration)}`, ['dial_timeout_duration']));
+    else timeoutMs = ms;
+  }
+  const ignored = TELEPORT_PROVIDER_ARGUMENTS.filter((a) => !a.used && typeof config[a.name] === 'string' && config[a.name] !== '');
+  for (const a of ignored) diags.push(warning(`${a.name} is ignored by Joinery`, a.meaning.replace(/^ignored(: |, )/, ''), [a.name]));
+
   if (!addr) diags.push(error('Missing Joinery address', `Set addr in the provider block or ${ENV.addr} (HOST:PORT of \`joinery serve\`).`, ['addr']));
   if (!adminToken) diags.push(error('Missing admin token', `Set admin_token in the provider block or ${ENV.admin_token}.`, ['admin_token']));
   if (caPin && !PIN_RE.test(caPin.trim().toLowerCase()) && !diags.some((d) => d.path?.[0] === 'ca_pin')) {
@@ -68,10 +99,10 @@ export function resolveProviderConfig(config: CtyObject, env: NodeJS.ProcessEnv 
   }
   if (caPin && caFile) diags.push(error('Conflicting trust settings', `both a CA pin and a CA file are set (check ${ENV.ca_pin} and ${ENV.ca_file}); use one`, ['ca_file']));
   if (caFile && !fs.existsSync(caFile)) diags.push(error('CA file not found', `${caFile} does not exist`, ['ca_file']));
-  if (!caPin && !caFile && !insecure) {
+  if (!caPin && !caFile && !caPem && !insecure) {
     diags.push(error('No way to trust the Joinery server', `Set ca_pin (${ENV.ca_pin}, from \`joinery status\`) or ca_file (${ENV.ca_file}); insecure = true is for development only.`, ['ca_pin']));
   }
-  if (insecure && !caPin && !caFile) {
+  if (insecure && !caPin && !caFile && !caPem) {
     diags.push(
       warning(
         'The Joinery server is not verified',
@@ -81,5 +112,5 @@ export function resolveProviderConfig(config: CtyObject, env: NodeJS.ProcessEnv 
     );
   }
   if (diags.some((d) => d.severity === 'ERROR')) return { diagnostics: diags };
-  return { options: { addr: addr!, adminToken, caPin, caFile, insecure: insecure ?? false }, diagnostics: diags };
+  return { options: { addr: addr!, adminToken, caPin, caFile, caPem, insecure: insecure ?? false, ...(timeoutMs ? { timeoutMs } : {}) }, diagnostics: diags };
 }

@@ -29,6 +29,27 @@ const doc = (path: string): string => FIELD_DOCS[path] ?? '';
 const STRING_LIST = ['list', 'string'] as const;
 const STRING_MAP = ['map', 'string'] as const;
 
+/**
+ * The optional arguments of Teleport's own provider block, accepted so that a Teleport user's HCL
+ * needs only its `required_providers` source changed. Those with a meaning here are used; the
+ * others (Teleport identities, profiles, Machine ID joining) are ignored with a warning, because
+ * Joinery authenticates Terraform with its admin token.
+ */
+export const TELEPORT_PROVIDER_ARGUMENTS: readonly { name: string; used: boolean; sensitive?: boolean; meaning: string }[] = [
+  { name: 'root_ca_path', used: true, meaning: 'path of a PEM file with the cluster CA; the same as ca_file.' },
+  { name: 'root_ca_base64', used: true, meaning: 'the cluster CA certificate, PEM encoded in base64; an alternative to ca_file.' },
+  { name: 'dial_timeout_duration', used: true, meaning: 'timeout of each API request, as a Go duration (for example 30s).' },
+  { name: 'retry_base_duration', used: false, meaning: 'ignored: Joinery writes are immediately visible, so there is no "not found" to wait out.' },
+  { name: 'retry_cap_duration', used: false, meaning: 'ignored, as retry_base_duration.' },
+  { name: 'retry_max_tries', used: false, meaning: 'ignored, as retry_base_duration.' },
+  ...['cert_path', 'cert_base64', 'key_path', 'key_base64', 'identity_file_path', 'identity_file', 'identity_file_base64', 'profile_name', 'profile_dir', 'join_method', 'join_token', 'audience_tag', 'gitlab_id_token_env_var'].map((name) => ({
+    name,
+    used: false,
+    sensitive: ['key_base64', 'identity_file', 'identity_file_base64'].includes(name),
+    meaning: 'ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.',
+  })),
+];
+
 export const PROVIDER_SCHEMA: Schema = {
   version: 0,
   description: 'Manages Joinery (Teleport-compatible) provision tokens through the Joinery API.',
@@ -38,6 +59,7 @@ export const PROVIDER_SCHEMA: Schema = {
     { name: 'ca_pin', type: 'string', optional: true, description: 'Pin of the cluster CA (sha256:<hex>, as `joinery status` prints it). Defaults to JOINERY_CA_PIN.' },
     { name: 'ca_file', type: 'string', optional: true, description: 'Path of a PEM file with the cluster CA. Defaults to JOINERY_CA_FILE.' },
     { name: 'insecure', type: 'bool', optional: true, description: 'Skip verification of the server certificate (development only). Defaults to JOINERY_INSECURE.' },
+    ...TELEPORT_PROVIDER_ARGUMENTS.map((a) => ({ name: a.name, type: 'string' as const, optional: true, sensitive: a.sensitive, description: `Teleport provider compatibility: ${a.meaning}` })),
   ],
 };
 

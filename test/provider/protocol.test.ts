@@ -7,7 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { decodeMsgpack, encodeMsgpack, UNKNOWN, type CtyObject, type CtyValue } from '../../provider/cty';
-import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, schemaType } from '../../provider/schema';
+import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, schemaType, TELEPORT_PROVIDER_ARGUMENTS } from '../../provider/schema';
 import { FIELD_DOCS } from '../../schema/token';
 import { startTestServer, type TestServer, REPO_ROOT } from '../support/server';
 import { MAGIC_COOKIE, spawnProvider, startProvider, type ProviderProcess } from './plugin-client';
@@ -117,7 +117,8 @@ describe('schema', () => {
     expect(diags(res)).toEqual([]);
     const attrs = (block: any) => Object.fromEntries(block.attributes.map((a: any) => [a.name, a])); // eslint-disable-line @typescript-eslint/no-explicit-any
     const prov = attrs(res.provider.block);
-    expect(Object.keys(prov).sort()).toEqual(['addr', 'admin_token', 'ca_file', 'ca_pin', 'insecure']);
+    // Joinery's own arguments, then Teleport's provider arguments accepted for compatibility.
+    expect(Object.keys(prov).sort()).toEqual(['addr', 'admin_token', 'ca_file', 'ca_pin', 'insecure', ...TELEPORT_PROVIDER_ARGUMENTS.map((a) => a.name)].sort());
     expect(prov.admin_token.sensitive).toBe(true);
     expect(JSON.parse(prov.insecure.type.toString())).toBe('bool');
 

@@ -40,6 +40,120 @@ export interface TeleportProviderConfig {
   */
   readonly insecure?: boolean | cdktf.IResolvable;
   /**
+  * Teleport provider compatibility: path of a PEM file with the cluster CA; the same as ca_file.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#root_ca_path TeleportProvider#root_ca_path}
+  */
+  readonly rootCaPath?: string;
+  /**
+  * Teleport provider compatibility: the cluster CA certificate, PEM encoded in base64; an alternative to ca_file.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#root_ca_base64 TeleportProvider#root_ca_base64}
+  */
+  readonly rootCaBase64?: string;
+  /**
+  * Teleport provider compatibility: timeout of each API request, as a Go duration (for example 30s).
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#dial_timeout_duration TeleportProvider#dial_timeout_duration}
+  */
+  readonly dialTimeoutDuration?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery writes are immediately visible, so there is no "not found" to wait out.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#retry_base_duration TeleportProvider#retry_base_duration}
+  */
+  readonly retryBaseDuration?: string;
+  /**
+  * Teleport provider compatibility: ignored, as retry_base_duration.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#retry_cap_duration TeleportProvider#retry_cap_duration}
+  */
+  readonly retryCapDuration?: string;
+  /**
+  * Teleport provider compatibility: ignored, as retry_base_duration.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#retry_max_tries TeleportProvider#retry_max_tries}
+  */
+  readonly retryMaxTries?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#cert_path TeleportProvider#cert_path}
+  */
+  readonly certPath?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#cert_base64 TeleportProvider#cert_base64}
+  */
+  readonly certBase64?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#key_path TeleportProvider#key_path}
+  */
+  readonly keyPath?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#key_base64 TeleportProvider#key_base64}
+  */
+  readonly keyBase64?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#identity_file_path TeleportProvider#identity_file_path}
+  */
+  readonly identityFilePath?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#identity_file TeleportProvider#identity_file}
+  */
+  readonly identityFile?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#identity_file_base64 TeleportProvider#identity_file_base64}
+  */
+  readonly identityFileBase64?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#profile_name TeleportProvider#profile_name}
+  */
+  readonly profileName?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#profile_dir TeleportProvider#profile_dir}
+  */
+  readonly profileDir?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#join_method TeleportProvider#join_method}
+  */
+  readonly joinMethod?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#join_token TeleportProvider#join_token}
+  */
+  readonly joinToken?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#audience_tag TeleportProvider#audience_tag}
+  */
+  readonly audienceTag?: string;
+  /**
+  * Teleport provider compatibility: ignored: Joinery authenticates Terraform with its admin token (admin_token or JOINERY_ADMIN_TOKEN), not a Teleport identity.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#gitlab_id_token_env_var TeleportProvider#gitlab_id_token_env_var}
+  */
+  readonly gitlabIdTokenEnvVar?: string;
+  /**
   * Alias name
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#alias TeleportProvider#alias}
@@ -96,6 +210,25 @@ export class TeleportProvider extends cdktf.TerraformProvider {
     this._caPin = config.caPin;
     this._caFile = config.caFile;
     this._insecure = config.insecure;
+    this._rootCaPath = config.rootCaPath;
+    this._rootCaBase64 = config.rootCaBase64;
+    this._dialTimeoutDuration = config.dialTimeoutDuration;
+    this._retryBaseDuration = config.retryBaseDuration;
+    this._retryCapDuration = config.retryCapDuration;
+    this._retryMaxTries = config.retryMaxTries;
+    this._certPath = config.certPath;
+    this._certBase64 = config.certBase64;
+    this._keyPath = config.keyPath;
+    this._keyBase64 = config.keyBase64;
+    this._identityFilePath = config.identityFilePath;
+    this._identityFile = config.identityFile;
+    this._identityFileBase64 = config.identityFileBase64;
+    this._profileName = config.profileName;
+    this._profileDir = config.profileDir;
+    this._joinMethod = config.joinMethod;
+    this._joinToken = config.joinToken;
+    this._audienceTag = config.audienceTag;
+    this._gitlabIdTokenEnvVar = config.gitlabIdTokenEnvVar;
     this._alias = config.alias;
   }
 
@@ -183,6 +316,310 @@ export class TeleportProvider extends cdktf.TerraformProvider {
     return this._insecure;
   }
 
+  // root_ca_path - computed: false, optional: true, required: false
+  private _rootCaPath?: string; 
+  public get rootCaPath() {
+    return this._rootCaPath;
+  }
+  public set rootCaPath(value: string | undefined) {
+    this._rootCaPath = value;
+  }
+  public resetRootCaPath() {
+    this._rootCaPath = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get rootCaPathInput() {
+    return this._rootCaPath;
+  }
+
+  // root_ca_base64 - computed: false, optional: true, required: false
+  private _rootCaBase64?: string; 
+  public get rootCaBase64() {
+    return this._rootCaBase64;
+  }
+  public set rootCaBase64(value: string | undefined) {
+    this._rootCaBase64 = value;
+  }
+  public resetRootCaBase64() {
+    this._rootCaBase64 = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get rootCaBase64Input() {
+    return this._rootCaBase64;
+  }
+
+  // dial_timeout_duration - computed: false, optional: true, required: false
+  private _dialTimeoutDuration?: string; 
+  public get dialTimeoutDuration() {
+    return this._dialTimeoutDuration;
+  }
+  public set dialTimeoutDuration(value: string | undefined) {
+    this._dialTimeoutDuration = value;
+  }
+  public resetDialTimeoutDuration() {
+    this._dialTimeoutDuration = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get dialTimeoutDurationInput() {
+    return this._dialTimeoutDuration;
+  }
+
+  // retry_base_duration - computed: false, optional: true, required: false
+  private _retryBaseDuration?: string; 
+  public get retryBaseDuration() {
+    return this._retryBaseDuration;
+  }
+  public set retryBaseDuration(value: string | undefined) {
+    this._retryBaseDuration = value;
+  }
+  public resetRetryBaseDuration() {
+    this._retryBaseDuration = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get retryBaseDurationInput() {
+    return this._retryBaseDuration;
+  }
+
+  // retry_cap_duration - computed: false, optional: true, required: false
+  private _retryCapDuration?: string; 
+  public get retryCapDuration() {
+    return this._retryCapDuration;
+  }
+  public set retryCapDuration(value: string | undefined) {
+    this._retryCapDuration = value;
+  }
+  public resetRetryCapDuration() {
+    this._retryCapDuration = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get retryCapDurationInput() {
+    return this._retryCapDuration;
+  }
+
+  // retry_max_tries - computed: false, optional: true, required: false
+  private _retryMaxTries?: string; 
+  public get retryMaxTries() {
+    return this._retryMaxTries;
+  }
+  public set retryMaxTries(value: string | undefined) {
+    this._retryMaxTries = value;
+  }
+  public resetRetryMaxTries() {
+    this._retryMaxTries = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get retryMaxTriesInput() {
+    return this._retryMaxTries;
+  }
+
+  // cert_path - computed: false, optional: true, required: false
+  private _certPath?: string; 
+  public get certPath() {
+    return this._certPath;
+  }
+  public set certPath(value: string | undefined) {
+    this._certPath = value;
+  }
+  public resetCertPath() {
+    this._certPath = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get certPathInput() {
+    return this._certPath;
+  }
+
+  // cert_base64 - computed: false, optional: true, required: false
+  private _certBase64?: string; 
+  public get certBase64() {
+    return this._certBase64;
+  }
+  public set certBase64(value: string | undefined) {
+    this._certBase64 = value;
+  }
+  public resetCertBase64() {
+    this._certBase64 = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get certBase64Input() {
+    return this._certBase64;
+  }
+
+  // key_path - computed: false, optional: true, required: false
+  private _keyPath?: string; 
+  public get keyPath() {
+    return this._keyPath;
+  }
+  public set keyPath(value: string | undefined) {
+    this._keyPath = value;
+  }
+  public resetKeyPath() {
+    this._keyPath = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get keyPathInput() {
+    return this._keyPath;
+  }
+
+  // key_base64 - computed: false, optional: true, required: false
+  private _keyBase64?: string; 
+  public get keyBase64() {
+    return this._keyBase64;
+  }
+  public set keyBase64(value: string | undefined) {
+    this._keyBase64 = value;
+  }
+  public resetKeyBase64() {
+    this._keyBase64 = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get keyBase64Input() {
+    return this._keyBase64;
+  }
+
+  // identity_file_path - computed: false, optional: true, required: false
+  private _identityFilePath?: string; 
+  public get identityFilePath() {
+    return this._identityFilePath;
+  }
+  public set identityFilePath(value: string | undefined) {
+    this._identityFilePath = value;
+  }
+  public resetIdentityFilePath() {
+    this._identityFilePath = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get identityFilePathInput() {
+    return this._identityFilePath;
+  }
+
+  // identity_file - computed: false, optional: true, required: false
+  private _identityFile?: string; 
+  public get identityFile() {
+    return this._identityFile;
+  }
+  public set identityFile(value: string | undefined) {
+    this._identityFile = value;
+  }
+  public resetIdentityFile() {
+    this._identityFile = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get identityFileInput() {
+    return this._identityFile;
+  }
+
+  // identity_file_base64 - computed: false, optional: true, required: false
+  private _identityFileBase64?: string; 
+  public get identityFileBase64() {
+    return this._identityFileBase64;
+  }
+  public set identityFileBase64(value: string | undefined) {
+    this._identityFileBase64 = value;
+  }
+  public resetIdentityFileBase64() {
+    this._identityFileBase64 = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get identityFileBase64Input() {
+    return this._identityFileBase64;
+  }
+
+  // profile_name - computed: false, optional: true, required: false
+  private _profileName?: string; 
+  public get profileName() {
+    return this._profileName;
+  }
+  public set profileName(value: string | undefined) {
+    this._profileName = value;
+  }
+  public resetProfileName() {
+    this._profileName = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get profileNameInput() {
+    return this._profileName;
+  }
+
+  // profile_dir - computed: false, optional: true, required: false
+  private _profileDir?: string; 
+  public get profileDir() {
+    return this._profileDir;
+  }
+  public set profileDir(value: string | undefined) {
+    this._profileDir = value;
+  }
+  public resetProfileDir() {
+    this._profileDir = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get profileDirInput() {
+    return this._profileDir;
+  }
+
+  // join_method - computed: false, optional: true, required: false
+  private _joinMethod?: string; 
+  public get joinMethod() {
+    return this._joinMethod;
+  }
+  public set joinMethod(value: string | undefined) {
+    this._joinMethod = value;
+  }
+  public resetJoinMethod() {
+    this._joinMethod = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get joinMethodInput() {
+    return this._joinMethod;
+  }
+
+  // join_token - computed: false, optional: true, required: false
+  private _joinToken?: string; 
+  public get joinToken() {
+    return this._joinToken;
+  }
+  public set joinToken(value: string | undefined) {
+    this._joinToken = value;
+  }
+  public resetJoinToken() {
+    this._joinToken = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get joinTokenInput() {
+    return this._joinToken;
+  }
+
+  // audience_tag - computed: false, optional: true, required: false
+  private _audienceTag?: string; 
+  public get audienceTag() {
+    return this._audienceTag;
+  }
+  public set audienceTag(value: string | undefined) {
+    this._audienceTag = value;
+  }
+  public resetAudienceTag() {
+    this._audienceTag = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get audienceTagInput() {
+    return this._audienceTag;
+  }
+
+  // gitlab_id_token_env_var - computed: false, optional: true, required: false
+  private _gitlabIdTokenEnvVar?: string; 
+  public get gitlabIdTokenEnvVar() {
+    return this._gitlabIdTokenEnvVar;
+  }
+  public set gitlabIdTokenEnvVar(value: string | undefined) {
+    this._gitlabIdTokenEnvVar = value;
+  }
+  public resetGitlabIdTokenEnvVar() {
+    this._gitlabIdTokenEnvVar = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get gitlabIdTokenEnvVarInput() {
+    return this._gitlabIdTokenEnvVar;
+  }
+
   // alias - computed: false, optional: true, required: false
   private _alias?: string; 
   public override get alias() {
@@ -210,6 +647,25 @@ export class TeleportProvider extends cdktf.TerraformProvider {
       ca_pin: cdktf.stringToTerraform(this._caPin),
       ca_file: cdktf.stringToTerraform(this._caFile),
       insecure: cdktf.booleanToTerraform(this._insecure),
+      root_ca_path: cdktf.stringToTerraform(this._rootCaPath),
+      root_ca_base64: cdktf.stringToTerraform(this._rootCaBase64),
+      dial_timeout_duration: cdktf.stringToTerraform(this._dialTimeoutDuration),
+      retry_base_duration: cdktf.stringToTerraform(this._retryBaseDuration),
+      retry_cap_duration: cdktf.stringToTerraform(this._retryCapDuration),
+      retry_max_tries: cdktf.stringToTerraform(this._retryMaxTries),
+      cert_path: cdktf.stringToTerraform(this._certPath),
+      cert_base64: cdktf.stringToTerraform(this._certBase64),
+      key_path: cdktf.stringToTerraform(this._keyPath),
+      key_base64: cdktf.stringToTerraform(this._keyBase64),
+      identity_file_path: cdktf.stringToTerraform(this._identityFilePath),
+      identity_file: cdktf.stringToTerraform(this._identityFile),
+      identity_file_base64: cdktf.stringToTerraform(this._identityFileBase64),
+      profile_name: cdktf.stringToTerraform(this._profileName),
+      profile_dir: cdktf.stringToTerraform(this._profileDir),
+      join_method: cdktf.stringToTerraform(this._joinMethod),
+      join_token: cdktf.stringToTerraform(this._joinToken),
+      audience_tag: cdktf.stringToTerraform(this._audienceTag),
+      gitlab_id_token_env_var: cdktf.stringToTerraform(this._gitlabIdTokenEnvVar),
       alias: cdktf.stringToTerraform(this._alias),
     };
   }
@@ -245,6 +701,120 @@ export class TeleportProvider extends cdktf.TerraformProvider {
         isBlock: false,
         type: "simple",
         storageClassType: "boolean",
+      },
+      root_ca_path: {
+        value: cdktf.stringToHclTerraform(this._rootCaPath),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      root_ca_base64: {
+        value: cdktf.stringToHclTerraform(this._rootCaBase64),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      dial_timeout_duration: {
+        value: cdktf.stringToHclTerraform(this._dialTimeoutDuration),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      retry_base_duration: {
+        value: cdktf.stringToHclTerraform(this._retryBaseDuration),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      retry_cap_duration: {
+        value: cdktf.stringToHclTerraform(this._retryCapDuration),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      retry_max_tries: {
+        value: cdktf.stringToHclTerraform(this._retryMaxTries),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      cert_path: {
+        value: cdktf.stringToHclTerraform(this._certPath),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      cert_base64: {
+        value: cdktf.stringToHclTerraform(this._certBase64),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      key_path: {
+        value: cdktf.stringToHclTerraform(this._keyPath),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      key_base64: {
+        value: cdktf.stringToHclTerraform(this._keyBase64),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      identity_file_path: {
+        value: cdktf.stringToHclTerraform(this._identityFilePath),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      identity_file: {
+        value: cdktf.stringToHclTerraform(this._identityFile),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      identity_file_base64: {
+        value: cdktf.stringToHclTerraform(this._identityFileBase64),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      profile_name: {
+        value: cdktf.stringToHclTerraform(this._profileName),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      profile_dir: {
+        value: cdktf.stringToHclTerraform(this._profileDir),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      join_method: {
+        value: cdktf.stringToHclTerraform(this._joinMethod),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      join_token: {
+        value: cdktf.stringToHclTerraform(this._joinToken),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      audience_tag: {
+        value: cdktf.stringToHclTerraform(this._audienceTag),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      gitlab_id_token_env_var: {
+        value: cdktf.stringToHclTerraform(this._gitlabIdTokenEnvVar),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
       },
       alias: {
         value: cdktf.stringToHclTerraform(this._alias),

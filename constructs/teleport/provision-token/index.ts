@@ -460,7 +460,7 @@ export class ProvisionTokenSpecAllowList extends cdktf.ComplexList {
 }
 export interface ProvisionTokenSpec {
   /**
-  * System roles granted to joining hosts (Auth, Node, Proxy, Trusted_cluster, RemoteProxy, Kube, App, Db, WindowsDesktop, Bot, Instance, Discovery, Okta, MDM, OpenSSH, OpenSSHEC2ICE, AccessGraph), case-insensitive.
+  * System roles granted to joining hosts (Auth, Node, Proxy, Admin, ProvisionToken, Trusted_cluster, Signup, Nop, RemoteProxy, Kube, App, Db, WindowsDesktop, Bot, Instance, Discovery, Okta, MDM, AccessGraphPlugin), case-insensitive.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#roles ProvisionToken#roles}
   */
