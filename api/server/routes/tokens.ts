@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { inferJoinMethod, isExpired, maskTokenName, parseToken, type ProvisionToken } from '../../../schema/token';
+import { fromKubernetesManifest } from '../../../schema/manifest';
 import { NotFoundError, type Store, type StoredToken } from '../../store/types';
 import { parseBody } from '../body';
 import { HttpError } from '../errors';
@@ -16,7 +17,8 @@ function requireObjectBody(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpError(400, 'invalid_token', 'the request body must be a token resource (an object with kind, version, metadata and spec)');
   }
-  return body as Record<string, unknown>;
+  // A TeleportProvisionToken manifest (the Kubernetes form of the seed's token) is the same token.
+  return fromKubernetesManifest(body) as Record<string, unknown>;
 }
 
 /** For the token method an empty name means "generate the secret for me", as `tctl tokens add` does. */
