@@ -2,7 +2,7 @@
 // lib/auth validateProvisionToken (and its TestValidateProvisionToken table) and
 // lib/utils/aws/organizations (OrganizationalUnitsMatch), plus AWS's ID formats.
 
-import { checkOrganizationRule, hasOrganizationConditions, ouAncestryMatches } from '../../api/join/iam/organizations-rules';
+import { checkOrganizationRule, hasOrganizationConditions, organizationFieldsOf, ouAncestryMatches } from '../../api/join/iam/organizations-rules';
 
 const ORG = 'o-a1b2c3d4e5';
 const ROOT = 'r-ab12';
@@ -99,4 +99,10 @@ describe('ancestry matching (exclusion wins, any level counts)', () => {
   test('an account with no reported ancestry never passes an active matcher', () => {
     expect(ouAncestryMatches({ include: ['*'] }, [])).toBe(false);
   });
+});
+
+test('the stored form keeps what was written and nothing else', () => {
+  expect(organizationFieldsOf({ aws_account: '123456789012' })).toEqual({});
+  expect(organizationFieldsOf({ aws_organization_id: ORG, aws_organizational_units: { include: [OU], exclude: [OU2] } })).toEqual({ aws_organization_id: ORG, aws_organizational_units: { include: [OU], exclude: [OU2] } });
+  expect(organizationFieldsOf({ aws_organization_id: ORG, aws_organizational_units: { include: ['*'] } })).toEqual({ aws_organization_id: ORG, aws_organizational_units: { include: ['*'] } });
 });

@@ -169,3 +169,20 @@ export function ouAncestryMatches(m: AwsOrganizationalUnitsMatcher | undefined, 
   if (exclude.includes(OU_WILDCARD) || ancestry.some((id) => exclude.includes(id))) return false;
   return include.includes(OU_WILDCARD) || ancestry.some((id) => include.includes(id));
 }
+
+/**
+ * The organization fields of a rule that passed checkOrganizationRule, as they are stored (for
+ * the schema's normalized token): absent fields stay absent, lists are copied.
+ */
+export function organizationFieldsOf(raw: Record<string, unknown>): AwsOrganizationRuleFields {
+  const out: AwsOrganizationRuleFields = {};
+  if (typeof raw.aws_organization_id === 'string') out.aws_organization_id = raw.aws_organization_id;
+  const ous = raw.aws_organizational_units;
+  if (isPlainObject(ous)) {
+    const m: AwsOrganizationalUnitsMatcher = {};
+    if (Array.isArray(ous.include)) m.include = ous.include.filter((v): v is string => typeof v === 'string');
+    if (Array.isArray(ous.exclude)) m.exclude = ous.exclude.filter((v): v is string => typeof v === 'string');
+    out.aws_organizational_units = m;
+  }
+  return out;
+}
