@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { admitHost, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
 import { maskTokenName } from '../../../schema/token';
 import { JoinError, badJoinRequest } from '../errors';
-import { matchIamRules } from './arn-glob';
+import { admitByIamRules } from './organizations';
 import { iamRefusal } from './refusals';
 import { forwardStsRequest } from './sts-forward';
 import { parseStsRequestShape, validateStsRequest } from './sts-request';
@@ -92,11 +92,8 @@ export async function joinWithIam(svc: JoinServices, body: unknown, attempt: Joi
   attempt.details.aws_account = identity.account;
   attempt.details.aws_arn = identity.arn;
   // 5. An allow rule admits that identity.
-  const match = matchIamRules(token.spec.allow ?? [], identity);
-  if (!match.ok) {
-    if (match.reason === 'account') throw iamRefusal('iam_account_not_allowed', `AWS account ${identity.account} is not allowed by token ${JSON.stringify(tokenName)}`);
-    throw iamRefusal('iam_arn_not_allowed', `caller ${identity.arn} does not match any aws_arn allowed by token ${JSON.stringify(tokenName)}`);
-  }
+  //    Organization conditions, if a rule has any, are checked with the server's own AWS credentials.
+  await admitByIamRules(token.spec.allow ?? [], identity, { tokenName });
   // 6. Register the host and issue its certificate.
   const hostId = randomUUID();
   attempt.hostId = hostId;

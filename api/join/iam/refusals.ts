@@ -51,6 +51,10 @@ const REFUSALS = {
   // The allow rules.
   iam_account_not_allowed: [403, 'No allow rule names the caller account.'],
   iam_arn_not_allowed: [403, 'An allow rule names the account, but no rule pattern matches the caller ARN.'],
+  // AWS Organizations conditions of an allow rule (looked up with the server's own credentials).
+  aws_organization_not_allowed: [403, 'The caller account is not in the allowed organization, is in none of the included organizational units, or is under an excluded one.'],
+  aws_organizations_unavailable: [403, 'The server could not look the account up in AWS Organizations (no credentials, access denied, AWS error or timeout).'],
+  aws_organizations_throttled: [429, 'AWS Organizations throttled the account lookup; retry later.'],
   // Registration.
   host_already_joined: [409, 'The generated host ID is already registered (practically never for IAM).'],
 } as const satisfies Record<string, readonly [number, string]>;
