@@ -14,6 +14,7 @@ import { openStore } from '../store/open';
 import type { Store } from '../store/types';
 import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
+import { clientErrorHandler } from './client-error';
 
 export interface RunningServer {
   url: string;
@@ -49,6 +50,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
+    server.on('clientError', clientErrorHandler(log));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
