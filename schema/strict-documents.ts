@@ -27,7 +27,7 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
     return utf8.decode(bytes);
   } catch {
     const at = firstInvalidUtf8(bytes);
-    throw new DocumentError('invalid_encoding', `the body is not valid UTF-8${at >= 0 ? ` (invalid byte sequence at offset ${at})` : ''}`);
+    throw new DocumentError('invalid_encoding', `the body is not valid UTF-8 (${at >= 0 ? `invalid byte sequence at offset ${at}` : 'it ends inside a multi-byte sequence'})`);
   }
 }
 
