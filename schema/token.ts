@@ -48,9 +48,15 @@ export const MAX_REPORTED_ERRORS = 20;
  * characters; 16 is the shortest it shows in part when masking, so it is the shortest accepted.
  */
 export const MIN_TOKEN_SECRET_LENGTH = 16;
-/** aws_iid_ttl bounds: below a second no instance can join; beyond a week the check means little. */
+/**
+ * aws_iid_ttl bounds. Below a second no instance can join in time. Above, Teleport reads the
+ * value as a Go time.Duration, so it refuses anything beyond the largest one (2^63-1 ns, about
+ * 292 years); the same bound here keeps tokens portable both ways. Multi-year values have a use:
+ * replaying documents AWS signed long ago (the EC2 test vectors do).
+ */
 export const MIN_AWS_IID_TTL_MS = 1000;
-export const MAX_AWS_IID_TTL_MS = 7 * 24 * 3600 * 1000;
+export const MAX_AWS_IID_TTL_MS = 9_223_372_036_854.775;
+const MAX_AWS_IID_TTL_TEXT = '2562047h47m16.854775807s';
 const MAX_ARN = 2048;
 // Control characters (C0, DEL, C1) and Unicode line/paragraph separators.
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -143,7 +149,7 @@ export const FIELD_DOCS: Record<string, string> = {
   'spec.allow.aws_regions': `EC2 only: allowed regions (at most ${MAX_REGIONS}); any when empty.`,
   'spec.allow.aws_role': 'EC2 only: IAM role ARN assumed to call ec2:DescribeInstances in the account.',
   'spec.allow.aws_arn': 'IAM only: caller ARN pattern; * matches any run of characters, ? one character.',
-  'spec.aws_iid_ttl': `EC2 only: how long after launch an instance may join, as a Go duration from ${formatDuration(MIN_AWS_IID_TTL_MS)} to ${formatDuration(MAX_AWS_IID_TTL_MS)}. Default ${DEFAULT_AWS_IID_TTL}.`,
+  'spec.aws_iid_ttl': `EC2 only: how long after launch an instance may join, as a Go duration from ${formatDuration(MIN_AWS_IID_TTL_MS)} to ${MAX_AWS_IID_TTL_TEXT} (the largest Go duration, as Teleport). Default ${DEFAULT_AWS_IID_TTL}.`,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +251,7 @@ export function checkDuration(value: unknown): string | undefined {
   if (ms === undefined) return `must be a duration such as 5m, 90s or 1h30m (got ${shown(value)})`;
   if (ms <= 0) return 'must be greater than zero';
   if (ms < MIN_AWS_IID_TTL_MS) return `must be at least ${formatDuration(MIN_AWS_IID_TTL_MS)} (got ${shown(value)})`;
-  if (ms > MAX_AWS_IID_TTL_MS) return `must be at most ${formatDuration(MAX_AWS_IID_TTL_MS)} (7 days) (got ${shown(value)})`;
+  if (ms > MAX_AWS_IID_TTL_MS) return `must be at most ${MAX_AWS_IID_TTL_TEXT}, the largest Go duration (got ${shown(value)})`;
   return undefined;
 }
 
