@@ -214,7 +214,7 @@ resource "teleport_provision_token" "generated" {
 resource "teleport_provision_token" "dependent" {
   version  = "v2"
   metadata = {
-    name   = "dependent"
+    name   = "dependent-token-secret"
     labels = { "generated" = substr(teleport_provision_token.generated.id, 0, 8) }
   }
   spec = { roles = ["Node"] }
@@ -226,9 +226,9 @@ resource "teleport_provision_token" "dependent" {
     expect(plan.stdout).toMatch(/"generated" = \(known after apply\)/);
     ok(await ws.run(['apply', '-auto-approve']), 'apply');
     const all = await api().listTokens();
-    const generated = all.find((t) => t.spec.join_method === 'token' && t.metadata.name !== 'dependent')!;
+    const generated = all.find((t) => t.spec.join_method === 'token' && t.metadata.name !== 'dependent-token-secret')!;
     expect(generated.metadata.name).toMatch(/^[0-9a-f]{32}$/);
-    expect((await get('dependent'))?.metadata.labels?.generated).toBe(generated.metadata.name.slice(0, 8));
+    expect((await get('dependent-token-secret'))?.metadata.labels?.generated).toBe(generated.metadata.name.slice(0, 8));
     expect((await planExit()).code).toBe(0);
   });
 
