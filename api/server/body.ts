@@ -46,7 +46,7 @@ function parse(bytes: Buffer, yaml: boolean): unknown {
   const text = decodeUtf8Strict(bytes);
   if (!yaml) return parseJsonStrict(text);
   if (countSeparators(text) > MAX_YAML_SEPARATORS) {
-    throw new HttpError(413, 'body_too_large', `YAML body has more than ${MAX_YAML_SEPARATORS} elements; no token is that large (send JSON if you must)`);
+    throw new HttpError(400, 'too_many_elements', `YAML body has more than ${MAX_YAML_SEPARATORS} elements (lines or list items); no token needs that many`);
   }
   const docs = parseYamlStrict(text);
   if (docs.length !== 1) throw new HttpError(400, 'invalid_yaml', `expected exactly one YAML document, got ${docs.length}`);

@@ -215,14 +215,12 @@ describe('times fail closed', () => {
 });
 
 describe('amplification', () => {
-  const roles = new Array(125_000).fill('Node');
-
   test('a 250 KB YAML body with 125,000 roles answers a small 4xx', async () => {
-    const body = `version: v2\nmetadata: {name: amp-yaml}\nspec:\n  allow: [{aws_account: "111111111111"}]\n  roles: [${roles.join(',')}]\n`.slice(0, 256 * 1024);
+    // As in the issue: every role is unknown, so a per-element error list would be megabytes.
+    const body = `version: v2\nmetadata: {name: amp-yaml}\nspec:\n  allow: [{aws_account: "111111111111"}]\n  roles: [${new Array(125_000).fill('a').join(',')}]\n`;
+    expect(body.length).toBeLessThan(256 * 1024);
     const a = await send('POST', '/v1/tokens', body, 'application/yaml');
-    expect(a.status).toBeGreaterThanOrEqual(400);
-    expect(a.status).toBeLessThan(500);
-    errorOf(a);
+    expectRefused(a, 400, 'too_many_elements');
     expect(a.text.length).toBeLessThan(2000);
   });
 
