@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as YAML from 'yaml';
 import { ApiError, type TokenResource } from '../client/api-client';
+import { decodeUtf8Strict, DocumentError, parseYamlStrict, type ParsedDocument } from '../schema/strict-documents';
 import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
 import { adminClient, str } from './common';
@@ -16,21 +17,29 @@ export async function status(p: Parsed): Promise<number> {
   return 0;
 }
 
+/**
+ * The resources in a YAML or JSON file, read as strictly as the API reads bodies: invalid UTF-8,
+ * duplicate keys and YAML tags outside the core schema are refused with a one-line error.
+ */
 function readDocuments(file: string): unknown[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
+    bytes = file === '-' ? fs.readFileSync(0) : fs.readFileSync(file);
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const docs = YAML.parseAllDocuments(text);
-  const result: unknown[] = [];
-  docs.forEach((d, i) => {
-    if (d.errors.length) throw new UsageError(`${file}: document ${i + 1} is not valid YAML or JSON: ${d.errors[0].message.split('\n')[0]}`);
-    if (d.contents !== null) result.push(d.toJS({ maxAliasCount: 100 }));
-  });
-  if (result.length === 0) throw new UsageError(`${file} holds no resource`);
-  return result;
+  let docs: ParsedDocument[];
+  try {
+    docs = parseYamlStrict(decodeUtf8Strict(bytes));
+  } catch (e) {
+    if (e instanceof DocumentError) {
+      const what = e.code === 'invalid_yaml' ? e.message.replace(/^not valid YAML/, 'not valid YAML or JSON') : e.message;
+      throw new UsageError(`${file}: ${what.split('\n')[0]}`);
+    }
+    throw e;
+  }
+  if (docs.length === 0) throw new UsageError(`${file} holds no resource`);
+  return docs.map((d) => d.value);
 }
 
 /** Validates every document before sending any, so one bad document leaves nothing half-applied. */

@@ -3,8 +3,9 @@
 // its schema and plan-time diagnostics from it, and the constructs take its types as props.
 
 import { AWS_ACCOUNT_RE, AWS_REGION_RE, IAM_ROLE_ARN_RE, roleArnAccount } from './aws';
-import { parseGoDuration } from './duration';
+import { formatDuration, parseGoDuration } from './duration';
 import { canonicalRole, SYSTEM_ROLES } from './roles';
+import { parseRfc3339, rfc3339Ms } from './time';
 
 export const TOKEN_KIND = 'token';
 export const TOKEN_VERSION = 'v2';
@@ -34,13 +35,34 @@ export const LABEL_KEY_RE = /^[a-zA-Z/.0-9_:*-]+$/;
 const MAX_LABEL_KEY = 253;
 const MAX_LABEL_VALUE = 1024;
 const MAX_DESCRIPTION = 4096;
-const MAX_ALLOW_RULES = 256;
-const MAX_REGIONS = 64;
+// List bounds. Far above any real token (there are fewer than 20 system roles; AWS has about 35
+// regions) and low enough that a hostile body is refused in one message, not one per element.
+export const MAX_ROLES = 32;
+export const MAX_LABELS = 128;
+export const MAX_ALLOW_RULES = 256;
+export const MAX_REGIONS = 64;
+/** At most this many problems are listed; the rest are counted ("and N more"). */
+export const MAX_REPORTED_ERRORS = 20;
+/**
+ * A `token`-method token's name is the secret a host presents. Teleport generates 32 hex
+ * characters; 16 is the shortest it shows in part when masking, so it is the shortest accepted.
+ */
+export const MIN_TOKEN_SECRET_LENGTH = 16;
+/**
+ * aws_iid_ttl bounds. Below a second no instance can join in time. Above, Teleport reads the
+ * value as a Go time.Duration, so it refuses anything beyond the largest one (2^63-1 ns, about
+ * 292 years); the same bound here keeps tokens portable both ways. Multi-year values have a use:
+ * replaying documents AWS signed long ago (the EC2 test vectors do).
+ */
+export const MIN_AWS_IID_TTL_MS = 1000;
+export const MAX_AWS_IID_TTL_MS = 9_223_372_036_854.775;
+const MAX_AWS_IID_TTL_TEXT = '2562047h47m16.854775807s';
 const MAX_ARN = 2048;
-// RFC 3339 date-time, with seconds, optional fraction and a zone.
-const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 // Control characters (C0, DEL, C1) and Unicode line/paragraph separators.
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+// Characters that make a name display as something it is not: bidirectional embeddings,
+// overrides and isolates, zero-width characters, the byte order mark, and lone surrogates.
+const INVISIBLE_RE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\p{Cs}/u;
 
 export interface AwsAllowRule {
   /** The AWS account ID (12 digits) the joining host must be in. */
@@ -94,8 +116,12 @@ export interface FieldError {
 }
 
 export class TokenValidationError extends Error {
-  constructor(public readonly errors: FieldError[]) {
-    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+  /** `errors` holds at most MAX_REPORTED_ERRORS problems; `more` counts the ones left out. */
+  constructor(
+    public readonly errors: FieldError[],
+    public readonly more = 0,
+  ) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; ') + (more ? `; and ${more} more problem${more === 1 ? '' : 's'}` : ''));
     this.name = 'TokenValidationError';
   }
   get field(): string {
@@ -110,25 +136,39 @@ export class TokenValidationError extends Error {
 export const FIELD_DOCS: Record<string, string> = {
   kind: 'Resource kind, always "token".',
   version: 'Resource version, always "v2".',
-  'metadata.name': 'Token name. For the ec2 and iam methods it is not a secret; for the token method it is.',
+  'metadata.name': `Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least ${MIN_TOKEN_SECRET_LENGTH} characters.`,
   'metadata.description': 'Free-form description.',
-  'metadata.labels': `Labels; keys match ${LABEL_KEY_RE}. "${ORIGIN_LABEL}" defaults to "${DEFAULT_ORIGIN}".`,
-  'metadata.expires': 'RFC 3339 time after which the token cannot be used.',
+  'metadata.labels': `Labels (at most ${MAX_LABELS}); keys match ${LABEL_KEY_RE}. "${ORIGIN_LABEL}" defaults to "${DEFAULT_ORIGIN}".`,
+  'metadata.expires': 'RFC 3339 time after which the token cannot be used; stored in UTC (YYYY-MM-DDTHH:MM:SSZ). Leap seconds are refused.',
   'metadata.revision': 'Server-assigned revision; changes on every write.',
-  'spec.roles': `System roles granted to joining hosts (${SYSTEM_ROLES.join(', ')}), case-insensitive.`,
+  'spec.roles': `System roles granted to joining hosts (${SYSTEM_ROLES.join(', ')}), case-insensitive; at most ${MAX_ROLES}.`,
   'spec.join_method': 'token, ec2 or iam. Inferred when empty: ec2 if allow rules exist, else token.',
   'spec.bot_name': 'Bot the token is for; required with the Bot role.',
-  'spec.allow': 'Allow rules; a join succeeds when any one rule matches.',
+  'spec.allow': `Allow rules (at most ${MAX_ALLOW_RULES}); a join succeeds when any one rule matches.`,
   'spec.allow.aws_account': 'AWS account ID (12 digits).',
-  'spec.allow.aws_regions': 'EC2 only: allowed regions; any when empty.',
+  'spec.allow.aws_regions': `EC2 only: allowed regions (at most ${MAX_REGIONS}); any when empty.`,
   'spec.allow.aws_role': 'EC2 only: IAM role ARN assumed to call ec2:DescribeInstances in the account.',
   'spec.allow.aws_arn': 'IAM only: caller ARN pattern; * matches any run of characters, ? one character.',
-  'spec.aws_iid_ttl': `EC2 only: how long after launch an instance may join, as a Go duration. Default ${DEFAULT_AWS_IID_TTL}.`,
+  'spec.aws_iid_ttl': `EC2 only: how long after launch an instance may join, as a Go duration from ${formatDuration(MIN_AWS_IID_TTL_MS)} to ${MAX_AWS_IID_TTL_TEXT} (the largest Go duration, as Teleport). Default ${DEFAULT_AWS_IID_TTL}.`,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Field-level checks. Each returns an error message, or undefined when the value is valid.
 // Exported one by one so the provider can check the known parts of a partly unknown plan.
+
+/** A value quoted for a message, cut short so that a huge value cannot make a huge answer. */
+export function shown(value: unknown, max = 100): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+/** A message when the text holds a bidi-control, zero-width or other invisible character. */
+export function checkVisible(text: string): string | undefined {
+  const m = INVISIBLE_RE.exec(text);
+  if (!m) return undefined;
+  const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  return `must not contain invisible or bidirectional-control characters (U+${code} at position ${m.index})`;
+}
 
 export function checkName(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'must be a string';
@@ -136,12 +176,18 @@ export function checkName(name: unknown): string | undefined {
   if (name.length > MAX_NAME_LENGTH) return `must be at most ${MAX_NAME_LENGTH} characters (got ${name.length})`;
   if (CONTROL_RE.test(name)) return 'must not contain control characters';
   if (name.trim() !== name) return 'must not start or end with white space';
-  return undefined;
+  return checkVisible(name);
+}
+
+/** For the token method the name is the secret; a short one can be guessed. */
+export function checkTokenSecret(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name.length >= MIN_TOKEN_SECRET_LENGTH) return undefined;
+  return `a token-method token's name is its secret: use at least ${MIN_TOKEN_SECRET_LENGTH} characters (got ${name.length}), or leave it empty to have one generated`;
 }
 
 export function checkLabelKey(key: string): string | undefined {
   if (key.length > MAX_LABEL_KEY) return `label key is longer than ${MAX_LABEL_KEY} characters`;
-  if (!LABEL_KEY_RE.test(key)) return `label key ${JSON.stringify(key)} must match ${LABEL_KEY_RE}`;
+  if (!LABEL_KEY_RE.test(key)) return `label key ${shown(key)} must match ${LABEL_KEY_RE}`;
   return undefined;
 }
 
@@ -149,40 +195,45 @@ export function checkLabelValue(key: string, value: unknown): string | undefined
   if (typeof value !== 'string') return 'label values must be strings';
   if (value.length > MAX_LABEL_VALUE) return `label value is longer than ${MAX_LABEL_VALUE} characters`;
   if (CONTROL_RE.test(value)) return 'label value must not contain control characters';
+  const invisible = checkVisible(value);
+  if (invisible) return `label value ${invisible}`;
   if (key === ORIGIN_LABEL && !(ORIGINS as readonly string[]).includes(value)) {
-    return `${ORIGIN_LABEL} must be one of ${ORIGINS.join(', ')} (got ${JSON.stringify(value)})`;
+    return `${ORIGIN_LABEL} must be one of ${ORIGINS.join(', ')} (got ${shown(value)})`;
   }
   return undefined;
 }
 
 export function checkExpires(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'must be an RFC 3339 time string';
-  const m = RFC3339_RE.exec(value);
-  if (!m) return `must be an RFC 3339 time such as 2030-01-02T15:04:05Z (got ${JSON.stringify(value)})`;
-  const [, y, mo, d, h, mi, s] = m.map(Number);
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || s > 60) {
-    return `is not a real date and time (got ${JSON.stringify(value)})`;
-  }
-  return undefined;
+  const r = parseRfc3339(value);
+  if (r.ok) return undefined;
+  if (r.problem === 'syntax') return `must be an RFC 3339 time such as 2030-01-02T15:04:05Z (got ${shown(value)})`;
+  if (r.problem === 'leap-second') return `is a leap second (second 60), which is not accepted; use second 59 (got ${shown(value)})`;
+  return `is not a real date and time (got ${shown(value)}): month 01-12, a day the month has, hour 00-23, minute and second 00-59, zone offset at most 23:59, year 0001-9999 in UTC`;
+}
+
+/** The expiry as stored: the same instant in UTC, or undefined when it is not a valid time. */
+export function normaliseExpires(value: unknown): string | undefined {
+  const r = parseRfc3339(value);
+  return r.ok ? r.time.utc : undefined;
 }
 
 export function checkAwsAccount(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'must be a string of 12 digits (quote it in YAML)';
-  if (!AWS_ACCOUNT_RE.test(value)) return `must be a 12-digit AWS account ID (got ${JSON.stringify(value)})`;
+  if (!AWS_ACCOUNT_RE.test(value)) return `must be a 12-digit AWS account ID (got ${shown(value)})`;
   return undefined;
 }
 
 export function checkAwsRegion(value: unknown): string | undefined {
   if (typeof value !== 'string' || !AWS_REGION_RE.test(value)) {
-    return `must be an AWS region name such as us-west-2 (got ${JSON.stringify(value)})`;
+    return `must be an AWS region name such as us-west-2 (got ${shown(value)})`;
   }
   return undefined;
 }
 
 export function checkAwsRole(value: unknown): string | undefined {
   if (typeof value !== 'string' || !IAM_ROLE_ARN_RE.test(value)) {
-    return `must be an IAM role ARN such as arn:aws:iam::222222222222:role/teleport-DescribeInstances-role (got ${JSON.stringify(value)})`;
+    return `must be an IAM role ARN such as arn:aws:iam::222222222222:role/teleport-DescribeInstances-role (got ${shown(value)})`;
   }
   return undefined;
 }
@@ -194,24 +245,26 @@ export function checkAwsArn(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The aws_iid_ttl check: a Go duration from MIN_AWS_IID_TTL_MS to MAX_AWS_IID_TTL_MS. */
 export function checkDuration(value: unknown): string | undefined {
-  if (typeof value !== 'string' || parseGoDuration(value) === undefined) {
-    return `must be a duration such as 5m, 90s or 1h30m (got ${JSON.stringify(value)})`;
-  }
-  if (parseGoDuration(value)! <= 0) return 'must be greater than zero';
+  const ms = typeof value === 'string' ? parseGoDuration(value) : undefined;
+  if (ms === undefined) return `must be a duration such as 5m, 90s or 1h30m (got ${shown(value)})`;
+  if (ms <= 0) return 'must be greater than zero';
+  if (ms < MIN_AWS_IID_TTL_MS) return `must be at least ${formatDuration(MIN_AWS_IID_TTL_MS)} (got ${shown(value)})`;
+  if (ms > MAX_AWS_IID_TTL_MS) return `must be at most ${MAX_AWS_IID_TTL_TEXT}, the largest Go duration (got ${shown(value)})`;
   return undefined;
 }
 
 export function checkJoinMethod(value: unknown): string | undefined {
   if (typeof value !== 'string' || !(JOIN_METHODS as readonly string[]).includes(value)) {
-    return `must be one of ${JOIN_METHODS.join(', ')} (got ${JSON.stringify(value)})`;
+    return `must be one of ${JOIN_METHODS.join(', ')} (got ${shown(value)})`;
   }
   return undefined;
 }
 
 export function checkRole(value: unknown): string | undefined {
   if (typeof value !== 'string' || !canonicalRole(value)) {
-    return `${JSON.stringify(value)} is not a known role; use one of ${SYSTEM_ROLES.join(', ')}`;
+    return `${shown(value)} is not a known role; use one of ${SYSTEM_ROLES.join(', ')}`;
   }
   return undefined;
 }
@@ -234,16 +287,26 @@ function isUnset(v: unknown): boolean {
   return v === undefined || v === null || v === '';
 }
 
+/** A key as it appears in a field path; hostile keys can be any length. */
+function pathKey(key: string): string {
+  return key.length > 64 ? `${key.slice(0, 64)}...` : key;
+}
+
 class Collector {
   readonly errors: FieldError[] = [];
+  /** Problems found beyond MAX_REPORTED_ERRORS: counted, not listed. */
+  more = 0;
   add(field: string, message: string | undefined): boolean {
-    if (message) this.errors.push({ field, message });
+    if (message) {
+      if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ field, message });
+      else this.more++;
+    }
     return !message;
   }
   unknownKeys(obj: Obj, path: string, allowed: readonly string[]): void {
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
-        this.add(path ? `${path}.${key}` : key, `unknown field; expected one of ${allowed.join(', ')}`);
+        this.add(path ? `${path}.${pathKey(key)}` : pathKey(key), `unknown field; expected one of ${allowed.join(', ')}`);
       }
     }
   }
@@ -259,23 +322,24 @@ export function parseToken(input: unknown): ProvisionToken {
   if (!isObject(input)) throw new TokenValidationError([{ field: '', message: 'a token must be an object' }]);
   c.unknownKeys(input, '', ['kind', 'version', 'metadata', 'spec']);
 
-  if (!isUnset(input.kind) && input.kind !== TOKEN_KIND) c.add('kind', `must be "${TOKEN_KIND}" (got ${JSON.stringify(input.kind)})`);
+  if (!isUnset(input.kind) && input.kind !== TOKEN_KIND) c.add('kind', `must be "${TOKEN_KIND}" (got ${shown(input.kind)})`);
   if (input.version !== TOKEN_VERSION) {
-    c.add('version', isUnset(input.version) ? `is required and must be "${TOKEN_VERSION}"` : `must be "${TOKEN_VERSION}" (got ${JSON.stringify(input.version)})`);
+    c.add('version', isUnset(input.version) ? `is required and must be "${TOKEN_VERSION}"` : `must be "${TOKEN_VERSION}" (got ${shown(input.version)})`);
   }
 
   const metadata = parseMetadata(input.metadata, c);
   const spec = parseSpec(input.spec, c);
-  if (c.errors.length) throw new TokenValidationError(c.errors);
+  if (metadata && spec?.join_method === 'token' && !checkName(metadata.name)) c.add('metadata.name', checkTokenSecret(metadata.name));
+  if (c.errors.length) throw new TokenValidationError(c.errors, c.more);
   return { kind: TOKEN_KIND, version: TOKEN_VERSION, metadata: metadata!, spec: spec! };
 }
 
 /** Like parseToken, but returns the errors instead of throwing. */
-export function validateToken(input: unknown): { ok: true; token: ProvisionToken } | { ok: false; errors: FieldError[] } {
+export function validateToken(input: unknown): { ok: true; token: ProvisionToken } | { ok: false; errors: FieldError[]; more: number } {
   try {
     return { ok: true, token: parseToken(input) };
   } catch (e) {
-    if (e instanceof TokenValidationError) return { ok: false, errors: e.errors };
+    if (e instanceof TokenValidationError) return { ok: false, errors: e.errors, more: e.more };
     throw e;
   }
 }
@@ -292,16 +356,17 @@ function parseMetadata(raw: unknown, c: Collector): TokenMetadata | undefined {
   if (!isUnset(raw.description)) {
     if (typeof raw.description !== 'string') c.add('metadata.description', 'must be a string');
     else if (raw.description.length > MAX_DESCRIPTION) c.add('metadata.description', `must be at most ${MAX_DESCRIPTION} characters`);
-    else md.description = raw.description;
+    else if (c.add('metadata.description', checkVisible(raw.description))) md.description = raw.description;
   }
 
   // A Map, so that a key such as "__proto__" is kept as a label like any other.
   const labels = new Map<string, string>();
   if (!isUnset(raw.labels)) {
     if (!isObject(raw.labels)) c.add('metadata.labels', 'must be a map of strings');
+    else if (Object.keys(raw.labels).length > MAX_LABELS) c.add('metadata.labels', `must have at most ${MAX_LABELS} labels (got ${Object.keys(raw.labels).length})`);
     else {
       for (const [k, v] of Object.entries(raw.labels)) {
-        const path = `metadata.labels[${JSON.stringify(k)}]`;
+        const path = `metadata.labels[${JSON.stringify(pathKey(k))}]`;
         if (c.add(path, checkLabelKey(k) ?? checkLabelValue(k, v))) labels.set(k, v as string);
       }
     }
@@ -310,9 +375,10 @@ function parseMetadata(raw: unknown, c: Collector): TokenMetadata | undefined {
   md.labels = Object.fromEntries([...labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
   if (!isUnset(raw.expires)) {
-    // YAML turns an unquoted timestamp into a Date; accept it as the time it names.
-    const exp = raw.expires instanceof Date ? raw.expires.toISOString().replace('.000Z', 'Z') : raw.expires;
-    if (c.add('metadata.expires', checkExpires(exp))) md.expires = exp as string;
+    // A YAML timestamp arrives as a Date; accept it as the time it names (an invalid Date is refused).
+    const exp = raw.expires instanceof Date ? (Number.isNaN(raw.expires.getTime()) ? 'an invalid date' : raw.expires.toISOString()) : raw.expires;
+    // Stored in UTC, so that every reader compares the same instant without an offset to get wrong.
+    if (c.add('metadata.expires', checkExpires(exp))) md.expires = normaliseExpires(exp);
   }
   if (!isUnset(raw.revision)) {
     if (typeof raw.revision !== 'string') c.add('metadata.revision', 'must be a string');
@@ -331,6 +397,8 @@ function parseSpec(raw: unknown, c: Collector): TokenSpec | undefined {
   const roles: string[] = [];
   if (!Array.isArray(raw.roles) || raw.roles.length === 0) {
     c.add('spec.roles', `is required: list at least one role (e.g. [Node])`);
+  } else if (raw.roles.length > MAX_ROLES) {
+    c.add('spec.roles', `must list at most ${MAX_ROLES} roles (got ${raw.roles.length})`);
   } else {
     raw.roles.forEach((r, i) => {
       const path = `spec.roles[${i}]`;
@@ -357,7 +425,7 @@ function parseSpec(raw: unknown, c: Collector): TokenSpec | undefined {
 
   if (rawAllow !== undefined) {
     if (!Array.isArray(rawAllow)) c.add('spec.allow', 'must be a list of allow rules');
-    else if (rawAllow.length > MAX_ALLOW_RULES) c.add('spec.allow', `must have at most ${MAX_ALLOW_RULES} rules`);
+    else if (rawAllow.length > MAX_ALLOW_RULES) c.add('spec.allow', `must have at most ${MAX_ALLOW_RULES} rules (got ${rawAllow.length})`);
     else if (method) spec.allow = rawAllow.map((r, i) => parseRule(r, i, method!, c));
   }
 
@@ -390,7 +458,7 @@ function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): A
   if (!isUnset(regions) && !(Array.isArray(regions) && regions.length === 0)) {
     if (method !== 'ec2') c.add(`${path}.aws_regions`, `is only valid for join_method ec2 (this token uses ${method})`);
     else if (!Array.isArray(regions)) c.add(`${path}.aws_regions`, 'must be a list of region names');
-    else if (regions.length > MAX_REGIONS) c.add(`${path}.aws_regions`, `must list at most ${MAX_REGIONS} regions`);
+    else if (regions.length > MAX_REGIONS) c.add(`${path}.aws_regions`, `must list at most ${MAX_REGIONS} regions (got ${regions.length})`);
     else {
       const seen = new Set<string>();
       regions.forEach((r, j) => {
@@ -428,9 +496,15 @@ function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): A
   return rule;
 }
 
-/** Whether the token's expiry has passed at `now`. */
+/**
+ * Whether the token's expiry has passed at `now`. An expiry that cannot be read (a row written
+ * before times were checked strictly, or edited by hand) counts as passed: fail closed.
+ */
 export function isExpired(token: ProvisionToken, now: Date = new Date()): boolean {
-  return token.metadata.expires !== undefined && Date.parse(token.metadata.expires) <= now.getTime();
+  const expires = token.metadata.expires;
+  if (expires === undefined || expires === null) return false;
+  const ms = rfc3339Ms(expires);
+  return ms === undefined || !(ms > now.getTime());
 }
 
 /** The token's aws_iid_ttl in milliseconds (the default when unset). */
@@ -438,8 +512,12 @@ export function iidTtlMs(token: ProvisionToken): number {
   return parseGoDuration(token.spec.aws_iid_ttl ?? DEFAULT_AWS_IID_TTL)!;
 }
 
-/** Teleport-style masking of a secret token name for logs: all but the last quarter becomes `*`. */
+/**
+ * Masking of a secret token name, as Teleport masks them: a name shorter than 16 characters is
+ * all `*`; a longer one keeps only its last quarter visible.
+ */
 export function maskTokenName(name: string): string {
+  if (name.length < 16) return '*'.repeat(name.length);
   const keep = Math.floor(name.length / 4);
   return '*'.repeat(name.length - keep) + name.slice(name.length - keep);
 }

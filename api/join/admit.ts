@@ -2,7 +2,7 @@
 // host and issue its certificate. Method-specific proof (a token name, an EC2 identity document,
 // a signed STS request) lives in one file per method beside this one.
 
-import { createPublicKey, timingSafeEqual, createHash, type KeyObject } from 'node:crypto';
+import { timingSafeEqual, createHash, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isExpired, maskTokenName, type JoinMethod, type ProvisionToken } from '../../schema/token';
 import { canonicalRole, grantedRole } from '../../schema/roles';
@@ -46,24 +46,8 @@ export function requireString(body: Record<string, unknown>, field: string, max 
   return v;
 }
 
-/** Checks the agent's public key (PEM SubjectPublicKeyInfo): RSA >= 2048 bits, or EC P-256/P-384, or Ed25519. */
-export function parseAgentPublicKey(pem: unknown): KeyObject {
-  if (typeof pem !== 'string' || pem.length === 0 || pem.length > 8192) {
-    throw badJoinRequest('invalid_public_key', 'public_key is required: a PEM-encoded SubjectPublicKeyInfo');
-  }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: pem, format: 'pem' });
-  } catch {
-    throw badJoinRequest('invalid_public_key', 'public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
-  }
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails ?? {};
-  if (type === 'rsa' && (details.modulusLength ?? 0) >= 2048) return key;
-  if (type === 'ec' && ['prime256v1', 'secp384r1'].includes(details.namedCurve ?? '')) return key;
-  if (type === 'ed25519') return key;
-  throw badJoinRequest('invalid_public_key', `public_key type ${type}${details.namedCurve ? ` ${details.namedCurve}` : ''}${details.modulusLength ? ` ${details.modulusLength}-bit` : ''} is not accepted; use EC P-256, RSA 2048+ or Ed25519`);
-}
+// The agent's public key is read strictly in its own module; re-exported under its old home.
+export { parseAgentPublicKey } from './public-key';
 
 function sameSecret(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest();

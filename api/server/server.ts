@@ -16,6 +16,7 @@ import type { Store } from '../store/types';
 import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
 import { startHousekeeping } from './housekeeping';
+import { clientErrorHandler } from './client-error';
 
 export interface RunningServer {
   url: string;
@@ -56,6 +57,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
+    server.on('clientError', clientErrorHandler(log));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -142,11 +142,11 @@ test('CLI admin commands: create -f with several documents, get, tokens ls/rm, a
   expect((await runCli(['tokens', 'rm', 'multi-a'], { env })).stdout).toBe('token "multi-a" has been deleted\n');
 
   // A bad second document means nothing is created.
-  fs.writeFileSync(file, 'version: v2\nmetadata: {name: ok-one}\nspec: {roles: [Node]}\n---\nversion: v2\nmetadata: {name: bad-two}\nspec: {roles: [Node], join_method: ec2}\n');
+  fs.writeFileSync(file, 'version: v2\nmetadata: {name: ok-one-long-enough-secret}\nspec: {roles: [Node]}\n---\nversion: v2\nmetadata: {name: bad-two}\nspec: {roles: [Node], join_method: ec2}\n');
   const bad = await runCli(['create', '-f', file], { env });
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(/document 2\): spec\.allow: is required for join_method ec2/);
-  expect(await server.client().getToken('ok-one')).toBeUndefined();
+  expect(await server.client().getToken('ok-one-long-enough-secret')).toBeUndefined();
 
   for (const args of [['get', 'token/nope'], ['tokens', 'rm', 'nope'], ['nodes', 'rm', 'nope'], ['create', '-f', '/no/such/file'], ['frobnicate'], ['tokens', 'ls', '--bogus']]) {
     const r = await runCli(args, { env });

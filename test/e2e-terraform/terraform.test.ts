@@ -215,7 +215,7 @@ resource "teleport_provision_token" "generated" {
 resource "teleport_provision_token" "dependent" {
   version  = "v2"
   metadata = {
-    name   = "dependent"
+    name   = "dependent-token-secret"
     labels = { "generated" = substr(teleport_provision_token.generated.id, 13, 8) }
   }
   spec = { roles = ["Node"] }
@@ -228,7 +228,7 @@ resource "teleport_provision_token" "dependent" {
     const applied = await ws.run(['apply', '-auto-approve']);
     ok(applied, 'apply');
     const all = await api().listTokens();
-    const generated = all.find((t) => t.spec.join_method === 'token' && t.metadata.name !== 'dependent')!;
+    const generated = all.find((t) => t.spec.join_method === 'token' && t.metadata.name !== 'dependent-token-secret')!;
     // The secret name appears nowhere Terraform prints: not in apply, not in a refreshing plan.
     const refreshed = await ws.run(['plan']);
     expect(applied.stdout + applied.stderr + refreshed.stdout + refreshed.stderr).not.toContain(generated.metadata.name);
@@ -236,7 +236,7 @@ resource "teleport_provision_token" "dependent" {
     expect(generated.metadata.name).toMatch(/^[0-9a-f]{32}$/);
     // The ID of a token-method token is a digest of its secret name (token-sha256-<16 hex>), never the name.
     const digest = createHash('sha256').update(generated.metadata.name).digest('hex');
-    expect((await get('dependent'))?.metadata.labels?.generated).toBe(digest.slice(0, 8));
+    expect((await get('dependent-token-secret'))?.metadata.labels?.generated).toBe(digest.slice(0, 8));
     expect((await planExit()).code).toBe(0);
   });
 

@@ -99,7 +99,7 @@ describe('planning', () => {
   });
 
   test('conflicting top-level and metadata labels are reported on the alias', () => {
-    const cfg = { ...base({}, { name: 't', description: null, labels: { a: '1' }, expires: null }), labels: { a: '2' } };
+    const cfg = { ...base({}, { name: 'label-conflict-secret', description: null, labels: { a: '1' }, expires: null }), labels: { a: '2' } };
     expect(validateResourceConfig(cfg).map((d) => d.path)).toEqual([['labels', { key: 'a' }]]);
   });
 });

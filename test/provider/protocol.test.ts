@@ -296,15 +296,15 @@ describe('plan and apply', () => {
   });
 
   test('creating a token that already exists fails and suggests import', async () => {
-    await server.client().createToken({ kind: 'token', version: 'v2', metadata: { name: 'proto-exists' }, spec: { roles: ['Node'] } });
-    const config = seedConfig('proto-exists');
+    await server.client().createToken({ kind: 'token', version: 'v2', metadata: { name: 'proto-exists-already' }, spec: { roles: ['Node'] } });
+    const config = seedConfig('proto-exists-already');
     const plan = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(config), config: mp(config) });
     const res = await provider.rpc.ApplyResourceChange({ type_name: TYPE, prior_state: mp(null), planned_state: plan.planned_state, config: mp(config) });
     const d = diags(res);
     expect(d).toHaveLength(1);
     expect(d[0].summary).toBe('Token already exists');
     expect(d[0].detail).toMatch(/terraform import .* proto-exists/);
-    expect((await server.client().getToken('proto-exists'))?.spec.join_method).toBe('token'); // untouched
+    expect((await server.client().getToken('proto-exists-already'))?.spec.join_method).toBe('token'); // untouched
   });
 });
 

@@ -11,7 +11,7 @@ import { AlreadyExistsError, ConflictError, NotFoundError, type Store } from '..
 
 let dir: string;
 let store: Store;
-const tok = (name: string) => parseToken({ version: 'v2', metadata: { name }, spec: { roles: ['Node'] } });
+const tok = (name: string) => parseToken({ version: 'v2', metadata: { name }, spec: { roles: ['Node'], allow: [{ aws_account: '111111111111' }] } });
 const HOUR = 3600_000;
 let serialCount = 0;
 const node = (hostId: string, o: { at?: Date; ttlMs?: number } = {}) => {

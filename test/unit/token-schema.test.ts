@@ -7,6 +7,9 @@ import { parseGoDuration, formatDuration } from '../../schema/duration';
 const SEEDS = path.join(__dirname, '..', 'fixtures', 'seeds');
 const seed = (f: string) => YAML.parse(fs.readFileSync(path.join(SEEDS, f), 'utf8'));
 
+/** A token-method name long enough to be a secret (as Teleport generates them: 32 hex). */
+const SECRET = 'b7c1e0f4a9d24b8e9c3f5a6d7e8f9012';
+
 const base = () => ({ kind: 'token', version: 'v2', metadata: { name: 't1' }, spec: { roles: ['Node'], join_method: 'ec2', allow: [{ aws_account: '111111111111' }] } as Record<string, unknown> });
 
 function errorsOf(input: unknown): FieldError[] {
@@ -46,7 +49,7 @@ describe('seed documents load exactly as written', () => {
 
 describe('defaults and normalisation', () => {
   test('join_method inferred as token without allow rules', () => {
-    expect(parseToken({ version: 'v2', metadata: { name: 'n' }, spec: { roles: ['node'] } }).spec.join_method).toBe('token');
+    expect(parseToken({ version: 'v2', metadata: { name: SECRET }, spec: { roles: ['node'] } }).spec.join_method).toBe('token');
   });
   test('roles are case-insensitive and stored canonically', () => {
     expect(parseToken({ ...base(), spec: { ...base().spec, roles: ['NODE', 'db', 'windowsdesktop'] } }).spec.roles).toEqual(['Node', 'Db', 'WindowsDesktop']);
@@ -61,20 +64,20 @@ describe('defaults and normalisation', () => {
     expect(parseToken({ ...base(), metadata: { name: 'x', labels: { 'teleport.dev/origin': 'terraform' } } }).metadata.labels).toEqual({ 'teleport.dev/origin': 'terraform' });
   });
   test('a label keyed "__proto__" is an ordinary label', () => {
-    const t = parseToken(JSON.parse('{"version":"v2","metadata":{"name":"p","labels":{"__proto__":"x","a":"b"}},"spec":{"roles":["Node"]}}'));
+    const t = parseToken(JSON.parse(`{"version":"v2","metadata":{"name":"${SECRET}","labels":{"__proto__":"x","a":"b"}},"spec":{"roles":["Node"]}}`));
     expect(Object.entries(t.metadata.labels!)).toEqual([['__proto__', 'x'], ['a', 'b'], ['teleport.dev/origin', 'dynamic']]);
     expect(JSON.parse(JSON.stringify(t)).metadata.labels.__proto__).toBe('x');
   });
   test('kind may be omitted; empty allow list and empty strings count as unset', () => {
-    const t = parseToken({ version: 'v2', metadata: { name: 'n', description: '' }, spec: { roles: ['Node'], allow: [], join_method: '' } });
+    const t = parseToken({ version: 'v2', metadata: { name: SECRET, description: '' }, spec: { roles: ['Node'], allow: [], join_method: '' } });
     expect(t.spec.join_method).toBe('token');
     expect(t.metadata.description).toBeUndefined();
   });
   test('Bot role with bot_name', () => {
-    expect(parseToken({ version: 'v2', metadata: { name: 'b' }, spec: { roles: ['bot'], bot_name: 'ci' } }).spec).toMatchObject({ roles: ['Bot'], bot_name: 'ci' });
+    expect(parseToken({ version: 'v2', metadata: { name: SECRET }, spec: { roles: ['bot'], bot_name: 'ci' } }).spec).toMatchObject({ roles: ['Bot'], bot_name: 'ci' });
   });
   test('YAML timestamps are accepted as expires', () => {
-    const t = parseToken(YAML.parse('version: v2\nmetadata:\n  name: e\n  expires: 2030-01-02T03:04:05Z\nspec:\n  roles: [Node]\n'));
+    const t = parseToken(YAML.parse(`version: v2\nmetadata:\n  name: ${SECRET}\n  expires: 2030-01-02T03:04:05Z\nspec:\n  roles: [Node]\n`));
     expect(t.metadata.expires).toBe('2030-01-02T03:04:05Z');
   });
 });
@@ -159,9 +162,12 @@ describe('helpers', () => {
     expect(isExpired(parseToken({ ...base(), metadata: { name: 'x', expires: '2999-01-01T00:00:00+02:00' } }))).toBe(false);
     expect(isExpired(parseToken(base()))).toBe(false);
   });
-  test('masking keeps only the last quarter', () => {
-    expect(maskTokenName('abcdefgh')).toBe('******gh');
+  test('masking: names under 16 characters are hidden entirely, longer ones keep the last quarter', () => {
+    expect(maskTokenName('abcdefgh')).toBe('********');
     expect(maskTokenName('abc')).toBe('***');
+    expect(maskTokenName('123456789012345')).toBe('***************');
+    expect(maskTokenName('0123456789abcdef')).toBe('************cdef');
+    expect(maskTokenName(SECRET)).toBe('*'.repeat(24) + SECRET.slice(24));
   });
   test('Go durations', () => {
     expect(parseGoDuration('5m')).toBe(300_000);

@@ -18,7 +18,7 @@ export interface DataTeleportProvisionTokenConfig extends cdktf.TerraformMetaArg
 }
 export interface DataTeleportProvisionTokenMetadata {
   /**
-  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is.
+  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least 16 characters.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/data-sources/provision_token#name DataTeleportProvisionToken#name}
   */

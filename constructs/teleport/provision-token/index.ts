@@ -16,7 +16,7 @@ export interface ProvisionTokenConfig extends cdktf.TerraformMetaArguments {
   */
   readonly version: string;
   /**
-  * Alias of metadata.labels, accepted at the top level as Teleport's documentation writes it. Labels; keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic".
+  * Alias of metadata.labels, accepted at the top level as Teleport's documentation writes it. Labels (at most 128); keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic".
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#labels ProvisionToken#labels}
   */
@@ -36,7 +36,7 @@ export interface ProvisionTokenConfig extends cdktf.TerraformMetaArguments {
 }
 export interface ProvisionTokenMetadata {
   /**
-  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is. Changing it replaces the token. Generated when empty (token method only).
+  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least 16 characters. Changing it replaces the token. Generated when empty (token method only).
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#name ProvisionToken#name}
   */
@@ -48,13 +48,13 @@ export interface ProvisionTokenMetadata {
   */
   readonly description?: string;
   /**
-  * Labels; keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic".
+  * Labels (at most 128); keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic".
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#labels ProvisionToken#labels}
   */
   readonly labels?: { [key: string]: string };
   /**
-  * RFC 3339 time after which the token cannot be used.
+  * RFC 3339 time after which the token cannot be used; stored in UTC (YYYY-MM-DDTHH:MM:SSZ). Leap seconds are refused.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#expires ProvisionToken#expires}
   */
@@ -243,7 +243,7 @@ export interface ProvisionTokenSpecAllow {
   */
   readonly awsAccount?: string;
   /**
-  * EC2 only: allowed regions; any when empty.
+  * EC2 only: allowed regions (at most 64); any when empty.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#aws_regions ProvisionToken#aws_regions}
   */
@@ -460,7 +460,7 @@ export class ProvisionTokenSpecAllowList extends cdktf.ComplexList {
 }
 export interface ProvisionTokenSpec {
   /**
-  * System roles granted to joining hosts (Auth, Node, Proxy, Admin, ProvisionToken, Trusted_cluster, Signup, Nop, RemoteProxy, Kube, App, Db, WindowsDesktop, Bot, Instance, Discovery, Okta, MDM, AccessGraphPlugin), case-insensitive.
+  * System roles granted to joining hosts (Auth, Node, Proxy, Admin, ProvisionToken, Trusted_cluster, Signup, Nop, RemoteProxy, Kube, App, Db, WindowsDesktop, Bot, Instance, Discovery, Okta, MDM, AccessGraphPlugin), case-insensitive; at most 32.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#roles ProvisionToken#roles}
   */
@@ -478,13 +478,13 @@ export interface ProvisionTokenSpec {
   */
   readonly botName?: string;
   /**
-  * Allow rules; a join succeeds when any one rule matches.
+  * Allow rules (at most 256); a join succeeds when any one rule matches.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#allow ProvisionToken#allow}
   */
   readonly allow?: ProvisionTokenSpecAllow[] | cdktf.IResolvable;
   /**
-  * EC2 only: how long after launch an instance may join, as a Go duration. Default 5m.
+  * EC2 only: how long after launch an instance may join, as a Go duration from 1s to 2562047h47m16.854775807s (the largest Go duration, as Teleport). Default 5m.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#aws_iid_ttl ProvisionToken#aws_iid_ttl}
   */

@@ -1,0 +1,117 @@
+// The agent's public key, as a join request carries it. Node's createPublicKey is lenient in ways
+// that matter here: it derives a public key from a private key, takes a certificate, reads the
+// first PEM block and ignores what follows, and accepts any RSA parameters. So the text is read
+// strictly first (exactly one SPKI PEM block, nothing but white space around it, canonical
+// base64, no bytes after the DER), then the key type and parameters are checked.
+
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { badJoinRequest, type JoinError } from './errors';
+
+export const MAX_PUBLIC_KEY_PEM = 8192;
+export const MIN_RSA_BITS = 2048;
+export const MAX_RSA_BITS = 8192;
+export const MIN_RSA_EXPONENT = 65537n;
+const ACCEPTED_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384' };
+const ACCEPTED = 'EC P-256/P-384, RSA 2048-8192 bits or Ed25519';
+
+const BEGIN_RE = /-----BEGIN ([A-Z0-9 ]+)-----/g;
+const SPKI_PEM_RE = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END PUBLIC KEY-----$/;
+
+function refuse(message: string): JoinError {
+  return badJoinRequest('invalid_public_key', message);
+}
+
+/** What a PEM label holds, for a refusal that tells the operator what they sent instead. */
+function describeLabel(label: string): string | undefined {
+  if (label.includes('PRIVATE KEY')) return 'a private key; send only the public key (-----BEGIN PUBLIC KEY-----) and keep the private key on the host';
+  if (label.includes('CERTIFICATE')) return 'a certificate; send the public key itself (-----BEGIN PUBLIC KEY-----)';
+  if (label === 'RSA PUBLIC KEY') return 'a PKCS#1 RSA key; send it as SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----, e.g. `openssl rsa -pubin -RSAPublicKey_in -pubout`)';
+  if (label !== 'PUBLIC KEY') return `a PEM block of type ${JSON.stringify(label.slice(0, 40))}; expected -----BEGIN PUBLIC KEY-----`;
+  return undefined;
+}
+
+/** The DER of the one SPKI block in `pem`, or a precise refusal. */
+function spkiDer(pem: string): Buffer {
+  const text = pem.trim();
+  const labels = [...text.matchAll(BEGIN_RE)].map((m) => m[1]);
+  if (labels.length === 0) throw refuse('public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
+  if (labels.length > 1) throw refuse(`public_key must hold exactly one PEM block (found ${labels.length})`);
+  const wrong = describeLabel(labels[0]);
+  if (wrong) throw refuse(`public_key is ${wrong}`);
+  if (!text.startsWith('-----BEGIN PUBLIC KEY-----')) throw refuse('public_key has text before the PEM block; send the PEM block alone');
+  if (!/-----END PUBLIC KEY-----$/.test(text)) throw refuse('public_key has text after the PEM block, or no -----END PUBLIC KEY----- line; send the PEM block alone');
+  const m = SPKI_PEM_RE.exec(text);
+  if (!m) throw refuse('public_key is not a well-formed PEM block: only base64 lines may stand between the BEGIN and END lines');
+  const b64 = m[1].replace(/[\r\n]/g, '');
+  const der = Buffer.from(b64, 'base64');
+  // Buffer.from skips what it cannot read; the round trip catches stray '=' and bad padding.
+  if (der.length === 0 || der.toString('base64') !== b64) throw refuse('public_key is not a well-formed PEM block: its base64 is not canonical');
+  return der;
+}
+
+/** Length of a DER SEQUENCE including its header, or undefined when the header is not DER. */
+function derSequenceLength(der: Buffer): number | undefined {
+  if (der.length < 2 || der[0] !== 0x30) return undefined;
+  const first = der[1];
+  if (first < 0x80) return 2 + first;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || der.length < 2 + n) return undefined;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + der[2 + i];
+  // Long form for a length that fits the short form, or a leading zero byte, is BER, not DER.
+  if (len < 0x80 || der[2] === 0) return undefined;
+  return 2 + n + len;
+}
+
+function base64UrlToBigInt(text: string): bigint {
+  const hex = Buffer.from(text, 'base64url').toString('hex');
+  return hex ? BigInt(`0x${hex}`) : 0n;
+}
+
+function checkRsa(key: KeyObject): void {
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+    throw refuse(`public_key is a ${bits}-bit RSA key; RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits`);
+  }
+  const jwk = key.export({ format: 'jwk' });
+  const n = base64UrlToBigInt(String(jwk.n ?? ''));
+  const e = base64UrlToBigInt(String(jwk.e ?? ''));
+  if (n % 2n === 0n) throw refuse('public_key is an RSA key with an even modulus, which cannot be a product of two large primes');
+  if (e % 2n === 0n || e < MIN_RSA_EXPONENT) {
+    throw refuse(`public_key is an RSA key with public exponent ${e > 1_000_000_000_000n ? 'too large to show' : String(e)}; the exponent must be odd and at least ${MIN_RSA_EXPONENT} (65537 is usual)`);
+  }
+}
+
+/**
+ * Reads and checks the agent's public key: exactly one PEM SubjectPublicKeyInfo of an accepted
+ * type (EC P-256/P-384, RSA 2048-8192 bits with an odd modulus and an odd exponent >= 65537,
+ * Ed25519). Every refusal is `invalid_public_key` with a message saying what is wrong.
+ */
+export function parseAgentPublicKey(pem: unknown): KeyObject {
+  if (typeof pem !== 'string' || pem.trim().length === 0) {
+    throw refuse('public_key is required: a PEM-encoded SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)');
+  }
+  if (pem.length > MAX_PUBLIC_KEY_PEM) throw refuse(`public_key is longer than ${MAX_PUBLIC_KEY_PEM} characters; no accepted key is that large`);
+  if (!pem.includes('-----BEGIN ')) throw refuse('public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
+  const der = spkiDer(pem);
+  if (derSequenceLength(der) !== der.length) throw refuse('public_key is not a single DER SubjectPublicKeyInfo (bad length, or bytes after it)');
+
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    throw refuse('public_key is not a valid SubjectPublicKeyInfo (the key inside could not be read)');
+  }
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa') {
+    checkRsa(key);
+    return key;
+  }
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
+    if (ACCEPTED_CURVES[curve]) return key;
+    throw refuse(`public_key is an EC key on curve ${curve || '(unnamed)'}, which is not accepted; use ${ACCEPTED}`);
+  }
+  if (type === 'ed25519') return key;
+  throw refuse(`public_key type ${type} is not accepted; use ${ACCEPTED}`);
+}
