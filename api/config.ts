@@ -71,7 +71,8 @@ function parseExtraCerts(spec: string | undefined): { region: string; file: stri
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  // Safe integers only: 1e308 is an "integer" to JavaScript and would overflow every date built from it.
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
   return n;
 }
 
@@ -95,11 +96,14 @@ function defaultClusterName(): string {
 /** Hosts renew at two thirds of this; a day by default, as low as tens of seconds to watch renewal happen. */
 export const DEFAULT_HOST_CERT_TTL_SECONDS = 24 * 3600;
 export const MIN_HOST_CERT_TTL_SECONDS = 10;
+export const MAX_HOST_CERT_TTL_SECONDS = 366 * 24 * 3600;
 
 function hostCertTtlSeconds(value: string | undefined): number {
   const n = positiveInt('JOINERY_HOST_CERT_TTL_SECONDS', value, DEFAULT_HOST_CERT_TTL_SECONDS);
   // Below this the agent's renewal at two thirds of the lifetime cannot outrun network latency.
   if (n < MIN_HOST_CERT_TTL_SECONDS) throw new Error(`JOINERY_HOST_CERT_TTL_SECONDS must be at least ${MIN_HOST_CERT_TTL_SECONDS} (got ${value})`);
+  // Short lifetimes are the point of renewal; a year is already far past any sane setting.
+  if (n > MAX_HOST_CERT_TTL_SECONDS) throw new Error(`JOINERY_HOST_CERT_TTL_SECONDS must be at most ${MAX_HOST_CERT_TTL_SECONDS} (a year; got ${value})`);
   return n;
 }
 

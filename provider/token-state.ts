@@ -23,6 +23,7 @@ import {
   validateToken,
   type TokenInput,
 } from '../schema/token';
+import { sameInstant } from '../schema/time';
 import { isUnknown, isWhollyKnown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
 import { error, parseFieldPath, pathString, type Diagnostic, type PathStep } from './diagnostics';
 
@@ -216,6 +217,7 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
   }
   const mapOrNull = (m: Obj, priorMap: Obj | undefined): CtyValue => (Object.keys(m).length ? m : priorMap && Object.keys(priorMap).length === 0 ? {} : null);
 
+  const priorExpires = asObj(prior?.metadata)?.expires;
   const priorSpec = asObj(prior?.spec);
   const priorRoles = asList(priorSpec?.roles);
   const roles = token.spec.roles.map((r, i) => {
@@ -242,7 +244,9 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
       name: token.metadata.name,
       description: token.metadata.description ?? null,
       labels: mapOrNull(md, priorMd),
-      expires: token.metadata.expires ?? null,
+      // The server stores expiry normalised to UTC; the configuration's spelling of the same
+      // instant (an offset, a zero fraction) is kept so the plan shows no change.
+      expires: token.metadata.expires === undefined ? null : typeof priorExpires === 'string' && sameInstant(priorExpires, token.metadata.expires) ? priorExpires : token.metadata.expires,
     },
     spec: {
       roles,

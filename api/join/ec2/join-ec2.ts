@@ -6,6 +6,7 @@ import type { AwsAllowRule, ProvisionToken } from '../../../schema/token';
 import { iidTtlMs, maskTokenName } from '../../../schema/token';
 import { roleArnAccount } from '../../../schema/aws';
 import { formatDuration } from '../../../schema/duration';
+import { rfc3339Ms } from '../../../schema/time';
 import { admitHost, alreadyJoined, isLive, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
 import { JoinError, badJoinRequest } from '../errors';
 import { AwsInstanceLookup, type InstanceLookup } from './describe-instance';
@@ -15,7 +16,7 @@ import { ec2TrustStoreFor, Ec2TrustConfigError, type Ec2TrustStore } from './tru
 /** Every code an EC2 join can be refused with, and what it means. For the OpenAPI document and README. */
 export const EC2_REFUSAL_CODES: Record<string, string> = {
   invalid_request: '400: a required field is missing or malformed (token_name, role, iid, public_key, host_id).',
-  invalid_public_key: '400: public_key is not a PEM SubjectPublicKeyInfo of an accepted type (EC P-256/P-384, RSA 2048+, Ed25519).',
+  invalid_public_key: '400: public_key is not a PEM SubjectPublicKeyInfo of an accepted type (EC P-256/P-384, RSA 2048-8192 with e >= 65537, Ed25519).',
   token_not_found: '403: no token has this name.',
   token_expired: '403: the token is past metadata.expires.',
   join_method_mismatch: '403: the token is not an ec2 token.',
@@ -74,7 +75,8 @@ export function matchAllowRule(token: ProvisionToken, id: InstanceIdentity): { r
 
 /** pendingTime must lie within [now - aws_iid_ttl, now + 1 minute]. */
 export function checkPendingTime(token: ProvisionToken, id: InstanceIdentity, hostId: string, now: Date): void {
-  const pending = Date.parse(id.pendingTime);
+  // Read strictly (real ranges, no 24:00 or rolled-over dates); anything unreadable is refused.
+  const pending = rfc3339Ms(id.pendingTime) ?? NaN;
   if (Number.isNaN(pending)) throw badJoinRequest('iid_malformed', `iid is not an EC2 instance identity document: pendingTime ${JSON.stringify(id.pendingTime)} is not a time`);
   const ttl = iidTtlMs(token);
   const age = now.getTime() - pending;
