@@ -36,6 +36,10 @@ export interface ServerConfig {
   iamStsTimeoutMs: number;
   /** Join requests (all methods, challenges included) one client address may make per minute; 0 = unlimited. */
   joinRatePerMinute: number;
+  /** EC2: how long a join may wait through DescribeInstances pacing and AWS throttling before `aws_throttled`; 0 = no retry. */
+  ec2ThrottleWaitMs: number;
+  /** EC2: DescribeInstances calls per second per account and region (a burst of 2.5 s of them); AWS allows 20 for all tools together. */
+  ec2DescribePerSecond: number;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:3025';
@@ -83,5 +87,7 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     iamStsTestEndpoint: env.JOINERY_IAM_STS_TEST_ENDPOINT || undefined,
     iamStsTimeoutMs: positiveInt('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
     joinRatePerMinute: env.JOINERY_JOIN_RATE_PER_MINUTE === '0' ? 0 : positiveInt('JOINERY_JOIN_RATE_PER_MINUTE', env.JOINERY_JOIN_RATE_PER_MINUTE, 600),
+    ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, 30_000),
+    ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, 2),
   };
 }
