@@ -6,7 +6,8 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const CLI_JS = path.join(ROOT, 'dist', 'cli', 'main.js');
+// JOINERY_BENCH_SERVER_ROOT: another checkout's build, to measure before and after a change.
+const CLI_JS = path.join(process.env.JOINERY_BENCH_SERVER_ROOT ? path.resolve(process.env.JOINERY_BENCH_SERVER_ROOT) : ROOT, 'dist', 'cli', 'main.js');
 
 function rssMb(pid) {
   try {
