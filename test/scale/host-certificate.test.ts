@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { ClusterCA } from '../../api/ca/ca';
-import { hostCertificateIssuer, hostTbsCertificate, issueHostCertificate, randomSerialHex, subjectDer } from '../../api/ca/host-certificate';
+import { hostCertificateIssuer, hostTbsCertificate, issueHostCertificate, randomSerialHex, spkiDer, subjectDer } from '../../api/ca/host-certificate';
 import type { Store } from '../../api/store/types';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -172,4 +172,17 @@ test('serials: 16 bytes, positive, no leading zero, distinct', () => {
     seen.add(s);
   }
   expect(seen.size).toBe(2000);
+});
+
+test.each([
+  ...keyTypes,
+  ['RSA 3072', () => generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey],
+  ['RSA 2048 with exponent 3', () => generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey],
+  ['RSA-PSS (through the encoder)', () => generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey],
+  ['X25519 (through the encoder)', () => generateKeyPairSync('x25519').publicKey],
+] as [string, () => KeyObject][])('the SubjectPublicKeyInfo of a %s key is byte for byte what OpenSSL writes', (_k, makeKey) => {
+  for (let i = 0; i < 20; i++) {
+    const key = makeKey();
+    expect(spkiDer(key).toString('hex')).toBe(key.export({ type: 'spki', format: 'der' }).toString('hex'));
+  }
 });
