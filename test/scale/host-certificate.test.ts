@@ -180,8 +180,9 @@ test.each([
   ['RSA 2048 with exponent 3', () => generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey],
   ['RSA-PSS (through the encoder)', () => generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey],
   ['X25519 (through the encoder)', () => generateKeyPairSync('x25519').publicKey],
-] as [string, () => KeyObject][])('the SubjectPublicKeyInfo of a %s key is byte for byte what OpenSSL writes', (_k, makeKey) => {
-  for (let i = 0; i < 20; i++) {
+] as [string, () => KeyObject][])('the SubjectPublicKeyInfo of a %s key is byte for byte what OpenSSL writes', (name, makeKey) => {
+  // Many small keys (coordinates with leading zero bytes must keep their length); RSA keys are slow to make.
+  for (let i = 0; i < (name.startsWith('RSA') ? 1 : 50); i++) {
     const key = makeKey();
     expect(spkiDer(key).toString('hex')).toBe(key.export({ type: 'spki', format: 'der' }).toString('hex'));
   }
