@@ -89,6 +89,11 @@ const OID = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
 };
 
+// Encoded once: the per-certificate work is only the values.
+const CN = oid(OID.commonName);
+const OU = oid(OID.organizationalUnit);
+const O = oid(OID.organization);
+const SAN = oid(OID.subjectAltName);
 const SIGNATURE_ALGORITHM = seq(oid(OID.ecdsaWithSha256));
 const VERSION_3 = explicit(0, tlv(0x02, Buffer.from([2])));
 
@@ -100,11 +105,12 @@ const EXT_KEY_USAGE = seq(oid(OID.extKeyUsage), octets(seq(oid(OID.clientAuth)))
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
-const EC_CURVE_OIDS: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34' };
-const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const OID_RSA = '1.2.840.113549.1.1.1';
-const OID_ED25519 = '1.3.101.112';
-const NULL = Buffer.from([0x05, 0x00]);
+const EC_ALGORITHMS: Record<string, Buffer> = {
+  'P-256': seq(oid('1.2.840.10045.2.1'), oid('1.2.840.10045.3.1.7')),
+  'P-384': seq(oid('1.2.840.10045.2.1'), oid('1.3.132.0.34')),
+};
+const RSA_ALGORITHM = seq(oid('1.2.840.113549.1.1.1'), Buffer.from([0x05, 0x00]));
+const ED25519_ALGORITHM = seq(oid('1.3.101.112'));
 
 /**
  * The key's SubjectPublicKeyInfo. Exporting a JWK is an order of magnitude cheaper than OpenSSL 3's
@@ -116,12 +122,12 @@ export function spkiDer(key: KeyObject): Buffer {
   if (type === 'ec' || type === 'ed25519' || type === 'rsa') {
     const jwk = key.export({ format: 'jwk' });
     const b64 = (v: string | undefined) => Buffer.from(v ?? '', 'base64url');
-    if (type === 'ec' && jwk.crv && EC_CURVE_OIDS[jwk.crv]) {
+    if (type === 'ec' && jwk.crv && EC_ALGORITHMS[jwk.crv]) {
       const point = Buffer.concat([Buffer.from([0x04]), b64(jwk.x), b64(jwk.y)]);
-      return seq(seq(oid(OID_EC_PUBLIC_KEY), oid(EC_CURVE_OIDS[jwk.crv])), bitString(point));
+      return seq(EC_ALGORITHMS[jwk.crv], bitString(point));
     }
-    if (type === 'ed25519' && jwk.x) return seq(seq(oid(OID_ED25519)), bitString(b64(jwk.x)));
-    if (type === 'rsa' && jwk.n && jwk.e) return seq(seq(oid(OID_RSA), NULL), bitString(seq(unsignedInteger(b64(jwk.n)), unsignedInteger(b64(jwk.e)))));
+    if (type === 'ed25519' && jwk.x) return seq(ED25519_ALGORITHM, bitString(b64(jwk.x)));
+    if (type === 'rsa' && jwk.n && jwk.e) return seq(RSA_ALGORITHM, bitString(seq(unsignedInteger(b64(jwk.n)), unsignedInteger(b64(jwk.e)))));
   }
   return key.export({ type: 'spki', format: 'der' });
 }
@@ -191,14 +197,14 @@ export interface HostCertificateRequest {
 /** Issuer-independent parts of a host certificate's TBSCertificate, exported for tests. */
 export function hostTbsCertificate(issuer: HostCertificateIssuer, req: HostCertificateRequest, serialHex: string): Buffer {
   const subject = seq(
-    set(seq(oid(OID.commonName), utf8String('CN', req.hostId))),
-    set(seq(oid(OID.organizationalUnit), utf8String('OU', req.role))),
-    set(seq(oid(OID.organization), utf8String('O', issuer.clusterName))),
+    set(seq(CN, utf8String('CN', req.hostId))),
+    set(seq(OU, utf8String('OU', req.role))),
+    set(seq(O, utf8String('O', issuer.clusterName))),
   );
   const names: Buffer[] = [];
   if (DNS_LABEL.test(req.hostId)) names.push(ia5String(0x82, req.hostId));
   names.push(ia5String(0x86, `joinery://${encodeURIComponent(issuer.clusterName)}/host/${encodeURIComponent(req.hostId)}`));
-  const san = seq(oid(OID.subjectAltName), octets(seq(...names)));
+  const san = seq(SAN, octets(seq(...names)));
   const spki = spkiDer(req.publicKey);
   return seq(
     VERSION_3,
