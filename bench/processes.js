@@ -58,8 +58,10 @@ function stopper(child) {
 }
 
 /** Starts `joinery serve` on a free loopback port with its own data directory. */
-async function startJoinery(env = {}, nodeArgs = []) {
+async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-bench-'));
+  // A replica shares the first one's CA (and its database, through the environment).
+  if (opts.caFrom) for (const f of ['ca.key', 'ca.crt']) fs.copyFileSync(path.join(opts.caFrom, f), path.join(dataDir, f));
   const adminToken = 'bench-admin-credential-0123456789abcdef';
   const child = spawn(process.execPath, [...nodeArgs, CLI_JS, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
     env: { ...process.env, JOINERY_LOG_LEVEL: 'warn', JOINERY_CLUSTER_NAME: 'bench', JOINERY_ADMIN_TOKEN: adminToken, ...env },

@@ -2,8 +2,8 @@
 // Benchmarks (npm run bench), each figure from one run on this machine, as ratios where a peer
 // exists: token-method joins against an Express 5 hello-world over HTTPS (same load generator,
 // new TLS connection per request and keep-alive); a burst of 1,000 EC2 joins against a throttled
-// EC2 stand-in; IAM joins against a fake STS answering in 50 ms; the admin API; server RSS after
-// each. Prints the figures against the targets and exits 1 when one is missed. Loopback only,
+// EC2 stand-in; IAM joins against a fake STS answering in 50 ms; two replicas on one PostgreSQL
+// against one server on SQLite; the admin API; server RSS after each. Prints the figures against the targets and exits 1 when one is missed. Loopback only,
 // bounded in count and time (a few minutes at most).
 const os = require('node:os');
 const { JoineryClient } = require('../dist/client/api-client');
@@ -11,6 +11,7 @@ const { startJoinery } = require('./processes');
 const tokenJoins = require('./token-joins');
 const ec2Burst = require('./ec2-burst');
 const iamJoins = require('./iam-joins');
+const replicas = require('./replicas');
 
 const HARD_LIMIT_MS = 6 * 60_000;
 
@@ -91,7 +92,16 @@ async function main() {
   target('token get p99', a.get.p99, '<=', 20, ' ms');
   target('list 1000 tokens', a.list.p50, '<=', 500, ' ms');
 
-  console.log('\ntwo replicas on one PostgreSQL vs one on SQLite: not measured by this bench yet (replicas are proven by the PostgreSQL replica tests)');
+  console.log('\ntwo replicas on one PostgreSQL vs one server on SQLite: token joins, keep-alive, concurrency 32 split between the replicas');
+  const rep = await replicas.run();
+  line('one server, SQLite', rep.sqlite);
+  if (rep.replicas) {
+    line('two replicas, PostgreSQL', rep.replicas);
+    console.log(`  ratio ${f(rep.replicas.perSec / rep.sqlite.perSec, 2)}x; server RSS SQLite ${f(rep.sqlite.rssMb)} MB, replicas ${rep.replicas.rssMb.map((m) => f(m)).join(' and ')} MB`);
+    target('replica joins failed', rep.replicas.failed, '<=', 0);
+  } else {
+    console.log(`  replicas skipped: ${rep.skipped}`);
+  }
 
   console.log(`\n${'target'.padEnd(36)} ${'figure'.padStart(10)}   goal`);
   for (const r of results) console.log(`${r.name.padEnd(36)} ${f(r.value, r.unit === 'x' ? 2 : 1).padStart(10)}${r.unit.padEnd(4)} ${r.op} ${r.goal}${r.unit}  ${r.ok ? 'ok' : 'MISSED'}`);
