@@ -63,7 +63,7 @@ async function run({ instances = 1000, concurrency = 250, nodeArgs = [], env = {
 module.exports = { run };
 
 if (require.main === module) {
-  run().then((r) => console.log(JSON.stringify(r, null, 1)), (e) => {
+  run().then((r) => console.log(JSON.stringify(r, (k, v) => (k === 'latencies' ? undefined : v), 1)), (e) => {
     console.error(e);
     process.exit(1);
   });

@@ -45,7 +45,7 @@ async function run({ total = 1500, concurrency = 100, maxSeconds = 20, nodeArgs 
 module.exports = { run };
 
 if (require.main === module) {
-  run().then((r) => console.log(JSON.stringify(r, null, 1)), (e) => {
+  run().then((r) => console.log(JSON.stringify(r, (k, v) => (k === 'latencies' ? undefined : v), 1)), (e) => {
     console.error(e);
     process.exit(1);
   });

@@ -79,7 +79,18 @@ async function runLoad(opts) {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const done = latencies.length;
-  return { done, ok, failed: done - ok, failures, seconds, perSec: done / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies[done - 1] };
+  return { done, ok, failed: done - ok, failures, seconds, perSec: done / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies[done - 1], latencies };
 }
 
-module.exports = { runLoad, request, pct };
+/** Several runs of one workload as one: throughput over their summed time, percentiles over all requests. */
+function merge(runs) {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const done = latencies.length;
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  const ok = runs.reduce((a, r) => a + r.ok, 0);
+  const failures = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+  return { done, ok, failed: done - ok, failures, seconds, perSec: done / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies[done - 1], latencies };
+}
+
+module.exports = { runLoad, merge, request, pct };

@@ -1,7 +1,7 @@
 // Token-method joins at concurrency 32 against the Express hello-world peer, same load generator,
 // with a new TLS connection per request and with keep-alive connections.
 const { generateKeyPairSync } = require('node:crypto');
-const { runLoad, request } = require('./load');
+const { runLoad, merge, request } = require('./load');
 const { startJoinery, startHello } = require('./processes');
 
 const CONCURRENCY = 32;
@@ -12,30 +12,38 @@ async function createToken(server, token) {
   if (res.status !== 201 && res.status !== 200) throw new Error(`creating token failed: ${res.status} ${res.body}`);
 }
 
-async function run({ total = 4000, maxSeconds = 8, nodeArgs = [] } = {}) {
+/**
+ * Both servers run side by side and are measured in alternating rounds, so that a change in the
+ * machine's load during the bench (it is often shared) weighs on both alike.
+ */
+async function run({ rounds = 4, roundSeconds = 2, nodeArgs = [] } = {}) {
   const keys = Array.from({ length: 64 }, () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }));
   const joinBody = (i) => ({ token_name: SECRET, role: 'Node', public_key: keys[i % keys.length] });
   const out = {};
   const hello = await startHello();
-  try {
-    for (const keepAlive of [false, true]) {
-      await runLoad({ port: hello.port, path: '/', ca: hello.ca, concurrency: CONCURRENCY, total: 200, keepAlive }); // warm-up
-      out[`hello ${keepAlive ? 'keep-alive' : 'new TLS'}`] = await runLoad({ port: hello.port, path: '/', ca: hello.ca, concurrency: CONCURRENCY, total, maxSeconds, keepAlive });
-    }
-    out.helloRssMb = hello.rssMb();
-  } finally {
-    await hello.stop();
-  }
   const server = await startJoinery({ JOINERY_JOIN_RATE_PER_MINUTE: '0' }, nodeArgs);
   try {
     await createToken(server, { version: 'v2', metadata: { name: SECRET }, spec: { roles: ['Node'], join_method: 'token' } });
+    const helloLoad = { port: hello.port, path: '/', ca: hello.ca, concurrency: CONCURRENCY };
+    const joinLoad = { port: server.port, path: '/v1/join/token', ca: server.ca, concurrency: CONCURRENCY, body: joinBody };
     for (const keepAlive of [false, true]) {
-      await runLoad({ port: server.port, path: '/v1/join/token', ca: server.ca, concurrency: CONCURRENCY, total: 200, keepAlive, body: joinBody });
-      out[`join ${keepAlive ? 'keep-alive' : 'new TLS'}`] = await runLoad({ port: server.port, path: '/v1/join/token', ca: server.ca, concurrency: CONCURRENCY, total, maxSeconds, keepAlive, body: joinBody });
+      const mode = keepAlive ? 'keep-alive' : 'new TLS';
+      await runLoad({ ...helloLoad, total: 200, keepAlive }); // warm-up
+      await runLoad({ ...joinLoad, total: 200, keepAlive });
+      const h = [];
+      const j = [];
+      for (let r = 0; r < rounds; r++) {
+        h.push(await runLoad({ ...helloLoad, total: 1e6, maxSeconds: roundSeconds, keepAlive }));
+        j.push(await runLoad({ ...joinLoad, total: 1e6, maxSeconds: roundSeconds, keepAlive }));
+      }
+      out[`hello ${mode}`] = merge(h);
+      out[`join ${mode}`] = merge(j);
     }
+    out.helloRssMb = hello.rssMb();
     out.joinRssMb = server.rssMb();
   } finally {
     await server.stop();
+    await hello.stop();
   }
   return out;
 }
@@ -43,7 +51,7 @@ async function run({ total = 4000, maxSeconds = 8, nodeArgs = [] } = {}) {
 module.exports = { run, createToken };
 
 if (require.main === module) {
-  run({ nodeArgs: process.argv.slice(2) }).then((r) => console.log(JSON.stringify(r, null, 1)), (e) => {
+  run({ nodeArgs: process.argv.slice(2) }).then((r) => console.log(JSON.stringify(r, (k, v) => (k === 'latencies' ? undefined : v), 1)), (e) => {
     console.error(e);
     process.exit(1);
   });
