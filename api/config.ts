@@ -38,7 +38,7 @@ export interface ServerConfig {
   joinRatePerMinute: number;
   /** EC2: how long a join may wait through DescribeInstances pacing and AWS throttling before `aws_throttled`; 0 = no retry. */
   ec2ThrottleWaitMs: number;
-  /** EC2: DescribeInstances calls per second per account and region (a burst of 2.5 s of them); AWS allows 20 for all tools together. */
+  /** EC2: DescribeInstances calls per second per account and region (burst: 2.5 s of them), each for up to 200 instances; AWS allows 20/s for all tools of an account together. */
   ec2DescribePerSecond: number;
 }
 
@@ -88,6 +88,6 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     iamStsTimeoutMs: positiveInt('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
     joinRatePerMinute: env.JOINERY_JOIN_RATE_PER_MINUTE === '0' ? 0 : positiveInt('JOINERY_JOIN_RATE_PER_MINUTE', env.JOINERY_JOIN_RATE_PER_MINUTE, 600),
     ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, 30_000),
-    ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, 2),
+    ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, 1),
   };
 }

@@ -111,14 +111,16 @@ export class DescribeInstancesBatcher {
       }
       while (q.ids.size > 0) {
         // IDs keep joining the queue while the token is awaited: pacing grows batches.
-        await this.bucket(q.key).take();
+        const bucket = this.bucket(q.key);
+        const paced = bucket.waitMs() > 0;
+        await bucket.take();
         const batch = new Map<string, Waiter[]>();
         for (const [instanceId, waiters] of q.ids) {
           if (batch.size >= this.maxBatch) break;
           batch.set(instanceId, waiters);
           q.ids.delete(instanceId);
         }
-        void this.send(q.key, this.refuseOverdue(q.key, batch));
+        void this.send(q.key, paced ? this.refuseOverdue(q.key, batch) : batch);
       }
     } catch (err) {
       for (const waiters of q.ids.values()) for (const w of waiters) w.reject(err);
