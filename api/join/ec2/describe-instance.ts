@@ -156,6 +156,7 @@ export class AwsInstanceLookup implements InstanceLookup {
     }
     return client;
   }
+
   /** Credentials for the role, from the cache while they have more than a few minutes left. */
   async roleCredentials(q: InstanceQuery & { roleArn: string }): Promise<AwsCredentialIdentity> {
     const key = `${q.accountId}|${q.roleArn}`;
