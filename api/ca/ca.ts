@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import type { Store } from '../store/types';
+import { hostCertificateIssuer, issueHostCertificate as issueHostCertificateDer, type HostCertificateIssuer } from './host-certificate';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -38,6 +39,8 @@ function writePrivate(file: string, content: string): void {
 }
 
 export class ClusterCA {
+  private hostIssuer?: HostCertificateIssuer;
+
   private constructor(
     readonly clusterName: string,
     readonly certPem: string,
@@ -138,27 +141,11 @@ export class ClusterCA {
    * role is the subject OU (as Teleport records system roles in host certificates).
    */
   async issueHostCertificate(req: { publicKey: KeyObject; hostId: string; role: string; ttlMs: number; now: Date }): Promise<{ certPem: string; serial: string; notAfter: Date }> {
-    const serial = randomSerial();
-    const spki = req.publicKey.export({ type: 'spki', format: 'der' });
-    const san: { type: 'dns' | 'url'; value: string }[] = [{ type: 'url', value: `joinery://${encodeURIComponent(this.clusterName)}/host/${encodeURIComponent(req.hostId)}` }];
-    if (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(req.hostId)) san.unshift({ type: 'dns', value: req.hostId });
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial,
-      subject: `CN=${escapeDn(req.hostId)}, OU=${escapeDn(req.role)}, O=${escapeDn(this.clusterName)}`,
-      issuer: this.subject,
-      notBefore: new Date(req.now.getTime() - 60_000),
-      notAfter: new Date(req.now.getTime() + req.ttlMs),
-      publicKey: new Uint8Array(spki),
-      signingKey: this.signingKey,
-      signingAlgorithm: SIGNING,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectAlternativeNameExtension(san),
-      ],
-    });
-    return { certPem: cert.toString('pem') + '\n', serial, notAfter: cert.notAfter };
+    // Written as DER directly: building it through asn1js was most of a join's CPU.
+    this.hostIssuer ??= hostCertificateIssuer({ clusterName: this.clusterName, certPem: this.certPem, signingKey: this.signingKey });
+    const issued = issueHostCertificateDer(this.hostIssuer, req);
+    // X.509 validity has whole seconds: the recorded expiry is the one in the certificate.
+    return { ...issued, notAfter: new Date(Math.floor((req.now.getTime() + req.ttlMs) / 1000) * 1000) };
   }
 
   /**

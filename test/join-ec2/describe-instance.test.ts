@@ -36,8 +36,9 @@ afterAll(async () => {
   await moto?.stop();
 });
 
+// No waiting out throttling here: the error table wants the refusal itself (the bounded wait is in test/scale).
 function lookup(now?: () => number): AwsInstanceLookup {
-  return new AwsInstanceLookup({ baseCredentials: async () => moto.credentials, now });
+  return new AwsInstanceLookup({ baseCredentials: async () => moto.credentials, now, throttleWaitMs: 0, describePerSecond: 20 });
 }
 
 const refusal = (p: Promise<unknown>) => caught(p, JoinError);

@@ -2,11 +2,15 @@
 // own credentials come from the standard AWS SDK chain (environment, shared files, instance role);
 // for a foreign account the allow rule names a role to assume first. AWS_ENDPOINT_URL,
 // AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_STS are honoured by the SDK (tests point them at moto).
+// Concurrent lookups share DescribeInstances calls (describe-batch.ts), paced per account and region.
 
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { loadConfig } from '../../config';
 import { JoinError } from '../errors';
+import { DescribeInstancesBatcher, MAX_FILTER_VALUES, type BatchKey, type DescribePage } from './describe-batch';
+import type { Clock } from './describe-pacer';
 
 interface AwsCredentialIdentity {
   accessKeyId: string;
@@ -35,10 +39,20 @@ const ASSUMED_ROLE_SECONDS = 3600;
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 const REQUEST_HANDLER = { connectionTimeout: 5_000, requestTimeout: 15_000 };
 const MAX_ATTEMPTS = 3;
+/** Largest page DescribeInstances returns when asked with filters. */
+const PAGE_SIZE = 1000;
 
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'RequestThrottledException', 'SlowDown', 'PriorRequestNotComplete']);
 const DENIED = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException', 'AuthFailure', 'InvalidClientTokenId', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'OptInRequired', 'Blocked']);
 const NOT_FOUND = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+
+const TRANSIENT = new Set(['InternalError', 'InternalFailure', 'ServiceUnavailable', 'Unavailable', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof JoinError) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return TRANSIENT.has(errorName(err)) || (status !== undefined && status >= 500);
+}
 
 function errorName(err: unknown): string {
   const e = err as { name?: string; Code?: string; code?: string };
@@ -73,25 +87,72 @@ interface CachedCredentials {
   expiresAt: number;
 }
 
+export interface AwsInstanceLookupOptions {
+  now?: () => number;
+  baseCredentials?: AwsCredentialIdentityProvider;
+  /** Timers for batching, pacing and backoff (tests move it by hand). Defaults to real time and `now`. */
+  clock?: Clock;
+  random?: () => number;
+  /** Defaults to JOINERY_EC2_THROTTLE_WAIT_MS (ServerConfig.ec2ThrottleWaitMs). */
+  throttleWaitMs?: number;
+  /** Defaults to JOINERY_EC2_DESCRIBE_RATE (ServerConfig.ec2DescribePerSecond). */
+  describePerSecond?: number;
+  windowMs?: number;
+}
+
 export class AwsInstanceLookup implements InstanceLookup {
   private readonly baseCredentials: AwsCredentialIdentityProvider;
   /** Assumed-role credentials keyed by account and role; a pending promise dedupes concurrent joins. */
   private readonly assumed = new Map<string, Promise<CachedCredentials>>();
   private readonly ec2Clients = new Map<string, EC2Client>();
+  private readonly batcher: DescribeInstancesBatcher;
+  private settings?: { throttleWaitMs: number; describePerSecond: number };
 
-  constructor(private readonly opts: { now?: () => number; baseCredentials?: AwsCredentialIdentityProvider } = {}) {
+  constructor(private readonly opts: AwsInstanceLookupOptions = {}) {
     this.baseCredentials = opts.baseCredentials ?? fromNodeProviderChain();
+    this.batcher = new DescribeInstancesBatcher({
+      describePage: (key, ids, nextToken) => this.describePage(key, ids, nextToken),
+      isThrottling: (err) => !(err instanceof JoinError) && THROTTLING.has(errorName(err)),
+      isTransient,
+      throttleWaitMs: () => this.configured().throttleWaitMs,
+      callsPerSecond: () => this.configured().describePerSecond,
+      clock: opts.clock,
+      random: opts.random,
+      windowMs: opts.windowMs,
+    });
+  }
+
+  /**
+   * The handler is built before the server reads its configuration, so the settings come from the
+   * same parser, on first use (the server has validated them at start by then).
+   */
+  private configured(): { throttleWaitMs: number; describePerSecond: number } {
+    if (!this.settings) {
+      const needEnv = this.opts.throttleWaitMs === undefined || this.opts.describePerSecond === undefined;
+      const config = needEnv ? loadConfig({}, process.env) : undefined;
+      this.settings = {
+        throttleWaitMs: this.opts.throttleWaitMs ?? config!.ec2ThrottleWaitMs,
+        describePerSecond: this.opts.describePerSecond ?? config!.ec2DescribePerSecond,
+      };
+    }
+    return this.settings;
   }
 
   private now(): number {
-    return this.opts.now ? this.opts.now() : Date.now();
+    if (this.opts.now) return this.opts.now();
+    return this.opts.clock ? this.opts.clock.now() : Date.now();
   }
 
-  private ec2(region: string, credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider, key: string): EC2Client {
-    let client = this.ec2Clients.get(key);
+  /** One client per region (own credentials) or per region, account and role (assumed credentials). */
+  private ec2(key: BatchKey): EC2Client {
+    const id = `${key.region}|${key.accountId}|${key.roleArn ?? ''}`;
+    let client = this.ec2Clients.get(id);
     if (!client) {
-      client = new EC2Client({ region, credentials, maxAttempts: MAX_ATTEMPTS, requestHandler: REQUEST_HANDLER });
-      this.ec2Clients.set(key, client);
+      const roleArn = key.roleArn;
+      const credentials = roleArn ? () => this.roleCredentials({ ...key, instanceId: '', roleArn }) : this.baseCredentials;
+      // The batcher retries throttling and transient failures itself, inside its bounded wait.
+      client = new EC2Client({ region: key.region, credentials, maxAttempts: 1, requestHandler: REQUEST_HANDLER });
+      this.ec2Clients.set(id, client);
     }
     return client;
   }
@@ -133,31 +194,31 @@ export class AwsInstanceLookup implements InstanceLookup {
     }
   }
 
-  async instanceState(q: InstanceQuery): Promise<string | undefined> {
-    let client: EC2Client;
-    let temporary = false;
-    if (q.roleArn) {
-      const creds = await this.roleCredentials({ ...q, roleArn: q.roleArn });
-      client = new EC2Client({ region: q.region, credentials: creds, maxAttempts: MAX_ATTEMPTS, requestHandler: REQUEST_HANDLER });
-      temporary = true;
-    } else {
-      client = this.ec2(q.region, this.baseCredentials, q.region);
-    }
-    try {
-      const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [q.instanceId] }));
-      for (const reservation of out.Reservations ?? []) {
-        // Instance IDs are unique across AWS; a reservation of another account is not this instance.
-        if (reservation.OwnerId && reservation.OwnerId !== q.accountId) continue;
-        const instance = (reservation.Instances ?? []).find((i) => i.InstanceId === q.instanceId);
-        if (instance) return instance.State?.Name ?? 'unknown';
+  private async describePage(key: BatchKey, ids: string[], nextToken?: string): Promise<DescribePage> {
+    if (ids.length > MAX_FILTER_VALUES) throw new Error(`at most ${MAX_FILTER_VALUES} instance IDs per DescribeInstances call`);
+    // Assume the role first, so its failure is a refusal of its own (and the client's provider hits the cache).
+    if (key.roleArn) await this.roleCredentials({ ...key, instanceId: ids[0], roleArn: key.roleArn });
+    const out = await this.ec2(key).send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }], MaxResults: PAGE_SIZE, NextToken: nextToken }),
+    );
+    const states = new Map<string, string>();
+    for (const reservation of out.Reservations ?? []) {
+      // Instance IDs are unique across AWS; a reservation of another account is not this instance.
+      if (reservation.OwnerId && reservation.OwnerId !== key.accountId) continue;
+      for (const instance of reservation.Instances ?? []) {
+        if (instance.InstanceId) states.set(instance.InstanceId, instance.State?.Name ?? 'unknown');
       }
-      return undefined;
+    }
+    return { states, nextToken: out.NextToken || undefined };
+  }
+
+  async instanceState(q: InstanceQuery): Promise<string | undefined> {
+    try {
+      return await this.batcher.lookup({ region: q.region, accountId: q.accountId, roleArn: q.roleArn }, q.instanceId);
     } catch (err) {
-      if (NOT_FOUND.has(errorName(err))) return undefined;
       if (err instanceof JoinError) throw err;
+      if (NOT_FOUND.has(errorName(err))) return undefined;
       throw awsJoinError(err, 'describe', q);
-    } finally {
-      if (temporary) client.destroy();
     }
   }
 }
