@@ -13,7 +13,7 @@ describe('installProvider', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('writes an executable launcher at HOST/NAMESPACE/TYPE/VERSION/OS_ARCH', async () => {
-    const r = await installProvider({ pluginDir: dir });
+    const r = await installProvider({ pluginDir: dir, zip: false });
     expect(r.source).toBe('joinery.local/joinery/teleport');
     expect(r.paths).toEqual([path.join(dir, 'joinery.local', 'joinery', 'teleport', r.version, platformDir(), `terraform-provider-teleport_v${r.version}`)]);
     expect(fs.statSync(r.paths[0]).mode & 0o111).toBeTruthy();
@@ -29,9 +29,9 @@ describe('installProvider', () => {
   });
 
   test('installing again replaces the launcher', async () => {
-    const a = await installProvider({ pluginDir: dir });
+    const a = await installProvider({ pluginDir: dir, zip: false });
     fs.writeFileSync(a.paths[0], 'stale');
-    const b = await installProvider({ pluginDir: dir });
+    const b = await installProvider({ pluginDir: dir, zip: false });
     expect(fs.readFileSync(b.paths[0], 'utf8')).toMatch(/^#!\/bin\/sh/);
   });
 

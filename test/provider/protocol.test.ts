@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { decodeMsgpack, encodeMsgpack, UNKNOWN, type CtyObject, type CtyValue } from '../../provider/cty';
 import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, schemaType } from '../../provider/schema';
 import { FIELD_DOCS } from '../../schema/token';
+import { resolveProviderConfig } from '../../provider/config';
 import { startTestServer, type TestServer, REPO_ROOT } from '../support/server';
 import { MAGIC_COOKIE, spawnProvider, startProvider, type ProviderProcess } from './plugin-client';
 
@@ -368,10 +369,11 @@ describe('API failures are one clear diagnostic', () => {
     return { p, res };
   }
 
-  test('a missing address is reported on addr at configure time', async () => {
+  test('without addr or JOINERY_ADDR the provider uses 127.0.0.1:3025, like the CLI', async () => {
     const { p, res } = await configured({ admin_token: 'x'.repeat(20), insecure: true });
-    expect(diags(res).map((d) => d.path)).toEqual([['addr']]);
+    expect(diags(res)).toEqual([]);
     await p.close();
+    expect(resolveProviderConfig({ admin_token: 'x'.repeat(20), insecure: true }, {}).options?.addr).toBe('127.0.0.1:3025');
   });
 
   test('an unreachable API', async () => {
