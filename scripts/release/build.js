@@ -23,10 +23,15 @@ function pinnedNode() {
   return execFileSync('sh', [path.join(ROOT, 'scripts', 'install-node.sh'), NODE_MAJOR], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
 
+/** Nothing in the release comes from these, so changing them needs no rebuild. */
+const NOT_RELEASED = /^(test|bench|\.ci)\//;
+
 /** The files of the checkout as git sees them (tracked and new, not ignored), deleted ones left out. */
 function sourceFiles() {
   const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
-  return [...new Set(out.split('\0').filter(Boolean))].filter((f) => fs.existsSync(path.join(ROOT, f)) && !fs.statSync(path.join(ROOT, f)).isDirectory()).sort();
+  return [...new Set(out.split('\0').filter(Boolean))]
+    .filter((f) => !NOT_RELEASED.test(f) && fs.existsSync(path.join(ROOT, f)) && !fs.statSync(path.join(ROOT, f)).isDirectory())
+    .sort();
 }
 
 /** Identifies the inputs of a build; release/BUILD-ID lets callers (the tests) skip a rebuild. */
