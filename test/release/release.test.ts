@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestServer, type TestServer } from '../support/server';
@@ -131,6 +132,35 @@ describe('the release provider package', () => {
   });
 });
 
+/** A static HTTPS server for `dir` on loopback, with a self-signed certificate for 127.0.0.1. */
+async function serveMirror(dir: string): Promise<{ url: string; caFile: string; requests: string[]; close(): Promise<void> }> {
+  const certDir = tmp('mirror-tls');
+  const key = path.join(certDir, 'key.pem');
+  const caFile = path.join(certDir, 'cert.pem');
+  ok(
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', caFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
+      cwd: certDir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    }),
+    'openssl req',
+  );
+  const requests: string[] = [];
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(caFile) }, (req, res) => {
+    const url = decodeURIComponent(new URL(req.url ?? '/', 'https://127.0.0.1').pathname);
+    requests.push(url);
+    const file = path.join(dir, url);
+    if (!file.startsWith(dir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': file.endsWith('.json') ? 'application/json' : 'application/zip' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { url: `https://127.0.0.1:${port}/`, caFile, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 const PROVIDER_BLOCK = (version: string) => `terraform {
   required_providers {
     teleport = {
@@ -217,6 +247,30 @@ resource "teleport_provision_token" "t" {
     ok(await c.tf(['destroy', '-auto-approve']), `${name} destroy`);
     expect(await server.client().getToken(tokenName)).toBeUndefined();
   }, 240_000);
+
+  test('release/mirror served over HTTPS is a network mirror: the lock gets h1: and zh:, and works with the filesystem mirror', async () => {
+    const mirror = await serveMirror(release.mirror);
+    try {
+      const w = workspace(release.mirror);
+      fs.writeFileSync(
+        path.join(w.root, 'cli.tfrc'),
+        `provider_installation {\n  network_mirror {\n    url     = "${mirror.url}"\n    include = ["joinery.local/joinery/teleport"]\n  }\n}\n`,
+      );
+      fs.writeFileSync(path.join(w.dir, 'main.tf'), PROVIDER_BLOCK(release.version));
+      ok(await w.tf(['init'], { SSL_CERT_FILE: mirror.caFile }), `${name} init from the network mirror`);
+      const lock = lockOf(w.dir);
+      expect(hashesOf(lock)).toEqual([...release.mirrorHashes].sort());
+      expect(mirror.requests).toEqual(expect.arrayContaining([`/joinery.local/joinery/teleport/${release.version}.json`, `/joinery.local/joinery/teleport/${path.basename(release.providerZip)}`]));
+
+      // The same lock file is accepted where the provider comes from the filesystem mirror.
+      const fsw = workspace(release.mirror);
+      fs.writeFileSync(path.join(fsw.dir, 'main.tf'), PROVIDER_BLOCK(release.version));
+      fs.writeFileSync(path.join(fsw.dir, '.terraform.lock.hcl'), lock);
+      ok(await fsw.tf(['init', '-lockfile=readonly']), `${name} init from the filesystem mirror with the network mirror's lock`);
+    } finally {
+      await mirror.close();
+    }
+  }, 120_000);
 });
 
 describe('the npm tarballs in an empty project', () => {
@@ -274,4 +328,47 @@ describe('the npm tarballs in an empty project', () => {
       }
     }
   }, 420_000);
+
+  test('the construct package, with its peers beside it, synthesizes an app that imports it by package name', async () => {
+    const project = tmp('npm-constructs');
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'cdktf-app', version: '1.0.0', private: true }));
+    // The package has no dependencies of its own; its peers (cdktf, constructs, the AWS provider
+    // bindings, 600 MB) are the app's to install: here the checkout's copies stand in for them.
+    ok(await npm(['install', '--legacy-peer-deps', '--ignore-scripts', '--offline', release.constructsTarball], project), 'npm install constructs');
+    for (const peer of ['cdktf', 'constructs', '@cdktf/provider-aws']) {
+      const link = path.join(project, 'node_modules', peer);
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync(path.dirname(require.resolve(`${peer}/package.json`)), link);
+    }
+    const pkg = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', '@joinery', 'cdktf-constructs', 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['@cdktf/provider-aws', 'cdktf', 'constructs']);
+    expect(pkg.dependencies).toBeUndefined();
+    expect(fs.existsSync(path.join(project, 'node_modules', '@joinery', 'cdktf-constructs', 'README.md'))).toBe(true);
+
+    fs.writeFileSync(
+      path.join(project, 'main.js'),
+      `const { App, TerraformStack } = require('cdktf');
+const { AwsProvider } = require('@cdktf/provider-aws/lib/provider');
+const { Ec2JoinToken, TeleportProvider, TELEPORT_PROVIDER_SOURCE } = require('@joinery/cdktf-constructs');
+class Tokens extends TerraformStack {
+  constructor(scope, id) {
+    super(scope, id);
+    new AwsProvider(this, 'aws', { region: 'us-west-2' });
+    new TeleportProvider(this, 'teleport', {});
+    new Ec2JoinToken(this, 'ec2', { name: 'package-token', allow: [{ aws_account: '222222222222' }] });
+  }
+}
+const app = new App({ outdir: 'cdktf.out' });
+new Tokens(app, 'tokens');
+app.synth();
+console.log(TELEPORT_PROVIDER_SOURCE);
+`,
+    );
+    const synth = ok(await run(process.execPath, ['main.js'], { cwd: project, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: project } }), 'synth');
+    expect(synth.stdout.trim()).toBe('joinery.local/joinery/teleport');
+    const tf = JSON.parse(fs.readFileSync(path.join(project, 'cdktf.out', 'stacks', 'tokens', 'cdk.tf.json'), 'utf8'));
+    expect(tf.terraform.required_providers.teleport.source).toBe('joinery.local/joinery/teleport');
+    const tokens = Object.values(tf.resource.teleport_provision_token) as { metadata: { name: string }; spec: { join_method: string } }[];
+    expect(tokens).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ name: 'package-token' }), spec: expect.objectContaining({ join_method: 'ec2' }) })]);
+  }, 120_000);
 });
