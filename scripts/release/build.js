@@ -5,9 +5,10 @@
 //   mirror/joinery.local/joinery/teleport/...          filesystem and network mirror
 //   joinery-<version>.tgz, joinery-cdktf-constructs-<version>.tgz   npm packages
 // Reproducible: the sources are compiled in a clean staging copy (never the working dist/), the
-// toolchain is pinned (Node from scripts/install-node.sh, esbuild and npm from the lock file), and
-// times inside archives come from the commit (SOURCE_DATE_EPOCH when set).
-const { execFileSync } = require('node:child_process');
+// toolchain is pinned (the build runs on the Node of scripts/install-node.sh, esbuild comes from the
+// lock file; the tarballs are made by the machine's npm), and times inside archives come from the
+// commit (SOURCE_DATE_EPOCH when set).
+const { execFileSync, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -95,6 +96,11 @@ function constructsPackageDir(stageDir, version) {
 
 async function main() {
   const node = pinnedNode();
+  // The whole build runs on the pinned Node: its zlib makes the zip's and the tarballs' bytes.
+  if (fs.realpathSync(process.execPath) !== fs.realpathSync(node)) {
+    const r = spawnSync(node, [__filename, ...process.argv.slice(2)], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
   const files = sourceFiles();
   const id = buildId(files, node);
   const releaseDir = path.join(ROOT, 'release');

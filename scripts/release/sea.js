@@ -1,7 +1,7 @@
 // A Node.js single executable application (Node 24: the blob is made with
 // --experimental-sea-config and injected with postject; --build-sea arrives only in Node 25.5).
 // No code cache and no snapshot: both are V8 heap artefacts that differ between builds.
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -29,8 +29,12 @@ async function buildSea({ root, node, workDir, main, assets = {}, output }) {
   const tmp = `${output}.tmp`;
   fs.copyFileSync(node, tmp);
   fs.chmodSync(tmp, 0o755);
-  const { inject } = require(path.join(root, 'node_modules', 'postject'));
-  await inject(tmp, 'NODE_SEA_BLOB', fs.readFileSync(path.join(workDir, blob)), { sentinelFuse: SEA_FUSE });
+  // postject's CLI in a child, to drop its harmless complaints about unnamed ELF note sections.
+  const cli = path.join(root, 'node_modules', 'postject', 'dist', 'cli.js');
+  const r = spawnSync(process.execPath, [cli, tmp, 'NODE_SEA_BLOB', path.join(workDir, blob), '--sentinel-fuse', SEA_FUSE], { encoding: 'utf8' });
+  const noise = /^warning: Can't find string offset for section name '\.note[^']*'$/;
+  const said = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() && !noise.test(l));
+  if (r.status !== 0) throw new Error(`postject failed (${r.status}):\n${said.join('\n')}`);
   fs.renameSync(tmp, output);
 }
 
