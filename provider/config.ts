@@ -50,7 +50,7 @@ export function resolveProviderConfig(config: CtyObject, env: NodeJS.ProcessEnv 
     const e = env[ENV[name]];
     return e !== undefined && e !== '' ? e : undefined;
   };
-  const addr = pick('addr');
+  const addr = pick('addr') ?? '127.0.0.1:3025'; // the CLI's default too
   const adminToken = pick('admin_token');
   let caPin = pick('ca_pin');
   let caFile = pick('ca_file');
@@ -92,7 +92,6 @@ export function resolveProviderConfig(config: CtyObject, env: NodeJS.ProcessEnv 
   const ignored = TELEPORT_PROVIDER_ARGUMENTS.filter((a) => !a.used && typeof config[a.name] === 'string' && config[a.name] !== '');
   for (const a of ignored) diags.push(warning(`${a.name} is ignored by Joinery`, a.meaning.replace(/^ignored(: |, )/, ''), [a.name]));
 
-  if (!addr) diags.push(error('Missing Joinery address', `Set addr in the provider block or ${ENV.addr} (HOST:PORT of \`joinery serve\`).`, ['addr']));
   if (!adminToken) diags.push(error('Missing admin token', `Set admin_token in the provider block or ${ENV.admin_token}.`, ['admin_token']));
   if (caPin && !PIN_RE.test(caPin.trim().toLowerCase()) && !diags.some((d) => d.path?.[0] === 'ca_pin')) {
     diags.push(error('Invalid CA pin', `expected sha256:<64 hex digits>, got ${JSON.stringify(caPin)}`, ['ca_pin']));

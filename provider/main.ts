@@ -4,7 +4,7 @@
 import { HandshakeError, servePlugin } from './plugin-server';
 import { providerSchemaJson } from './schema-json';
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'schema-json') {
     process.stdout.write(JSON.stringify(providerSchemaJson(), null, 2) + '\n');
     return 0;

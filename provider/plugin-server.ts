@@ -1,11 +1,10 @@
 // The go-plugin side of the provider process: checks that Terraform started it, serves the
 // provider over gRPC with mutual TLS, prints the handshake line, and exits when Terraform is done.
 
-import * as path from 'node:path';
-import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
 import { generatePluginCertificate } from './plugin-tls';
+import { loadProto, type ProtoFile } from './proto-files';
 import { ProviderService } from './service';
 
 export const MAGIC_COOKIE_KEY = 'TF_PLUGIN_MAGIC_COOKIE';
@@ -15,19 +14,9 @@ const APP_PROTOCOL_VERSION = 6;
 
 export class HandshakeError extends Error {}
 
-/** The .proto files ship next to the sources; dist/provider/main.js finds them via the repo. */
-function protoDir(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'provider', 'proto');
-    if (fs.existsSync(path.join(candidate, 'tfplugin6.proto'))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`cannot find provider/proto/tfplugin6.proto above ${__dirname}`);
-  }
-}
-
 function loadServices() {
-  const dir = protoDir();
   const opts: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
-  const load = (file: string) => grpc.loadPackageDefinition(protoLoader.loadSync(path.join(dir, file), opts)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const load = (file: ProtoFile) => grpc.loadPackageDefinition(loadProto(file, opts)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   return {
     provider: load('tfplugin6.proto').tfplugin6.Provider.service as grpc.ServiceDefinition,
     controller: load('go-plugin.proto').plugin.GRPCController.service as grpc.ServiceDefinition,

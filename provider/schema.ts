@@ -54,7 +54,7 @@ export const PROVIDER_SCHEMA: Schema = {
   version: 0,
   description: 'Manages Joinery (Teleport-compatible) provision tokens through the Joinery API.',
   attributes: [
-    { name: 'addr', type: 'string', optional: true, description: 'Joinery API address, HOST:PORT or https://HOST:PORT. Defaults to JOINERY_ADDR.' },
+    { name: 'addr', type: 'string', optional: true, description: 'Joinery API address, HOST:PORT or https://HOST:PORT. Defaults to JOINERY_ADDR, else 127.0.0.1:3025 (as the CLI).' },
     { name: 'admin_token', type: 'string', optional: true, sensitive: true, description: 'Admin bearer token of the Joinery API. Defaults to JOINERY_ADMIN_TOKEN.' },
     { name: 'ca_pin', type: 'string', optional: true, description: 'Pin of the cluster CA (sha256:<hex>, as `joinery status` prints it). Defaults to JOINERY_CA_PIN.' },
     { name: 'ca_file', type: 'string', optional: true, description: 'Path of a PEM file with the cluster CA. Defaults to JOINERY_CA_FILE.' },

@@ -1,10 +1,11 @@
 // `joinery provider install`: the mirror layout Terraform expects and a launcher that works.
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultPluginDirs, installProvider, platformDir } from '../../cli/provider-install';
+import { defaultPluginDirs, installProvider, platformDir, releaseZipName } from '../../cli/provider-install';
 import { providerSchemaJson } from '../../provider/schema-json';
 
 describe('installProvider', () => {
@@ -13,7 +14,7 @@ describe('installProvider', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('writes an executable launcher at HOST/NAMESPACE/TYPE/VERSION/OS_ARCH', async () => {
-    const r = await installProvider({ pluginDir: dir });
+    const r = await installProvider({ pluginDir: dir, zip: false });
     expect(r.source).toBe('joinery.local/joinery/teleport');
     expect(r.paths).toEqual([path.join(dir, 'joinery.local', 'joinery', 'teleport', r.version, platformDir(), `terraform-provider-teleport_v${r.version}`)]);
     expect(fs.statSync(r.paths[0]).mode & 0o111).toBeTruthy();
@@ -29,10 +30,52 @@ describe('installProvider', () => {
   });
 
   test('installing again replaces the launcher', async () => {
-    const a = await installProvider({ pluginDir: dir });
+    const a = await installProvider({ pluginDir: dir, zip: false });
     fs.writeFileSync(a.paths[0], 'stale');
-    const b = await installProvider({ pluginDir: dir });
+    const b = await installProvider({ pluginDir: dir, zip: false });
     expect(fs.readFileSync(b.paths[0], 'utf8')).toMatch(/^#!\/bin\/sh/);
+  });
+
+  test('a release zip is installed as is (packed layout), replacing a launcher of the same version', async () => {
+    const launcher = await installProvider({ pluginDir: dir, zip: false });
+    const releaseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-release-'));
+    try {
+      const zip = path.join(releaseDir, releaseZipName(launcher.version));
+      fs.writeFileSync(zip, 'zip bytes');
+      const r = await installProvider({ pluginDir: dir, zip });
+      expect(r.from).toBe('release');
+      expect(r.paths).toEqual([path.join(dir, 'joinery.local', 'joinery', 'teleport', `terraform-provider-teleport_${r.version}_${platformDir()}.zip`)]);
+      expect(fs.readFileSync(r.paths[0], 'utf8')).toBe('zip bytes');
+      // One package per version in a mirror: the launcher's directory is gone.
+      expect(fs.existsSync(path.dirname(launcher.paths[0]))).toBe(false);
+
+      // Back to the checkout's launcher: the packed zip goes.
+      const again = await installProvider({ pluginDir: dir, zip: false });
+      expect(again.from).toBe('checkout');
+      expect(fs.existsSync(r.paths[0])).toBe(false);
+    } finally {
+      fs.rmSync(releaseDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a release zip is checked against the SHA256SUMS beside it, before anything is installed', async () => {
+    const releaseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-release-'));
+    try {
+      const version = (await installProvider({ pluginDir: path.join(dir, 'probe'), zip: false })).version;
+      const zip = path.join(releaseDir, releaseZipName(version));
+      fs.writeFileSync(zip, 'zip bytes');
+      const sums = path.join(releaseDir, `terraform-provider-teleport_${version}_SHA256SUMS`);
+      fs.writeFileSync(sums, `${createHash('sha256').update('other bytes').digest('hex')}  ${path.basename(zip)}\n`);
+      await expect(installProvider({ pluginDir: path.join(dir, 'm'), zip })).rejects.toThrow(/does not match .*SHA256SUMS/);
+      expect(fs.existsSync(path.join(dir, 'm'))).toBe(false);
+
+      fs.writeFileSync(sums, `${createHash('sha256').update('zip bytes').digest('hex')}  ${path.basename(zip)}\n`);
+      expect((await installProvider({ pluginDir: path.join(dir, 'm'), zip })).from).toBe('release');
+      // JOINERY_PROVIDER_ZIP names the zip when none is given.
+      expect((await installProvider({ pluginDir: path.join(dir, 'n'), env: { JOINERY_PROVIDER_ZIP: zip } })).zip).toBe(zip);
+    } finally {
+      fs.rmSync(releaseDir, { recursive: true, force: true });
+    }
   });
 
   test('the default directories are the implied local mirrors of Terraform and OpenTofu', () => {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { decodeMsgpack, encodeMsgpack, UNKNOWN, type CtyObject, type CtyValue } from '../../provider/cty';
 import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, schemaType, TELEPORT_PROVIDER_ARGUMENTS } from '../../provider/schema';
 import { FIELD_DOCS } from '../../schema/token';
+import { resolveProviderConfig } from '../../provider/config';
 import { startTestServer, type TestServer, REPO_ROOT } from '../support/server';
 import { MAGIC_COOKIE, spawnProvider, startProvider, type ProviderProcess } from './plugin-client';
 
@@ -372,10 +373,12 @@ describe('API failures are one clear diagnostic', () => {
     return { p, res };
   }
 
-  test('a missing address is reported on addr at configure time', async () => {
+  test('without addr or JOINERY_ADDR the provider uses 127.0.0.1:3025, like the CLI', async () => {
     const { p, res } = await configured({ admin_token: 'x'.repeat(20), insecure: true });
-    expect(diags(res).filter((d) => d.severity === 'ERROR').map((d) => d.path)).toEqual([['addr']]);
+    // Only the insecure warning: no error, since the address has a default.
+    expect(diags(res)).toEqual([expect.objectContaining({ severity: 'WARNING', path: ['insecure'] })]);
     await p.close();
+    expect(resolveProviderConfig({ admin_token: 'x'.repeat(20), insecure: true }, {}).options?.addr).toBe('127.0.0.1:3025');
   });
 
   test('insecure = true without a pin or CA file is a warning on insecure', async () => {

@@ -51,7 +51,7 @@ export async function terraformWorkspace(binary: string, env: Record<string, str
   for (const k of Object.keys(baseEnv)) if (k.startsWith('JOINERY_') || k.startsWith('TF_') || k.startsWith('XDG_')) delete baseEnv[k];
   Object.assign(baseEnv, { HOME: home, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1', ...env });
 
-  const installed = await installProvider({ pluginDir: mirror });
+  const installed = await installProvider({ pluginDir: mirror, zip: false });
   if (!opts.impliedMirror) {
     const cliConfig = path.join(root, 'cli.tfrc');
     fs.writeFileSync(cliConfig, `provider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["${installed.source}"]\n  }\n}\n`);

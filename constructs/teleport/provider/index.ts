@@ -10,7 +10,7 @@ import * as cdktf from 'cdktf';
 
 export interface TeleportProviderConfig {
   /**
-  * Joinery API address, HOST:PORT or https://HOST:PORT. Defaults to JOINERY_ADDR.
+  * Joinery API address, HOST:PORT or https://HOST:PORT. Defaults to JOINERY_ADDR, else 127.0.0.1:3025 (as the CLI).
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs#addr TeleportProvider#addr}
   */

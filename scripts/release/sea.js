@@ -1,0 +1,41 @@
+// A Node.js single executable application (Node 24: the blob is made with
+// --experimental-sea-config and injected with postject; --build-sea arrives only in Node 25.5).
+// No code cache and no snapshot: both are V8 heap artefacts that differ between builds.
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/**
+ * @param {object} o
+ * @param {string} o.root     the checkout (for postject)
+ * @param {string} o.node     the Node binary to embed (it also makes the blob: the versions must match)
+ * @param {string} o.workDir  scratch directory; the config names files relative to it
+ * @param {string} o.main     bundled script, inside workDir
+ * @param {Record<string, string>} [o.assets] asset name -> file inside workDir
+ * @param {string} o.output   the executable to write
+ */
+async function buildSea({ root, node, workDir, main, assets = {}, output }) {
+  const name = path.basename(output);
+  const config = path.join(workDir, `${name}.sea-config.json`);
+  const blob = `${name}.blob`;
+  fs.writeFileSync(
+    config,
+    JSON.stringify({ main: path.relative(workDir, main), output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, assets }, null, 2),
+  );
+  execFileSync(node, ['--experimental-sea-config', path.basename(config)], { cwd: workDir, stdio: ['ignore', 'ignore', 'inherit'] });
+
+  const tmp = `${output}.tmp`;
+  fs.copyFileSync(node, tmp);
+  fs.chmodSync(tmp, 0o755);
+  // postject's CLI in a child, to drop its harmless complaints about unnamed ELF note sections.
+  const cli = path.join(root, 'node_modules', 'postject', 'dist', 'cli.js');
+  const r = spawnSync(process.execPath, [cli, tmp, 'NODE_SEA_BLOB', path.join(workDir, blob), '--sentinel-fuse', SEA_FUSE], { encoding: 'utf8' });
+  const noise = /^warning: Can't find string offset for section name '\.note[^']*'$/;
+  const said = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() && !noise.test(l));
+  if (r.status !== 0) throw new Error(`postject failed (${r.status}):\n${said.join('\n')}`);
+  fs.renameSync(tmp, output);
+}
+
+module.exports = { buildSea };
