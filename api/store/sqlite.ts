@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from './sqlite-driver';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { createKyselyStore, migrate, type Db, type Dialect, type Tables } from './kysely-store';
 import type { Store } from './types';

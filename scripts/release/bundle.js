@@ -8,7 +8,7 @@ const path = require('node:path');
 const noNativeSqlite = (root) => ({
   name: 'no-native-sqlite',
   setup(build) {
-    build.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: path.join(root, 'scripts', 'release', 'entries', 'no-sqlite.js') }));
+    build.onResolve({ filter: /^better-sqlite3(-napi)?$/ }, () => ({ path: path.join(root, 'scripts', 'release', 'entries', 'no-sqlite.js') }));
   },
 });
 

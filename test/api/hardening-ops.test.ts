@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../api/store/sqlite-driver';
 import { ApiError, JoineryClient } from '../../client/api-client';
 import { caught } from '../support/caught';
 import { CLI_JS, startTestServer, type TestServer } from '../support/server';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../api/store/sqlite-driver';
 import { Client } from 'pg';
 import { parseToken } from '../../schema/token';
 import { openSqliteStore } from '../../api/store/sqlite';
