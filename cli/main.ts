@@ -21,26 +21,40 @@ function describe(e: unknown): string {
   return err?.message ?? String(e);
 }
 
-/** Every boolean flag of the tree, and those that also have a --no- form. */
-function booleanFlags(root: Command): { all: Set<string>; negatable: Set<string> } {
+/** The command the arguments name (subcommand words, skipping flags and their values). */
+function commandFor(root: Command, argv: string[]): Command {
+  let cmd = root;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      const option = cmd.options.find((o) => o.long === arg || o.short === arg);
+      if (option && (option.required || option.optional)) i++;
+      continue;
+    }
+    const sub = cmd.commands.find((c) => c.name() === arg);
+    if (!sub) break;
+    cmd = sub;
+  }
+  return cmd;
+}
+
+/** The boolean flags of a command, and those that also have a --no- form. */
+function booleanFlags(cmd: Command): { all: Set<string>; negatable: Set<string> } {
   const all = new Set<string>();
   const negatable = new Set<string>();
-  const walk = (cmd: Command) => {
-    for (const o of cmd.options) {
-      if (!o.long || o.required || o.optional) continue;
-      if (o.negate) negatable.add(o.long.slice('--no-'.length));
-      else all.add(o.long.slice(2));
-    }
-    cmd.commands.forEach(walk);
-  };
-  walk(root);
+  for (const o of cmd.options) {
+    if (!o.long || o.required || o.optional) continue;
+    if (o.negate) negatable.add(o.long.slice('--no-'.length));
+    else all.add(o.long.slice(2));
+  }
   return { all, negatable };
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    const flags = booleanFlags(program.root);
+    const flags = booleanFlags(commandFor(program.root, argv));
     await program.root.parseAsync(normalizeBooleanArgs(argv, (n) => flags.all.has(n), (n) => flags.negatable.has(n)), { from: 'user' });
     return program.result();
   } catch (e) {

@@ -6,7 +6,7 @@
 import { Argument, Command } from 'commander';
 import { VERSION } from '../api/version';
 import { AGENT_FLAGS } from './agent/config';
-import { addFlags, parsedFrom, quiet, type FlagSpec, type Parsed } from './args';
+import { addFlags, parsedFrom, quiet, UsageError, type FlagSpec, type Parsed } from './args';
 import { CONNECTION_FLAGS, formatFlag } from './common';
 import { hintArguments } from './completion';
 import { JOIN_FLAGS } from './join';
@@ -19,6 +19,15 @@ Admin commands find the server with --addr (JOINERY_ADDR, default 127.0.0.1:3025
 --admin-token, JOINERY_ADMIN_TOKEN or <data-dir>/admin-token.
 Exit status: 0 success, 1 failure, 2 usage error, 3 (agent) refused for good.
 Run "joinery COMMAND --help" for the flags of a command.`;
+
+/** An unknown subcommand names the ones that exist, so the one line is enough to fix it. */
+function refuseUnknownSubcommands(cmd: Command): Command {
+  return cmd.on('command:*', (operands: string[]) => {
+    const names = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+    const where = cmd.parent ? ` for joinery ${cmd.name()}` : '';
+    throw new UsageError(`unknown command ${JSON.stringify(operands[0])}${where}; expected one of: ${names.join(', ')}`);
+  });
+}
 
 export interface Program {
   root: Command;
@@ -48,7 +57,8 @@ export function buildProgram(): Program {
   };
   /** A command made of subcommands (tokens, nodes, install, provider). */
   const group = (name: string, description: string): Command =>
-    root.command(name).description(description).helpOption('-h, --help', 'show help').helpCommand('help [command]', 'show help for a subcommand');
+    refuseUnknownSubcommands(root.command(name).description(description).helpOption('-h, --help', 'show help').helpCommand('help [command]', 'show help for a subcommand'));
+  refuseUnknownSubcommands(root);
 
   const admin = async () => import('./admin');
   const format = (d: 'text' | 'yaml') => formatFlag(d);
