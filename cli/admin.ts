@@ -1,4 +1,4 @@
-// tctl-like admin commands: status, create, get, tokens ls|rm, nodes ls|rm.
+// tctl-like admin commands: status, create, get, rm, tokens ls|rm, nodes ls|rm.
 
 import * as fs from 'node:fs';
 import * as YAML from 'yaml';
@@ -6,13 +6,13 @@ import { ApiError, type TokenResource } from '../client/api-client';
 import { decodeUtf8Strict, DocumentError, parseYamlStrict, type ParsedDocument } from '../schema/strict-documents';
 import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
-import { adminClient, str } from './common';
-
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+import { adminClient, formatOf, str } from './common';
+import { nodeTable, out, printResources, printValue, tokenResource, tokenTable } from './output';
 
 export async function status(p: Parsed): Promise<number> {
   const s = await adminClient(p).status();
-  if (str(p, 'format') === 'json') out(JSON.stringify(s, null, 2));
+  const format = formatOf(p, 'text');
+  if (format !== 'text') printValue(s, format);
   else out(`Cluster  ${s.cluster_name}\nVersion  ${s.version}\nCA pin   ${s.ca_pin}\nStorage  ${s.storage}`);
   return 0;
 }
@@ -80,84 +80,87 @@ export async function create(p: Parsed): Promise<number> {
   return 0;
 }
 
-function printResource(r: unknown, format: string): void {
-  if (format === 'json') out(JSON.stringify(r, null, 2));
-  else if (format === 'yaml') out(YAML.stringify(r));
-  else throw new UsageError(`--format must be yaml or json (got ${format})`);
+type Ref = { kind: 'token' | 'node'; name?: string };
+
+/** tctl's resource references: tokens, token/NAME, nodes, node/HOST_ID (singular or plural). */
+function parseRef(ref: string, verb: string): Ref {
+  const m = /^(tokens?|nodes?)(?:\/(.+))?$/.exec(ref);
+  if (!m) throw new UsageError(`${verb}: unknown resource ${JSON.stringify(ref)}; use tokens, token/NAME, nodes or node/HOST_ID`);
+  return { kind: m[1].startsWith('token') ? 'token' : 'node', name: m[2] };
 }
 
+async function getToken(p: Parsed, name: string): Promise<TokenResource> {
+  const token = await adminClient(p).getToken(name);
+  if (!token) throw new ApiError(404, 'not_found', `token "${name}" not found`);
+  return token;
+}
+
+/** `get tokens|token/NAME|nodes|node/HOST_ID`: YAML by default, as tctl get. */
 export async function get(p: Parsed): Promise<number> {
-  const ref = p.positional[0];
-  const m = ref ? /^tokens?\/(.+)$/.exec(ref) : null;
-  if (!m) throw new UsageError('get needs token/NAME');
-  const token = await adminClient(p).getToken(m[1]);
-  if (!token) throw new ApiError(404, 'not_found', `token "${m[1]}" not found`);
-  const { status: _status, ...resource } = token;
-  printResource(resource, str(p, 'format') ?? 'yaml');
+  const ref = parseRef(p.positional[0] ?? '', 'get');
+  const format = formatOf(p, 'yaml');
+  if (ref.kind === 'token') {
+    const list = ref.name !== undefined ? [await getToken(p, ref.name)] : await adminClient(p).listTokens();
+    if (format === 'text') out(tokenTable(list));
+    else if (ref.name !== undefined) printValue(tokenResource(list[0]), format);
+    else printResources(list.map(tokenResource), format);
+    return 0;
+  }
+  let list = await adminClient(p).listNodes();
+  if (ref.name !== undefined) {
+    list = list.filter((n) => n.host_id === ref.name);
+    if (list.length === 0) throw new ApiError(404, 'not_found', `node "${ref.name}" not found`);
+  }
+  if (format === 'text') out(nodeTable(list));
+  else if (ref.name !== undefined) printValue(list[0], format);
+  else printResources(list, format);
   return 0;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+/** `rm token/NAME|node/HOST_ID`. */
+export async function rm(p: Parsed): Promise<number> {
+  const ref = parseRef(p.positional[0] ?? '', 'rm');
+  if (ref.name === undefined) throw new UsageError(`rm needs ${ref.kind}/${ref.kind === 'token' ? 'NAME' : 'HOST_ID'}`);
+  return ref.kind === 'token' ? removeToken(p, ref.name) : removeNode(p, ref.name);
 }
 
-function expiry(t: TokenResource): string {
-  if (!t.metadata.expires) return 'never';
-  return t.status?.expired ? `${t.metadata.expires} (expired)` : t.metadata.expires;
+async function removeToken(p: Parsed, name: string): Promise<number> {
+  if (!(await adminClient(p).deleteToken(name))) throw new ApiError(404, 'not_found', `token "${name}" not found`);
+  out(`token "${name}" has been deleted`);
+  return 0;
 }
 
-export async function tokens(p: Parsed): Promise<number> {
-  const [sub, name] = p.positional;
-  const client = adminClient(p);
-  if (sub === 'ls') {
-    const list = await client.listTokens();
-    if (str(p, 'format') && str(p, 'format') !== 'text') {
-      printResource(list.map(({ status: _s, ...r }) => r), str(p, 'format')!);
-      return 0;
-    }
-    if (list.length === 0) {
-      out('No tokens found.');
-      return 0;
-    }
-    out(table([['Token', 'Join Method', 'Roles', 'Allow Rules', 'Expiry'], ...list.map((t) => [t.metadata.name, t.spec.join_method, t.spec.roles.join(','), String(t.spec.allow?.length ?? 0), expiry(t)])]));
-    return 0;
-  }
-  if (sub === 'rm') {
-    if (!name) throw new UsageError('tokens rm needs a token name');
-    if (!(await client.deleteToken(name))) throw new ApiError(404, 'not_found', `token "${name}" not found`);
-    out(`token "${name}" has been deleted`);
-    return 0;
-  }
-  throw new UsageError('usage: joinery tokens ls | tokens rm NAME');
+async function removeNode(p: Parsed, hostId: string): Promise<number> {
+  if (!(await adminClient(p).deleteNode(hostId))) throw new ApiError(404, 'not_found', `node "${hostId}" not found`);
+  out(`node "${hostId}" has been removed: its renewals are refused, its certificates are on the CRL, and it may join again`);
+  return 0;
 }
 
-export async function nodes(p: Parsed): Promise<number> {
-  const [sub, hostId] = p.positional;
-  const client = adminClient(p);
-  if (sub === 'ls') {
-    const list = await client.listNodes();
-    if (str(p, 'format') && str(p, 'format') !== 'text') {
-      printResource(list, str(p, 'format')!);
-      return 0;
-    }
-    if (list.length === 0) {
-      out('No nodes have joined.');
-      return 0;
-    }
-    out(
-      table([
-        ['Host ID', 'Status', 'Method', 'Role', 'Token', 'Joined', 'Last renewed', 'Serial', 'Expires'],
-        ...list.map((n) => [n.host_id, n.status, n.join_method, n.role, n.token_name, n.joined_at, n.last_renewed_at ?? '-', n.cert_serial, n.cert_expires_at]),
-      ]),
-    );
-    return 0;
-  }
-  if (sub === 'rm') {
-    if (!hostId) throw new UsageError('nodes rm needs a host ID');
-    if (!(await client.deleteNode(hostId))) throw new ApiError(404, 'not_found', `node "${hostId}" not found`);
-    out(`node "${hostId}" has been removed: its renewals are refused, its certificates are on the CRL, and it may join again`);
-    return 0;
-  }
-  throw new UsageError('usage: joinery nodes ls | nodes rm HOST_ID');
+export async function tokensLs(p: Parsed): Promise<number> {
+  const list = await adminClient(p).listTokens();
+  const format = formatOf(p, 'text');
+  // A YAML or JSON list, as this command has always printed it.
+  if (format !== 'text') printValue(list.map(tokenResource), format);
+  else out(tokenTable(list));
+  return 0;
+}
+
+export async function tokensRm(p: Parsed): Promise<number> {
+  const [name] = p.positional;
+  if (!name) throw new UsageError('tokens rm needs a token name');
+  return removeToken(p, name);
+}
+
+export async function nodesLs(p: Parsed): Promise<number> {
+  const list = await adminClient(p).listNodes();
+  const format = formatOf(p, 'text');
+  if (format !== 'text') printValue(list, format);
+  else out(nodeTable(list));
+  return 0;
+}
+
+export async function nodesRm(p: Parsed): Promise<number> {
+  const [hostId] = p.positional;
+  if (!hostId) throw new UsageError('nodes rm needs a host ID');
+  return removeNode(p, hostId);
 }

@@ -81,7 +81,6 @@ WantedBy=multi-user.target
 }
 
 export async function installSystemd(p: Parsed): Promise<number> {
-  if (p.positional[0] !== 'systemd' || p.positional.length > 1) throw new UsageError('usage: joinery install systemd [--config FILE] [-o FILE]');
   const configFile = path.resolve(str(p, 'config') ?? DEFAULT_CONFIG_FILE);
   let dataDir = DEFAULT_DATA_DIR;
   if (fs.existsSync(configFile)) {

@@ -5,9 +5,7 @@ import { generateKeyPairSync, type X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import { ApiError, JoineryClient, type IssuedCertificate } from '../client/api-client';
 import { checkIssuedCertificate } from '../client/trust';
-import { UsageError, type Parsed } from './args';
-import { prepareEc2Join } from './agent/ec2';
-import { prepareIamJoin } from './agent/iam';
+import { UsageError, type FlagSpec, type Parsed } from './args';
 import { checkDataDir, writeIdentity, type Identity } from './agent/identity';
 import { str, trustFrom } from './common';
 
@@ -31,8 +29,23 @@ type Preparer = (ctx: JoinContext) => Promise<PreparedJoin>;
 
 const PREPARERS: Record<string, () => Preparer> = {
   token: () => async (ctx) => ({ path: '/v1/join/token', body: { token_name: ctx.tokenName, role: ctx.role, public_key: ctx.publicKeyPem } }),
-  ec2: () => (ctx) => prepareEc2Join({ tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, hostId: ctx.hostId }),
-  iam: () => (ctx) => prepareIamJoin({ client: ctx.client, tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, region: ctx.region }),
+  // The AWS methods load the AWS SDK, so only when a host joins with them.
+  ec2: () => async (ctx) => (await import('./agent/ec2')).prepareEc2Join({ tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, hostId: ctx.hostId }),
+  iam: () => async (ctx) =>
+    (await import('./agent/iam')).prepareIamJoin({ client: ctx.client, tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, region: ctx.region }),
+};
+
+export const JOIN_FLAGS: FlagSpec = {
+  method: { kind: 'string', arg: '<method>', help: 'token, ec2 or iam (default token)' },
+  token: { kind: 'string', arg: '<name>', help: 'the join token (JOINERY_JOIN_TOKEN)' },
+  role: { kind: 'string', arg: '<role>', help: 'the role to join with (default Node)' },
+  server: { kind: 'string', arg: '<host:port>', help: 'the Joinery API (JOINERY_ADDR)' },
+  'ca-pin': { kind: 'string', arg: '<sha256:hex>', help: "the cluster CA's pin, from `joinery status` (JOINERY_CA_PIN)" },
+  'ca-file': { kind: 'string', arg: '<file>', help: 'the cluster CA as a PEM file (JOINERY_CA_FILE)' },
+  insecure: { kind: 'boolean', help: 'do not verify the server (development only)' },
+  'data-dir': { kind: 'string', arg: '<dir>', help: 'where to write key, certificate and CA (JOINERY_AGENT_DATA_DIR; default ./agent-data)' },
+  'host-id': { kind: 'string', arg: '<id>', help: 'ec2: must equal <account>-<instance id>' },
+  region: { kind: 'string', arg: '<region>', help: 'iam: the regional STS endpoint (default AWS_REGION, else the global one)' },
 };
 
 /** Methods whose host ID follows from the proof, so an existing identity of the same host is fine. */

@@ -28,18 +28,18 @@ export interface AgentConfig {
 export const DEFAULT_DATA_DIR = '/var/lib/joinery';
 
 export const AGENT_FLAGS: FlagSpec = {
-  config: 'string',
-  once: 'boolean',
-  'auth-server': 'string',
-  'ca-pin': 'string',
-  'ca-file': 'string',
-  'data-dir': 'string',
-  token: 'string',
-  method: 'string',
-  role: 'string',
-  'on-renew': 'string',
-  insecure: 'boolean',
-  'rotate-keys': 'boolean',
+  config: { kind: 'string', arg: '<file>', help: 'the YAML configuration (docs/agent.md); every key is also a flag, and a flag wins' },
+  once: { kind: 'boolean', help: 'join, or renew if due, then exit (0 when the identity on disk is valid)' },
+  'auth-server': { kind: 'string', arg: '<host:port>', help: 'the Joinery API (auth_server)' },
+  'ca-pin': { kind: 'string', arg: '<sha256:hex>', help: "the cluster CA's pin, from `joinery status` (ca_pin)" },
+  'ca-file': { kind: 'string', arg: '<file>', help: 'the cluster CA as a PEM file (ca_file)' },
+  'data-dir': { kind: 'string', arg: '<dir>', help: `where the identity lives (data_dir; default ${DEFAULT_DATA_DIR})` },
+  token: { kind: 'string', arg: '<name>', help: 'the join token (join_params.token_name)' },
+  method: { kind: 'string', arg: '<method>', help: 'token, ec2 or iam (join_params.method; default token)' },
+  role: { kind: 'string', arg: '<role>', help: 'the role to join with (role; default Node)' },
+  'on-renew': { kind: 'string', arg: '<command>', help: 'run with /bin/sh -c after each new certificate (on_renew)' },
+  insecure: { kind: 'boolean', negatable: true, help: 'do not verify the server, development only (insecure)' },
+  'rotate-keys': { kind: 'boolean', negatable: true, help: 'a new key with every renewal (rotate_keys; default on)' },
 };
 
 type Kind = 'string' | 'boolean';

@@ -1,9 +1,19 @@
-// A minimal IMDSv2 client: a session token first (PUT), then reads with that token. Only what the
-// EC2 join needs. AWS_EC2_METADATA_SERVICE_ENDPOINT overrides the address, as in the AWS SDKs.
+// The agent's IMDSv2 client, on the AWS SDK's MetadataService (session token flow, retries with
+// backoff). The endpoint is resolved here, synchronously, as the AWS SDKs resolve it: an explicit
+// endpoint, else AWS_EC2_METADATA_SERVICE_ENDPOINT, else the address of
+// AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE (IPv4 or IPv6). MetadataService itself reads only the
+// endpoint variable, so without this the IPv6 mode would be silently ignored.
 
-export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
+import type { MetadataService } from '@aws-sdk/ec2-metadata-service';
+
+export const IMDS_ENDPOINTS = { IPv4: 'http://169.254.169.254', IPv6: 'http://[fd00:ec2::254]' } as const;
+export const DEFAULT_IMDS_ENDPOINT = IMDS_ENDPOINTS.IPv4;
+
+/** Short: the token is used at once, for the two reads of one join. */
 const TOKEN_TTL_SECONDS = 300;
-const TIMEOUT_MS = 5_000;
+/** Per connection and per request: off EC2, 169.254.169.254 does not answer at all. */
+const TIMEOUT_MS = 2_000;
+const RETRIES = 3;
 
 export class ImdsError extends Error {
   constructor(message: string) {
@@ -12,42 +22,80 @@ export class ImdsError extends Error {
   }
 }
 
+export interface ImdsOptions {
+  endpoint?: string;
+  /** IPv4 or IPv6 (any case); used only when no endpoint is given. */
+  endpointMode?: string;
+  /** Retries after a failed request (MetadataService's default policy is 3). */
+  retries?: number;
+  /** Seconds between retries, or a function of the failure count (MetadataService's backoff). */
+  backoff?: number | ((failures: number) => number);
+  timeoutMs?: number;
+}
+
+/** The endpoint the client talks to, refusing anything that is not an http(s) origin. */
+export function resolveImdsEndpoint(opts: ImdsOptions = {}, env: NodeJS.ProcessEnv = {}): string {
+  const explicit = opts.endpoint || env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
+  if (!explicit) {
+    const mode = opts.endpointMode || env.AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE || 'IPv4';
+    const known = (Object.keys(IMDS_ENDPOINTS) as (keyof typeof IMDS_ENDPOINTS)[]).find((m) => m.toLowerCase() === mode.toLowerCase());
+    if (!known) throw new ImdsError(`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 or IPv6 (got ${JSON.stringify(mode)})`);
+    return IMDS_ENDPOINTS[known];
+  }
+  const endpoint = explicit.replace(/\/+$/, '');
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username) {
+    throw new ImdsError(`AWS_EC2_METADATA_SERVICE_ENDPOINT must be an http(s) URL such as http://169.254.169.254 (got ${JSON.stringify(explicit)})`);
+  }
+  return endpoint;
+}
+
 export class ImdsClient {
   readonly endpoint: string;
-  private token?: string;
+  private readonly opts: ImdsOptions;
+  private service?: Promise<MetadataService>;
 
-  constructor(endpoint?: string) {
-    this.endpoint = (endpoint || DEFAULT_IMDS_ENDPOINT).replace(/\/+$/, '');
-    if (!/^https?:\/\/[^/]+$/.test(this.endpoint)) {
-      throw new ImdsError(`AWS_EC2_METADATA_SERVICE_ENDPOINT must be an http(s) URL such as http://169.254.169.254 (got ${JSON.stringify(endpoint)})`);
-    }
+  constructor(opts: string | ImdsOptions = {}, env: NodeJS.ProcessEnv = {}) {
+    this.opts = typeof opts === 'string' ? { endpoint: opts } : opts;
+    this.endpoint = resolveImdsEndpoint(this.opts, env);
   }
 
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): ImdsClient {
-    return new ImdsClient(env.AWS_EC2_METADATA_SERVICE_ENDPOINT);
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, opts: Omit<ImdsOptions, 'endpoint' | 'endpointMode'> = {}): ImdsClient {
+    return new ImdsClient(opts, env);
   }
 
-  private async request(method: 'GET' | 'PUT', path: string, headers: Record<string, string>): Promise<string> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.endpoint}${path}`, { method, headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    } catch (e) {
-      throw new ImdsError(`cannot reach the EC2 instance metadata service at ${this.endpoint} (${(e as Error).message}); the ec2 join method only works on an EC2 instance with IMDSv2 reachable`);
-    }
-    const text = await res.text();
-    if (!res.ok) throw new ImdsError(`instance metadata ${method} ${path} answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
-    return text;
-  }
-
-  private async sessionToken(): Promise<string> {
-    if (!this.token) {
-      this.token = (await this.request('PUT', '/latest/api/token', { 'X-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) })).trim();
-      if (!this.token) throw new ImdsError('the instance metadata service returned an empty session token');
-    }
-    return this.token;
+  private metadataService(): Promise<MetadataService> {
+    // Loaded on first use: only the ec2 join method needs the SDK.
+    return (this.service ??= import('@aws-sdk/ec2-metadata-service').then(
+      ({ MetadataService }) =>
+        new MetadataService({
+          endpoint: this.endpoint,
+          // IMDSv2 only: a failed token request is an error, never a fallback to unauthenticated reads.
+          ec2MetadataV1Disabled: true,
+          tokenTtl: TOKEN_TTL_SECONDS,
+          retries: this.opts.retries ?? RETRIES,
+          backoff: this.opts.backoff,
+          httpOptions: { timeout: this.opts.timeoutMs ?? TIMEOUT_MS },
+        }),
+    ));
   }
 
   async get(path: string): Promise<string> {
-    return this.request('GET', path, { 'X-aws-ec2-metadata-token': await this.sessionToken() });
+    const service = await this.metadataService();
+    try {
+      // MetadataService appends the path to the endpoint's own path, which is always "/" here.
+      return await service.request(path.replace(/^\/+/, ''), { method: 'GET' });
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== undefined) throw new ImdsError(`instance metadata GET ${path} at ${this.endpoint} answered ${status}`);
+      throw new ImdsError(
+        `cannot reach the EC2 instance metadata service at ${this.endpoint} (${(e as Error).message}); the ec2 join method only works on an EC2 instance with IMDSv2 reachable`,
+      );
+    }
   }
 }

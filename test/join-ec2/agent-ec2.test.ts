@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 describe('IMDSv2 client', () => {
-  test('takes a session token first, then reads the document and the rsa2048 signature with it', async () => {
+  test('takes a session token (MetadataService asks for one per read), then reads the document and the rsa2048 signature with it', async () => {
     const id = await identityOf({ accountId: '111111111111', instanceId: 'i-0aaaaaaaaaaaaaaa1', region: 'us-west-2' });
     imds.setIdentity(id);
     imds.requests.length = 0;
@@ -47,6 +47,7 @@ describe('IMDSv2 client', () => {
     expect(imds.requests).toEqual([
       'PUT /latest/api/token 200',
       'GET /latest/dynamic/instance-identity/document 200',
+      'PUT /latest/api/token 200',
       'GET /latest/dynamic/instance-identity/rsa2048 200',
     ]);
   });
@@ -57,7 +58,7 @@ describe('IMDSv2 client', () => {
   });
 
   test('an unreachable metadata service is a clear error', async () => {
-    const client = new ImdsClient(`http://127.0.0.1:${await freePort()}`);
+    const client = new ImdsClient({ endpoint: `http://127.0.0.1:${await freePort()}`, backoff: 0 });
     await expect(client.get('/latest/dynamic/instance-identity/document')).rejects.toThrow(ImdsError);
     await expect(client.get('/latest/dynamic/instance-identity/document')).rejects.toThrow(/only works on an EC2 instance/);
     expect(() => new ImdsClient('ftp://nope')).toThrow(/AWS_EC2_METADATA_SERVICE_ENDPOINT/);

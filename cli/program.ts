@@ -1,0 +1,140 @@
+// The command tree of `joinery`, on commander: help for every command and subcommand, strict
+// arguments, and the completion scripts are all derived from it. Each command's code is loaded only
+// when that command runs, so `joinery --help`, `status` or `join` never load the server, the
+// provider or the AWS SDK.
+
+import { Argument, Command } from 'commander';
+import { VERSION } from '../api/version';
+import { AGENT_FLAGS } from './agent/config';
+import { addFlags, parsedFrom, quiet, UsageError, type FlagSpec, type Parsed } from './args';
+import { CONNECTION_FLAGS, formatFlag } from './common';
+import { hintArguments } from './completion';
+import { JOIN_FLAGS } from './join';
+
+type Handler = (p: Parsed) => Promise<number>;
+
+const AFTER_HELP = `
+Admin commands find the server with --addr (JOINERY_ADDR, default 127.0.0.1:3025) and trust it with
+--ca-pin or --ca-file (default <data-dir>/ca.crt when present); the admin credential comes from
+--admin-token, JOINERY_ADMIN_TOKEN or <data-dir>/admin-token.
+Exit status: 0 success, 1 failure, 2 usage error, 3 (agent) refused for good.
+Run "joinery COMMAND --help" for the flags of a command.`;
+
+/** An unknown subcommand names the ones that exist, so the one line is enough to fix it. */
+function refuseUnknownSubcommands(cmd: Command): Command {
+  return cmd.on('command:*', (operands: string[]) => {
+    const names = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+    const where = cmd.parent ? ` for joinery ${cmd.name()}` : '';
+    throw new UsageError(`unknown command ${JSON.stringify(operands[0])}${where}; expected one of: ${names.join(', ')}`);
+  });
+}
+
+export interface Program {
+  root: Command;
+  /** The exit status the command that ran asked for. */
+  result(): number;
+}
+
+export function buildProgram(): Program {
+  let code = 0;
+  const root = quiet(new Command('joinery'))
+    .description(`Joinery ${VERSION}: cluster join tokens, AWS join verification and the joining agent`)
+    .version(`joinery ${VERSION}`, '--version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .addHelpText('after', AFTER_HELP);
+
+  /** A command that runs: its flags, its arguments, and its code loaded on use. */
+  const leaf = (parent: Command, name: string, description: string, flags: FlagSpec, load: () => Promise<Handler>, args: Argument[] = []): Command => {
+    const cmd = parent.command(name).description(description).helpOption('-h, --help', 'show help');
+    for (const a of args) cmd.addArgument(a);
+    addFlags(cmd, flags);
+    cmd.action(async () => {
+      const positional = cmd.processedArgs.flat().filter((a): a is string => typeof a === 'string');
+      code = await (await load())(parsedFrom(cmd, positional));
+    });
+    return cmd;
+  };
+  /** A command made of subcommands (tokens, nodes, install, provider). */
+  const group = (name: string, description: string): Command =>
+    refuseUnknownSubcommands(root.command(name).description(description).helpOption('-h, --help', 'show help').helpCommand('help [command]', 'show help for a subcommand'));
+  refuseUnknownSubcommands(root);
+
+  const admin = async () => import('./admin');
+  const format = (d: 'text' | 'yaml') => formatFlag(d);
+
+  leaf(root, 'serve', 'start the API (HTTPS; SQLite in the data directory, or PostgreSQL)', {
+    'data-dir': { kind: 'string', arg: '<dir>', help: 'SQLite database, CA and generated admin credential (JOINERY_DATA_DIR; default ./data)' },
+    listen: { kind: 'string', arg: '<host:port>', help: 'HTTPS listen address (JOINERY_LISTEN; default 127.0.0.1:3025)' },
+  }, async () => (await import('./serve')).serve);
+
+  leaf(root, 'status', 'cluster name, version, CA pin and storage', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).status);
+
+  leaf(root, 'create', 'create tokens from YAML or JSON documents (all are validated before any is sent)', {
+    filename: { kind: 'string', short: 'f', arg: '<file>', help: 'the file (- for standard input)' },
+    force: { kind: 'boolean', help: 'overwrite tokens that exist' },
+    ...CONNECTION_FLAGS,
+  }, async () => (await admin()).create);
+
+  hintArguments(
+    leaf(root, 'get', 'print tokens or nodes (YAML by default, as `create -f` reads it)', { ...format('yaml'), ...CONNECTION_FLAGS }, async () => (await admin()).get, [
+      new Argument('<resource>', 'tokens, token/NAME, nodes or node/HOST_ID'),
+    ]),
+    ['tokens', 'token/', 'nodes', 'node/'],
+  );
+
+  hintArguments(
+    leaf(root, 'rm', 'delete a token, or remove a node (its renewals are refused and its certificates revoked)', CONNECTION_FLAGS, async () => (await admin()).rm, [
+      new Argument('<resource>', 'token/NAME or node/HOST_ID'),
+    ]),
+    ['token/', 'node/'],
+  );
+
+  const tokens = group('tokens', 'join tokens: add, ls, rm');
+  leaf(tokens, 'add', 'create a token-method token with a generated secret and print how to join with it', {
+    type: { kind: 'string', arg: '<roles>', help: 'the roles it admits, comma-separated (node, proxy, app, db, ...)' },
+    ttl: { kind: 'string', arg: '<duration>', help: 'lifetime, e.g. 30m, 1h, 24h (default 30m)' },
+    'join-method': { kind: 'string', arg: '<method>', choices: ['token', 'ec2', 'iam'], help: 'only token here: ec2 and iam tokens need allow rules, so use create -f FILE' },
+    value: { kind: 'string', arg: '<name>', help: 'the secret to use instead of a generated one' },
+    labels: { kind: 'string', arg: '<k=v,...>', help: 'metadata labels' },
+    'auth-server': { kind: 'string', arg: '<host:port>', help: 'the address the host reaches the API at, for the printed commands (default --addr)' },
+    ...format('text'),
+    ...CONNECTION_FLAGS,
+  }, async () => (await import('./tokens-add')).tokensAdd);
+  leaf(tokens, 'ls', 'list tokens', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).tokensLs);
+  leaf(tokens, 'rm', 'delete a token', CONNECTION_FLAGS, async () => (await admin()).tokensRm, [new Argument('<name>', 'the token')]);
+
+  const nodes = group('nodes', 'joined hosts: ls, rm');
+  leaf(nodes, 'ls', 'list joined hosts with status, token (masked), renewal and certificate', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).nodesLs);
+  leaf(nodes, 'rm', 'remove a host: its renewals are refused, its certificates revoked, and it may join again', CONNECTION_FLAGS, async () => (await admin()).nodesRm, [
+    new Argument('<host_id>', 'the host'),
+  ]);
+
+  leaf(root, 'join', 'join this host once: prove its identity, write key, certificate and CA', JOIN_FLAGS, async () => (await import('./join')).join);
+
+  leaf(root, 'agent', 'join, then renew the host certificate at 2/3 of its lifetime, forever (docs/agent.md)', AGENT_FLAGS, async () => (await import('./agent-command')).agent);
+
+  const install = group('install', 'install the agent as a service');
+  leaf(install, 'systemd', 'write or print a systemd unit running the agent', {
+    config: { kind: 'string', arg: '<file>', help: "the agent's configuration (default /etc/joinery.yaml)" },
+    output: { kind: 'string', short: 'o', arg: '<file>', help: 'write the unit there instead of printing it' },
+  }, async () => (await import('./install-systemd')).installSystemd);
+
+  const provider = group('provider', 'the Terraform provider');
+  leaf(provider, 'install', 'install terraform-provider-teleport where Terraform and OpenTofu find it', {
+    'plugin-dir': { kind: 'string', arg: '<dir>', help: 'install there instead of the implied local mirror directories' },
+  }, async () => (await import('./provider-command')).providerInstall);
+
+  leaf(root, 'completion', 'print a shell completion script (source <(joinery completion bash))', {}, async () => async (p) => {
+    const { completionScript } = await import('./completion');
+    process.stdout.write(completionScript(root, p.positional[0]));
+    return 0;
+  }, [new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh'])]);
+
+  leaf(root, 'version', 'print the version', {}, async () => async () => {
+    process.stdout.write(`joinery ${VERSION}\n`);
+    return 0;
+  });
+
+  return { root, result: () => code };
+}
