@@ -71,8 +71,14 @@ function serialize(token: ProvisionToken): string {
   return JSON.stringify(copy);
 }
 
+/** Brings the schema up to date. On failure the handle is closed, since no store is handed out to close it. */
 export async function migrate(db: Db, dialect: Dialect): Promise<void> {
-  await migrateToLatest(db, dialect.kind, { autoId: dialect.autoId });
+  try {
+    await migrateToLatest(db, dialect.kind, { autoId: dialect.autoId });
+  } catch (e) {
+    await db.destroy().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** One more row than asked tells whether another page exists without counting. */
