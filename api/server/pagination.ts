@@ -117,6 +117,7 @@ export async function pageBody<T, V>(
   view: (item: T) => V,
   keyOf: (item: T) => string,
   tokens: PageTokens,
+  budget = PAGE_BYTES_BUDGET,
 ): Promise<Record<string, unknown>> {
   const views: V[] = [];
   let bytes = 0;
@@ -125,7 +126,7 @@ export async function pageBody<T, V>(
     const v = view(item);
     views.push(v);
     bytes += Buffer.byteLength(JSON.stringify(v));
-    if (bytes >= PAGE_BYTES_BUDGET && i < page.items.length - 1) {
+    if (bytes >= budget && i < page.items.length - 1) {
       next = keyOf(item);
       break;
     }
