@@ -70,6 +70,12 @@ export interface IssuedCertificate {
   expires_at?: string;
 }
 
+export interface PageRequest {
+  /** Items per page (the server's default is 500, its maximum 1000). */
+  limit?: number;
+  pageToken?: string;
+}
+
 export interface StatusView {
   cluster_name: string;
   version: string;
@@ -79,6 +85,14 @@ export interface StatusView {
 }
 
 const MAX_RESPONSE = 16 * 1024 * 1024;
+
+function pageQuery(req: PageRequest): string {
+  const q = new URLSearchParams();
+  if (req.limit !== undefined) q.set('limit', String(req.limit));
+  if (req.pageToken !== undefined) q.set('page_token', req.pageToken);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
 
 export class JoineryClient {
   private trust?: Promise<ResolvedTrust>;
@@ -174,8 +188,13 @@ export class JoineryClient {
   status(): Promise<StatusView> {
     return this.request('GET', '/v1/status');
   }
-  async listTokens(): Promise<TokenResource[]> {
-    return (await this.request<{ tokens: TokenResource[] }>('GET', '/v1/tokens')).tokens;
+  /** Every token, following the pages. */
+  listTokens(): Promise<TokenResource[]> {
+    return this.listAll((r) => this.listTokensPage(r));
+  }
+  /** One page of tokens, ordered by name. */
+  async listTokensPage(req: PageRequest = {}): Promise<{ tokens: TokenResource[]; next_page_token?: string }> {
+    return this.request('GET', `/v1/tokens${pageQuery(req)}`);
   }
   async getToken(name: string): Promise<TokenResource | undefined> {
     try {
@@ -201,8 +220,27 @@ export class JoineryClient {
       throw e;
     }
   }
-  async listNodes(): Promise<NodeView[]> {
-    return (await this.request<{ nodes: NodeView[] }>('GET', '/v1/nodes')).nodes;
+  /** Every host, following the pages. */
+  listNodes(): Promise<NodeView[]> {
+    return this.listAll((r) => this.listNodesPage(r));
+  }
+  /** One page of hosts, ordered by host ID. */
+  async listNodesPage(req: PageRequest = {}): Promise<{ nodes: NodeView[]; next_page_token?: string }> {
+    return this.request('GET', `/v1/nodes${pageQuery(req)}`);
+  }
+  private async listAll<T>(fetchPage: (req: PageRequest) => Promise<{ next_page_token?: string } & ({ tokens: T[] } | { nodes: T[] })>): Promise<T[]> {
+    const all: T[] = [];
+    const seen = new Set<string>();
+    let pageToken: string | undefined;
+    for (;;) {
+      const page = await fetchPage({ pageToken });
+      all.push(...('tokens' in page ? page.tokens : page.nodes));
+      if (page.next_page_token === undefined) return all;
+      // A server that hands back a token it gave before would keep this loop going forever.
+      if (seen.has(page.next_page_token)) throw new ApiError(200, 'bad_response', 'the server repeated a next_page_token');
+      seen.add(page.next_page_token);
+      pageToken = page.next_page_token;
+    }
   }
   async deleteNode(hostId: string): Promise<boolean> {
     try {

@@ -5,6 +5,7 @@ import { SYSTEM_ROLES } from '../../schema/roles';
 import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
 import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
 import { RENEW_REFUSAL_CODES } from '../join/renew';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
 /** Refusal codes of the token join method (the codes every method shares). */
 export const TOKEN_REFUSAL_CODES: Record<string, string> = {
@@ -34,6 +35,20 @@ const tokenResponse = (description: string) => ({ description, content: { 'appli
 const admin = [{ admin: [] }];
 const nameParam = { name: 'name', in: 'path', required: true, schema: str };
 const hostParam = { name: 'hostId', in: 'path', required: true, schema: str };
+const pageParams = [
+  { name: 'limit', in: 'query', description: `Items per page, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); a page may hold fewer when its items are large.`, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE } },
+  { name: 'page_token', in: 'query', description: 'The next_page_token of the previous page (opaque). Without it the first page is returned.', schema: str },
+];
+const pageErrors = { '400': errorResponse('limit out of range or not an integer (invalid_query, field limit), or a page_token this server did not issue for this list (invalid_page_token)') };
+/** A list answer: one page and, while more remain, next_page_token; clients follow it until it is absent. */
+const listResponse = (key: string, items: Record<string, unknown>, description: string) => ({
+  description,
+  content: {
+    'application/json': {
+      schema: { type: 'object', required: [key], properties: { [key]: { type: 'array', items }, next_page_token: { ...str, description: 'Present when more items follow: pass it as page_token to get them' } } },
+    },
+  },
+});
 const joinResponse = { description: 'Joined', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } };
 const joinRefusals = {
   '400': errorResponse('Malformed join request'),
@@ -145,7 +160,12 @@ export function openApiDocument(version: string) {
       '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/v1/status': { get: { summary: 'Cluster name, version and CA pin', responses: { '200': { description: 'Status' } } } },
       '/v1/tokens': {
-        get: { summary: 'List tokens', security: admin, responses: { '200': { description: '{tokens: Token[]}' }, '401': errorResponse('No or wrong admin credential') } },
+        get: {
+          summary: 'List tokens, ordered by name, one page at a time (follow next_page_token)',
+          security: admin,
+          parameters: pageParams,
+          responses: { '200': listResponse('tokens', { $ref: '#/components/schemas/Token' }, 'One page of tokens'), ...pageErrors, '401': errorResponse('No or wrong admin credential') },
+        },
         post: {
           summary: 'Create a token',
           security: admin,
@@ -179,7 +199,14 @@ export function openApiDocument(version: string) {
         },
         delete: { summary: 'Delete a token', security: admin, responses: { '204': { description: 'Deleted' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such token') } },
       },
-      '/v1/nodes': { get: { summary: 'List joined hosts', security: admin, responses: { '200': { description: '{nodes: Node[]}' }, '401': errorResponse('Unauthenticated') } } },
+      '/v1/nodes': {
+        get: {
+          summary: 'List joined hosts, ordered by host ID, one page at a time (follow next_page_token)',
+          security: admin,
+          parameters: pageParams,
+          responses: { '200': listResponse('nodes', { type: 'object' }, 'One page of hosts'), ...pageErrors, '401': errorResponse('Unauthenticated') },
+        },
+      },
       '/v1/nodes/{hostId}': {
         parameters: [hostParam],
         get: { summary: 'Read a joined host', security: admin, responses: { '200': { description: 'Node' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') } },

@@ -3,17 +3,20 @@
 // looks, and the auto-increment column type.
 
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
 import { boundAuditEvent } from './audit-bounds';
-import { MIGRATIONS, normalizeSerial } from './migrations';
+import { LATEST_MIGRATION, MIGRATION_TABLE, migrateToLatest, normalizeSerial } from './migrations';
 import {
   AlreadyExistsError,
   ConflictError,
+  MAX_LIST_LIMIT,
   NotFoundError,
   type AuditEvent,
   type ChallengeResult,
   type HostCertificateRecord,
+  type ListOptions,
+  type ListPage,
   type NodeRecord,
   type NodeStatus,
   type Store,
@@ -32,7 +35,8 @@ interface AuditTable {
   token_name: string | null; host_id: string | null; remote_addr: string | null; details: string | null;
 }
 interface SettingsTable { key: string; value: string }
-interface MigrationsTable { version: number; name: string; applied_at: string }
+interface LegacyMigrationsTable { version: number; name: string; applied_at: string }
+interface MigratorTable { name: string; timestamp: string }
 
 export interface Tables {
   tokens: TokensTable;
@@ -41,7 +45,8 @@ export interface Tables {
   iam_challenges: ChallengesTable;
   audit_events: AuditTable;
   settings: SettingsTable;
-  schema_migrations: MigrationsTable;
+  schema_migrations: LegacyMigrationsTable;
+  kysely_migration: MigratorTable;
 }
 
 export type Db = Kysely<Tables>;
@@ -66,31 +71,35 @@ function serialize(token: ProvisionToken): string {
   return JSON.stringify(copy);
 }
 
+/** Brings the schema up to date. On failure the handle is closed, since no store is handed out to close it. */
 export async function migrate(db: Db, dialect: Dialect): Promise<void> {
-  await sql`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`.execute(db);
-  for (const m of MIGRATIONS) {
-    await dialect.writeTx(db, async (tx) => {
-      const done = await tx.selectFrom('schema_migrations').select('version').where('version', '=', m.version).executeTakeFirst();
-      if (done) return;
-      await m.up(tx as Kysely<any>, { autoId: dialect.autoId });
-      await tx.insertInto('schema_migrations').values({ version: m.version, name: m.name, applied_at: new Date().toISOString() }).execute();
-    });
-  }
-  const newest = await db.selectFrom('schema_migrations').select(({ fn }) => fn.max('version').as('v')).executeTakeFirst();
-  const known = MIGRATIONS[MIGRATIONS.length - 1].version;
-  if (Number(newest?.v ?? 0) > known) {
-    throw new Error(`the database schema is version ${newest?.v}, newer than this Joinery release understands (${known}); upgrade Joinery`);
+  try {
+    await migrateToLatest(db, dialect.kind, { autoId: dialect.autoId });
+  } catch (e) {
+    await db.destroy().catch(() => undefined);
+    throw e;
   }
 }
+
+/** One more row than asked tells whether another page exists without counting. */
+function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T, key: (r: R) => string): ListPage<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept.map(map), ...(more ? { next: key(kept[kept.length - 1]) } : {}) };
+}
+
+const pageSize = (opts: ListOptions) => Math.min(Math.max(Math.trunc(opts.limit) || 1, 1), MAX_LIST_LIMIT);
 
 export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promise<void>): Store {
   const now = () => new Date().toISOString();
   return {
     kind: dialect.kind,
     tokens: {
-      async list() {
-        const rows = await db.selectFrom('tokens').selectAll().orderBy('name').execute();
-        return rows.map(rowToToken);
+      async list(opts) {
+        const limit = pageSize(opts);
+        let q = db.selectFrom('tokens').selectAll().orderBy('name').limit(limit + 1);
+        if (opts.after !== undefined) q = q.where('name', '>', opts.after);
+        return toPage(await q.execute(), limit, rowToToken, (r) => r.name);
       },
       async count() {
         const row = await db.selectFrom('tokens').select(({ fn }) => fn.countAll().as('n')).executeTakeFirstOrThrow();
@@ -137,9 +146,13 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       },
     },
     nodes: {
-      async list() {
-        const rows = await db.selectFrom('nodes').selectAll().orderBy('joined_at').execute();
-        return rows.map(rowToNode);
+      async list(opts) {
+        // By host ID, the key no update changes: a host that re-joins (new joined_at) while an
+        // admin pages through keeps its place, so it is seen exactly once.
+        const limit = pageSize(opts);
+        let q = db.selectFrom('nodes').selectAll().orderBy('host_id').limit(limit + 1);
+        if (opts.after !== undefined) q = q.where('host_id', '>', opts.after);
+        return toPage(await q.execute(), limit, rowToNode, (r) => r.host_id);
       },
       async get(hostId) {
         const row = await db.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirst();
@@ -345,8 +358,8 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       // Readiness means the real tables answer: `SELECT 1` succeeds on a damaged or replaced
       // database file, because it reads no page of it.
       try {
-        const newest = await db.selectFrom('schema_migrations').select(({ fn }) => fn.max('version').as('v')).executeTakeFirst();
-        if (Number(newest?.v ?? 0) !== MIGRATIONS[MIGRATIONS.length - 1].version) return false;
+        const newest = await db.selectFrom(MIGRATION_TABLE).select('name').orderBy('name', 'desc').limit(1).executeTakeFirst();
+        if (newest?.name !== LATEST_MIGRATION) return false;
         await db.selectFrom('tokens').select('name').limit(1).execute();
         await db.selectFrom('nodes').select('host_id').limit(1).execute();
         await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).execute();

@@ -1,19 +1,32 @@
-// Versioned schema migrations. Each runs once, in order, inside a transaction, and is recorded in
-// schema_migrations. The DDL is written in the subset SQLite and PostgreSQL share; the one
-// difference (auto-increment ids) is passed in by the dialect.
+// Versioned schema migrations, run by Kysely's Migrator from an in-code provider (not a folder on
+// disk, so a bundled build carries them). The DDL is written in the subset SQLite and PostgreSQL
+// share; the one difference (auto-increment ids) is passed in by the dialect.
+//
+// History: releases before the Migrator recorded migrations in `schema_migrations` (version, name,
+// applied_at) and ran them themselves. That table is kept rather than converted, for two reasons:
+// it holds the original applied_at of every database in the field, and a release from before the
+// Migrator, started against a newer database, reads only that table to refuse it. So each
+// migration still writes its row there (in the Migrator's transaction), and a migration that the
+// table already records is adopted: the Migrator marks it done in `kysely_migration` without
+// running its DDL again. Adoption happens inside the Migrator's run, under its lock, so it needs
+// no separate one-time step that could race.
 
-import { sql, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely, type MigrationProvider } from 'kysely';
 
-export interface Migration {
+interface SchemaMigration {
   version: number;
+  /** The name recorded in schema_migrations (what releases before the Migrator wrote). */
   name: string;
+  /** The Migrator's name suffix; the Migrator orders by name, so the version is zero-padded in front. */
+  slug: string;
   up(db: Kysely<any>, d: { autoId: string }): Promise<void>;
 }
 
-export const MIGRATIONS: Migration[] = [
+const SCHEMA_MIGRATIONS: SchemaMigration[] = [
   {
     version: 1,
     name: 'tokens, nodes, challenges, audit, settings',
+    slug: 'tokens_nodes_challenges_audit_settings',
     async up(db, d) {
       await sql`CREATE TABLE tokens (
         name TEXT PRIMARY KEY,
@@ -55,6 +68,7 @@ export const MIGRATIONS: Migration[] = [
   {
     version: 2,
     name: 'host certificate lifecycle: issued certificates, renewal and removal on nodes',
+    slug: 'host_certificate_lifecycle',
     async up(db) {
       // Every certificate issued to a host, so renewal can tell ours from a forgery with a valid
       // signature (the server's own TLS certificate, say) and the CRL can list a removed host's.
@@ -94,4 +108,105 @@ const LEGACY_HOST_CERT_TTL_MS = 30 * 24 * 3600 * 1000;
 /** One spelling per serial: lower-case hex without leading zeros (as an integer, the way X.509 compares them). */
 export function normalizeSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+const migrationName = (m: SchemaMigration) => `${String(m.version).padStart(4, '0')}_${m.slug}`;
+
+/** The Migrator's name of the newest migration this release knows (what /readyz expects). */
+export const LATEST_MIGRATION = migrationName(SCHEMA_MIGRATIONS[SCHEMA_MIGRATIONS.length - 1]);
+export const LATEST_SCHEMA_VERSION = SCHEMA_MIGRATIONS[SCHEMA_MIGRATIONS.length - 1].version;
+
+/** The Migrator's own table (Kysely's default name). */
+export const MIGRATION_TABLE = 'kysely_migration';
+
+/** The version a Migrator name stands for (its zero-padded prefix); NaN for a name of no version. */
+export function migrationVersion(name: string): number {
+  const m = /^(\d+)_/.exec(name);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+function provider(d: { autoId: string }): MigrationProvider {
+  return {
+    async getMigrations() {
+      return Object.fromEntries(
+        SCHEMA_MIGRATIONS.map((m) => [
+          migrationName(m),
+          {
+            async up(db: Kysely<any>) {
+              const recorded = await db.selectFrom('schema_migrations').select('version').where('version', '=', m.version).executeTakeFirst();
+              if (recorded) return; // run by a release before the Migrator: adopt it
+              await m.up(db, d);
+              await db.insertInto('schema_migrations').values({ version: m.version, name: m.name, applied_at: new Date().toISOString() }).execute();
+            },
+          },
+        ]),
+      );
+    },
+  };
+}
+
+async function tableExists(db: Kysely<any>, name: string): Promise<boolean> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  return tables.some((t) => t.name === name);
+}
+
+/** Refuses a database that a newer release migrated, by either table. */
+async function refuseNewer(db: Kysely<any>): Promise<void> {
+  const legacy = await db.selectFrom('schema_migrations').select(({ fn }) => fn.max('version').as('v')).executeTakeFirst();
+  let newest = Number(legacy?.v ?? 0);
+  if (await tableExists(db, MIGRATION_TABLE)) {
+    for (const row of await db.selectFrom(MIGRATION_TABLE).select('name').execute()) {
+      const v = migrationVersion(String(row.name));
+      if (v > newest) newest = v;
+    }
+  }
+  if (newest > LATEST_SCHEMA_VERSION) {
+    throw new Error(`the database schema is version ${newest}, newer than this Joinery release understands (${LATEST_SCHEMA_VERSION}); upgrade Joinery`);
+  }
+}
+
+async function runMigrator(db: Kysely<any>, d: { autoId: string }, opts: { disableTransactions: boolean }): Promise<void> {
+  const { error } = await new Migrator({ db, provider: provider(d), migrationTableName: MIGRATION_TABLE, disableTransactions: opts.disableTransactions }).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+const LEGACY_TABLE_DDL = sql`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`;
+
+/** Serialises the startup step across replicas on PostgreSQL (not the lock token writes use). */
+const PG_PREPARE_LOCK = 4243;
+
+/**
+ * Brings the schema to the newest version, exactly once however many processes start at once.
+ *
+ * PostgreSQL: the Migrator takes a session advisory lock and runs every pending migration in one
+ * transaction; only the legacy table's creation and the newer-release check happen before it,
+ * under an advisory lock of their own (concurrent CREATE TABLE IF NOT EXISTS can fail there).
+ *
+ * SQLite: Kysely's SQLite adapter takes no lock and no transaction (it assumes one connection,
+ * which is false for two processes sharing a file), so the whole run happens inside BEGIN
+ * IMMEDIATE on one connection: the second process waits for the write lock (busy_timeout), then
+ * finds nothing pending, and a failing migration leaves nothing behind.
+ */
+export async function migrateToLatest(db: Kysely<any>, kind: 'sqlite' | 'postgres', d: { autoId: string }): Promise<void> {
+  if (kind === 'postgres') {
+    await db.transaction().execute(async (tx) => {
+      await sql`SELECT pg_advisory_xact_lock(${PG_PREPARE_LOCK})`.execute(tx);
+      await LEGACY_TABLE_DDL.execute(tx);
+      await refuseNewer(tx);
+    });
+    await runMigrator(db, d, { disableTransactions: false });
+    return;
+  }
+  await db.connection().execute(async (conn) => {
+    await sql`BEGIN IMMEDIATE`.execute(conn);
+    try {
+      await LEGACY_TABLE_DDL.execute(conn);
+      await refuseNewer(conn);
+      await runMigrator(conn, d, { disableTransactions: true });
+      await sql`COMMIT`.execute(conn);
+    } catch (e) {
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw e;
+    }
+  });
 }

@@ -92,8 +92,24 @@ export class ConflictError extends Error {
   }
 }
 
+/** The largest page a list returns, whatever a caller asks for. */
+export const MAX_LIST_LIMIT = 1000;
+
+/** Keyset pagination: items strictly after the key `after`, at most `limit` (clamped to 1..MAX_LIST_LIMIT). */
+export interface ListOptions {
+  limit: number;
+  after?: string;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  /** The key of the last item, when more items follow it (the next page's `after`). */
+  next?: string;
+}
+
 export interface TokenStore {
-  list(): Promise<StoredToken[]>;
+  /** Tokens ordered by name. */
+  list(opts: ListOptions): Promise<ListPage<StoredToken>>;
   count(): Promise<number>;
   get(name: string): Promise<StoredToken | undefined>;
   /** Insert; AlreadyExistsError when the name is taken. */
@@ -107,8 +123,8 @@ export interface TokenStore {
 }
 
 export interface NodeStore {
-  /** Every host, removed ones included. */
-  list(): Promise<NodeRecord[]>;
+  /** Hosts ordered by host ID, removed ones included. */
+  list(opts: ListOptions): Promise<ListPage<NodeRecord>>;
   get(hostId: string): Promise<NodeRecord | undefined>;
   /**
    * Registers a host and records its first certificate. A row for the host ID is replaced only

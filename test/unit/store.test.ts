@@ -34,6 +34,7 @@ describe('sqlite specifics', () => {
     const db = new Database(path.join(dir, 'j.db'), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(db.prepare('select name from kysely_migration order by name').all()).toHaveLength(2);
     expect(db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'iam_challenges' and sql like '%expires_at%'").all()).toHaveLength(1);
     db.close();
   });
@@ -177,6 +178,44 @@ describe.each(backends)('%s store', (_name, open) => {
     const racers = await Promise.all(Array.from({ length: 8 }, () => store.challenges.consume('c3', now)));
     expect(racers.filter((r) => r === 'ok')).toHaveLength(1);
     expect(await store.challenges.prune(now)).toBe(1);
+  });
+
+  test('token pages: keyset by name, every token once, limit clamped, next only while more remain', async () => {
+    const names = Array.from({ length: 25 }, (_, i) => `p-${String(i).padStart(2, '0')}`);
+    for (const n of [...names].reverse()) await store.tokens.create(tok(n));
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const page = await store.tokens.list({ limit: 7, after });
+      seen.push(...page.items.map((t) => t.token.metadata.name));
+      expect(page.items.length).toBe(page.next === undefined ? 25 % 7 : 7);
+      if (page.next === undefined) break;
+      expect(page.next).toBe(seen[seen.length - 1]);
+      after = page.next;
+    }
+    expect(seen).toEqual(names);
+    // Exactly a full last page: no next, no empty page after it.
+    expect((await store.tokens.list({ limit: 5, after: 'p-19' })).next).toBeUndefined();
+    expect((await store.tokens.list({ limit: 25 })).next).toBeUndefined();
+    expect((await store.tokens.list({ limit: 24 })).next).toBe('p-23');
+    // A key that no longer exists still places the page: deletion of the last key seen loses nothing.
+    await store.tokens.delete('p-10');
+    expect((await store.tokens.list({ limit: 2, after: 'p-10' })).items.map((t) => t.token.metadata.name)).toEqual(['p-11', 'p-12']);
+    expect((await store.tokens.list({ limit: 5000 })).items).toHaveLength(24);
+    expect((await store.tokens.list({ limit: 0 })).items).toHaveLength(1);
+  });
+
+  test('node pages: ordered by host ID, stable when a host re-joins mid-way', async () => {
+    const t0 = new Date('2030-01-01T00:00:00Z');
+    for (const id of ['n-c', 'n-a', 'n-e', 'n-b', 'n-d']) await store.nodes.insert(node(id, { at: t0, ttlMs: 1000 }), t0);
+    const first = await store.nodes.list({ limit: 2 });
+    expect(first.items.map((n) => n.hostId)).toEqual(['n-a', 'n-b']);
+    // n-a lapses and joins again (a newer joined_at): it is not seen twice.
+    const later = new Date(t0.getTime() + 2 * HOUR);
+    await store.nodes.insert(node('n-a', { at: later }), later);
+    const rest = await store.nodes.list({ limit: 10, after: first.next });
+    expect(rest.items.map((n) => n.hostId)).toEqual(['n-c', 'n-d', 'n-e']);
+    expect(rest.next).toBeUndefined();
   });
 
   test('settings setIfAbsent keeps the first value', async () => {

@@ -5,6 +5,7 @@ import { Router } from 'express';
 import { maskTokenName } from '../../../schema/token';
 import { nodeStatus, type NodeRecord, type Store } from '../../store/types';
 import { HttpError } from '../errors';
+import { PageTokens, pageBody, parsePageQuery } from '../pagination';
 
 export function nodeView(n: NodeRecord, now: Date) {
   return {
@@ -25,9 +26,11 @@ export function nodeView(n: NodeRecord, now: Date) {
 
 export function nodeRoutes(store: Store, now: () => Date): Router {
   const router = Router();
-  router.get('/', async (_req, res) => {
+  const pageTokens = new PageTokens(store.settings);
+  router.get('/', async (req, res) => {
     const t = now();
-    res.json({ nodes: (await store.nodes.list()).map((n) => nodeView(n, t)) });
+    const page = await store.nodes.list(await parsePageQuery(req.query, 'nodes', pageTokens));
+    res.json(await pageBody('nodes', page, (n) => nodeView(n, t), (n) => n.hostId, pageTokens));
   });
   router.get('/:hostId', async (req, res) => {
     const n = await store.nodes.get(req.params.hostId);

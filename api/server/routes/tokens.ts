@@ -8,6 +8,7 @@ import { fromKubernetesManifest } from '../../../schema/manifest';
 import { NotFoundError, type Store, type StoredToken } from '../../store/types';
 import { parseBody } from '../body';
 import { HttpError } from '../errors';
+import { PageTokens, pageBody, parsePageQuery } from '../pagination';
 
 export function tokenView(stored: StoredToken, now = new Date()): ProvisionToken & { status: { expired: boolean } } {
   return { ...stored.token, status: { expired: isExpired(stored.token, now) } };
@@ -42,9 +43,11 @@ export function tokenRoutes(store: Store): Router {
   const audit = (type: string, token: ProvisionToken) =>
     store.audit.append({ time: new Date().toISOString(), type, success: true, tokenName: auditName(token) });
 
-  router.get('/', async (_req, res) => {
+  const pageTokens = new PageTokens(store.settings);
+  router.get('/', async (req, res) => {
     const now = new Date();
-    res.json({ tokens: (await store.tokens.list()).map((t) => tokenView(t, now)) });
+    const page = await store.tokens.list(await parsePageQuery(req.query, 'tokens', pageTokens));
+    res.json(await pageBody('tokens', page, (t) => tokenView(t, now), (t) => t.token.metadata.name, pageTokens));
   });
 
   router.post('/', body, async (req, res) => {
