@@ -12,6 +12,13 @@ if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto, sys; s
 fi
 command -v moto_server >/dev/null || { echo "moto_server is not on PATH after install" >&2; exit 1; }
 
+# zsh, for the shell completion tests (bash is always there).
+if ! command -v zsh >/dev/null 2>&1; then
+  echo "installing zsh"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh >/dev/null; fi
+fi
+
 # PostgreSQL server binaries, for the PostgreSQL store tests (each test starts its own server).
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo "installing postgresql"
