@@ -12,11 +12,14 @@ if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto, sys; s
 fi
 command -v moto_server >/dev/null || { echo "moto_server is not on PATH after install" >&2; exit 1; }
 
-# zsh, for the shell completion tests (bash is always there).
-if ! command -v zsh >/dev/null 2>&1; then
-  echo "installing zsh"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh >/dev/null
-  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh >/dev/null; fi
+# zsh for the shell completion tests, systemd-analyze to verify the generated unit.
+missing=""
+command -v zsh >/dev/null 2>&1 || missing="$missing zsh"
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+if [ -n "$missing" ]; then
+  echo "installing$missing"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
 fi
 
 # PostgreSQL server binaries, for the PostgreSQL store tests (each test starts its own server).
