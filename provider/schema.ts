@@ -2,6 +2,7 @@
 // source. Field descriptions come from FIELD_DOCS in schema/token.ts, the one token schema.
 
 import { FIELD_DOCS } from '../schema/token';
+import { TOKEN_FIELDS, type FieldType, type TokenField } from '../schema/token-fields';
 import type { CtyType } from './cty';
 
 export const RESOURCE_TYPE = 'teleport_provision_token';
@@ -63,97 +64,76 @@ export const PROVIDER_SCHEMA: Schema = {
   ],
 };
 
-const ALLOW_RULE_ATTRS = (mode: 'config' | 'computed'): Attr[] =>
-  (['aws_account', 'aws_regions', 'aws_role', 'aws_arn'] as const).map((name) => ({
-    name,
-    type: name === 'aws_regions' ? STRING_LIST : 'string',
-    description: doc(`spec.allow.${name}`),
-    ...(mode === 'config' ? { optional: true } : { computed: true }),
-  }));
+/** The Terraform type of a declared field's value (objects are nested attributes instead). */
+function ctyOf(t: FieldType): CtyType {
+  switch (t.kind) {
+    case 'string':
+      return 'string';
+    case 'list':
+      return STRING_LIST;
+    case 'map':
+      // Teleport's Labels type (a value or a list per key) is a map of lists in Terraform.
+      return t.values === 'string' ? STRING_MAP : (['map', STRING_LIST] as const);
+    default:
+      throw new Error(`${t.kind} has no primitive type`);
+  }
+}
+
+/**
+ * A token field as a provider attribute, following the declaration in schema/token-fields.ts:
+ * `config` for the resource (required unless the server can fill it, computed where it does),
+ * `read` for the data source (everything computed).
+ */
+function attributeOf(field: TokenField, path: string, mode: 'config' | 'read'): Attr {
+  const description = field.name === 'name' && path === 'metadata.name' && mode === 'config' ? `${field.doc} Changing it replaces the token.` : field.doc;
+  const flags: Partial<Attr> =
+    mode === 'read'
+      ? { computed: true }
+      : field.required && !field.server && !(field.type.kind === 'object' && hasServerFilledRequiredField(field.type.fields))
+        ? { required: true }
+        : { optional: true, ...(field.server || (field.type.kind === 'object' && field.type.fields.some((f) => f.server)) ? { computed: true } : {}) };
+  const base = { name: field.name, description, ...flags, ...(field.sensitive ? { sensitive: true } : {}) };
+  if (field.type.kind === 'object' || field.type.kind === 'objects') {
+    const children = field.type.fields.filter((f) => f.server !== 'assigned').map((f) => attributeOf(f, `${path}.${f.name}`, mode));
+    return { ...base, nested: { nesting: field.type.kind === 'object' ? 'single' : 'list', attributes: children } };
+  }
+  return { ...base, type: ctyOf(field.type) };
+}
+
+function hasServerFilledRequiredField(fields: readonly TokenField[]): boolean {
+  return fields.some((f) => f.required && f.server);
+}
+
+/** The resource's (or data source's) attributes for the declared token fields. */
+function tokenAttributes(mode: 'config' | 'read'): Attr[] {
+  // The server assigns the revision; the provider keeps it in private state, not in an attribute.
+  return TOKEN_FIELDS.filter((f) => f.server !== 'assigned').map((f) => attributeOf(f, f.name, mode));
+}
+
+/** Provider-only attributes: the ID, and Teleport's top-level labels alias. */
+const ID_ATTR: Attr = { name: 'id', type: 'string', computed: true, description: 'The token name for ec2 and iam tokens; for token-method tokens, whose name is a secret, token-sha256-<first 16 hex digits of its SHA-256>.' };
+const LABELS_ALIAS: Attr = {
+  name: 'labels',
+  type: STRING_MAP,
+  optional: true,
+  description: `Alias of metadata.labels, accepted at the top level as Teleport's documentation writes it. ${doc('metadata.labels')}`,
+};
 
 export const RESOURCE_SCHEMA: Schema = {
   version: 0,
   description: 'A join token (kind token, version v2) in Joinery: which hosts may join, and as which roles.',
-  attributes: [
-    { name: 'id', type: 'string', computed: true, description: 'The token name for ec2 and iam tokens; for token-method tokens, whose name is a secret, token-sha256-<first 16 hex digits of its SHA-256>.' },
-    { name: 'kind', type: 'string', computed: true, description: doc('kind') },
-    { name: 'version', type: 'string', required: true, description: doc('version') },
-    {
-      name: 'labels',
-      type: STRING_MAP,
-      optional: true,
-      description: `Alias of metadata.labels, accepted at the top level as Teleport's documentation writes it. ${doc('metadata.labels')}`,
-    },
-    {
-      name: 'metadata',
-      optional: true,
-      computed: true,
-      description: 'Token metadata.',
-      nested: {
-        nesting: 'single',
-        attributes: [
-          // Sensitive as in Teleport's provider: for the token method the name is the secret.
-          { name: 'name', type: 'string', optional: true, computed: true, sensitive: true, description: `${doc('metadata.name')} Changing it replaces the token. Generated when empty (token method only).` },
-          { name: 'description', type: 'string', optional: true, description: doc('metadata.description') },
-          { name: 'labels', type: STRING_MAP, optional: true, description: doc('metadata.labels') },
-          { name: 'expires', type: 'string', optional: true, description: doc('metadata.expires') },
-        ],
-      },
-    },
-    {
-      name: 'spec',
-      required: true,
-      description: 'Token specification.',
-      nested: {
-        nesting: 'single',
-        attributes: [
-          { name: 'roles', type: STRING_LIST, required: true, description: doc('spec.roles') },
-          { name: 'join_method', type: 'string', optional: true, computed: true, description: doc('spec.join_method') },
-          { name: 'bot_name', type: 'string', optional: true, description: doc('spec.bot_name') },
-          { name: 'allow', optional: true, description: doc('spec.allow'), nested: { nesting: 'list', attributes: ALLOW_RULE_ATTRS('config') } },
-          { name: 'aws_iid_ttl', type: 'string', optional: true, computed: true, description: doc('spec.aws_iid_ttl') },
-        ],
-      },
-    },
-  ],
+  attributes: [ID_ATTR, LABELS_ALIAS, ...tokenAttributes('config')],
 };
 
 export const DATA_SOURCE_SCHEMA: Schema = {
   version: 0,
   description: 'Reads one Joinery join token by name.',
   attributes: [
-    { name: 'id', type: 'string', computed: true, description: 'The token name for ec2 and iam tokens; for token-method tokens, whose name is a secret, token-sha256-<first 16 hex digits of its SHA-256>.' },
-    { name: 'kind', type: 'string', computed: true, description: doc('kind') },
-    { name: 'version', type: 'string', computed: true, description: doc('version') },
-    {
-      name: 'metadata',
-      required: true,
-      description: 'Token metadata; set name to choose the token.',
-      nested: {
-        nesting: 'single',
-        attributes: [
-          { name: 'name', type: 'string', required: true, sensitive: true, description: doc('metadata.name') },
-          { name: 'description', type: 'string', computed: true, description: doc('metadata.description') },
-          { name: 'labels', type: STRING_MAP, computed: true, description: doc('metadata.labels') },
-          { name: 'expires', type: 'string', computed: true, description: doc('metadata.expires') },
-        ],
-      },
-    },
-    {
-      name: 'spec',
-      computed: true,
-      description: 'Token specification.',
-      nested: {
-        nesting: 'single',
-        attributes: [
-          { name: 'roles', type: STRING_LIST, computed: true, description: doc('spec.roles') },
-          { name: 'join_method', type: 'string', computed: true, description: doc('spec.join_method') },
-          { name: 'bot_name', type: 'string', computed: true, description: doc('spec.bot_name') },
-          { name: 'allow', computed: true, description: doc('spec.allow'), nested: { nesting: 'list', attributes: ALLOW_RULE_ATTRS('computed') } },
-          { name: 'aws_iid_ttl', type: 'string', computed: true, description: doc('spec.aws_iid_ttl') },
-        ],
-      },
-    },
+    ID_ATTR,
+    ...tokenAttributes('read').map((a) =>
+      // The token to read is chosen by metadata.name, the one argument of the data source.
+      a.name === 'metadata' ? { ...a, computed: undefined, required: true, nested: { ...a.nested!, attributes: a.nested!.attributes.map((c) => (c.name === 'name' ? { ...c, computed: undefined, required: true } : c)) } } : a,
+    ),
   ],
 };
 

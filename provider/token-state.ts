@@ -24,6 +24,7 @@ import {
   type TokenInput,
 } from '../schema/token';
 import { sameInstant } from '../schema/time';
+import { ALLOW_RULE_FIELDS, fieldAt, type TokenField } from '../schema/token-fields';
 import { isUnknown, isWhollyKnown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
 import { error, parseFieldPath, pathString, type Diagnostic, type PathStep } from './diagnostics';
 
@@ -84,24 +85,55 @@ export function tokenFromValue(value: Obj): TokenInput {
   const labels = mergedLabels(value);
   if (labels) metadata.labels = labels;
   if (isSet(md.expires)) metadata.expires = md.expires;
+  if (isSet(md.namespace)) metadata.namespace = md.namespace;
 
   const out: Record<string, unknown> = {};
   if (isSet(spec.roles)) out.roles = asList(spec.roles)?.filter((r) => !isUnknown(r));
   if (isSet(spec.join_method) && !isUnknown(spec.join_method)) out.join_method = spec.join_method;
   if (isSet(spec.bot_name)) out.bot_name = spec.bot_name;
   const allow = asList(spec.allow);
-  if (allow && allow.length) {
-    out.allow = allow.map((r) => {
-      const rule = asObj(r) ?? {};
-      const o: Record<string, unknown> = {};
-      for (const k of ['aws_account', 'aws_role', 'aws_arn'] as const) if (isSet(rule[k])) o[k] = rule[k];
-      const regions = asList(rule.aws_regions);
-      if (regions && regions.length) o.aws_regions = regions;
-      return o;
-    });
-  }
+  if (allow && allow.length) out.allow = allow.map((r) => setFields(asObj(r) ?? {}, ALLOW_RULE_FIELDS));
   if (isSet(spec.aws_iid_ttl) && !isUnknown(spec.aws_iid_ttl)) out.aws_iid_ttl = spec.aws_iid_ttl;
-  return { kind: 'token', version: asStr(value.version), metadata: metadata as TokenInput['metadata'], spec: out as TokenInput['spec'] };
+  for (const name of ['suggested_labels', 'suggested_agent_matcher_labels'] as const) {
+    const labels = asObj(spec[name]);
+    if (labels && Object.keys(labels).length) out[name] = labels;
+  }
+  const top: Record<string, unknown> = { kind: isSet(value.kind) ? value.kind : 'token', version: asStr(value.version), metadata, spec: out };
+  if (isSet(value.sub_kind)) top.sub_kind = value.sub_kind;
+  return top as TokenInput;
+}
+
+/** The set fields of a nested value as the token schema takes them: unset and empty ones left out. */
+function setFields(value: Obj, fields: readonly TokenField[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = value[f.name];
+    if (!isSet(v) || isUnknown(v)) continue;
+    if (f.type.kind === 'object') {
+      const nested = setFields(asObj(v) ?? {}, f.type.fields);
+      if (Object.keys(nested).length) out[f.name] = nested;
+    } else if (f.type.kind === 'list') {
+      const list = asList(v);
+      if (list && list.length) out[f.name] = list;
+    } else out[f.name] = v;
+  }
+  return out;
+}
+
+/** A stored value of a declared field as a Terraform value: absent is null, nested objects follow their fields. */
+function fieldValue(v: unknown, f: TokenField): CtyValue {
+  if (v === undefined || v === null) return null;
+  if (f.type.kind === 'object') {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(f.type.fields.map((c) => [c.name, fieldValue(o[c.name], c)]));
+  }
+  if (f.type.kind === 'list') return Array.isArray(v) && v.length ? [...(v as string[])] : null;
+  if (f.type.kind === 'map' && f.type.values === 'string-or-list') {
+    // Teleport's Labels (a value or a list per key) are lists in Terraform.
+    const entries = Object.entries(v as Record<string, string | string[]>);
+    return entries.length ? Object.fromEntries(entries.map(([k, x]) => [k, Array.isArray(x) ? [...x] : [x]])) : null;
+  }
+  return v as CtyValue;
 }
 
 /** Whether two tokens mean the same once the schema's normalization and defaults are applied. */
@@ -225,12 +257,7 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
     return typeof p === 'string' && p.toLowerCase() === r.toLowerCase() ? p : r;
   });
   const allow = token.spec.allow?.length
-    ? token.spec.allow.map((r) => ({
-        aws_account: r.aws_account ?? null,
-        aws_regions: r.aws_regions?.length ? [...r.aws_regions] : null,
-        aws_role: r.aws_role ?? null,
-        aws_arn: r.aws_arn ?? null,
-      }))
+    ? token.spec.allow.map((r): Obj => Object.fromEntries(ALLOW_RULE_FIELDS.map((f) => [f.name, fieldValue((r as Record<string, unknown>)[f.name], f)])))
     : Array.isArray(priorSpec?.allow) && priorSpec!.allow.length === 0
       ? []
       : null;
@@ -238,6 +265,7 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
   return {
     id: resourceId(token.metadata.name, token.spec.join_method),
     kind: 'token',
+    sub_kind: token.sub_kind ?? (isSet(prior?.sub_kind) ? null : (prior?.sub_kind ?? null)),
     version: token.version,
     labels: mapOrNull(top, priorTop),
     metadata: {
@@ -247,6 +275,7 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
       // The server stores expiry normalised to UTC; the configuration's spelling of the same
       // instant (an offset, a zero fraction) is kept so the plan shows no change.
       expires: token.metadata.expires === undefined ? null : typeof priorExpires === 'string' && sameInstant(priorExpires, token.metadata.expires) ? priorExpires : token.metadata.expires,
+      namespace: token.metadata.namespace ?? null,
     },
     spec: {
       roles,
@@ -254,6 +283,8 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
       bot_name: token.spec.bot_name ?? null,
       allow,
       aws_iid_ttl: token.spec.aws_iid_ttl ?? null,
+      suggested_labels: fieldValue(token.spec.suggested_labels, fieldAt('spec.suggested_labels')),
+      suggested_agent_matcher_labels: fieldValue(token.spec.suggested_agent_matcher_labels, fieldAt('spec.suggested_agent_matcher_labels')),
     },
   };
 }

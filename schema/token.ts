@@ -4,50 +4,55 @@
 
 import { AWS_ACCOUNT_RE, AWS_REGION_RE, IAM_ROLE_ARN_RE, roleArnAccount } from './aws';
 import { formatDuration, parseGoDuration } from './duration';
+import { checkOrganizationRule, organizationFieldsOf, type AwsOrganizationRuleFields } from './aws-organizations';
 import { canonicalRole, SYSTEM_ROLES } from './roles';
 import { parseRfc3339, rfc3339Ms } from './time';
+import {
+  DEFAULT_AWS_IID_TTL,
+  DEFAULT_ORIGIN,
+  fieldAt,
+  fieldsAt,
+  JOIN_METHODS,
+  LABEL_KEY_RE,
+  MAX_ALLOW_RULES,
+  MAX_AWS_IID_TTL_TEXT,
+  MAX_LABELS,
+  MAX_NAME_LENGTH,
+  MAX_REGIONS,
+  MAX_ROLES,
+  methodRestriction,
+  MIN_TOKEN_SECRET_LENGTH,
+  ORIGIN_LABEL,
+  ORIGINS,
+  TOKEN_KIND,
+  TOKEN_VERSION,
+  type JoinMethod,
+  type TokenField,
+} from './token-fields';
 
-export const TOKEN_KIND = 'token';
-export const TOKEN_VERSION = 'v2';
-export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
-export type JoinMethod = (typeof JOIN_METHODS)[number];
-
-export const DEFAULT_AWS_IID_TTL = '5m';
-export const ORIGIN_LABEL = 'teleport.dev/origin';
-export const DEFAULT_ORIGIN = 'dynamic';
-/** Values Teleport gives the origin label. */
-export const ORIGINS = [
-  'defaults',
-  'config-file',
-  'dynamic',
-  'cloud',
-  'kubernetes',
-  'terraform',
-  'okta',
-  'scim',
-  'aws-identity-center',
-  'entra-id',
-  'discovery-kubernetes',
-] as const;
-
-export const MAX_NAME_LENGTH = 253;
-export const LABEL_KEY_RE = /^[a-zA-Z/.0-9_:*-]+$/;
+export {
+  DEFAULT_AWS_IID_TTL,
+  DEFAULT_ORIGIN,
+  FIELD_DOCS,
+  JOIN_METHODS,
+  LABEL_KEY_RE,
+  MAX_ALLOW_RULES,
+  MAX_LABELS,
+  MAX_NAME_LENGTH,
+  MAX_REGIONS,
+  MAX_ROLES,
+  MIN_TOKEN_SECRET_LENGTH,
+  ORIGIN_LABEL,
+  ORIGINS,
+  TOKEN_KIND,
+  TOKEN_VERSION,
+  type JoinMethod,
+} from './token-fields';
 const MAX_LABEL_KEY = 253;
 const MAX_LABEL_VALUE = 1024;
 const MAX_DESCRIPTION = 4096;
-// List bounds. Far above any real token (there are fewer than 20 system roles; AWS has about 35
-// regions) and low enough that a hostile body is refused in one message, not one per element.
-export const MAX_ROLES = 32;
-export const MAX_LABELS = 128;
-export const MAX_ALLOW_RULES = 256;
-export const MAX_REGIONS = 64;
 /** At most this many problems are listed; the rest are counted ("and N more"). */
 export const MAX_REPORTED_ERRORS = 20;
-/**
- * A `token`-method token's name is the secret a host presents. Teleport generates 32 hex
- * characters; 16 is the shortest it shows in part when masking, so it is the shortest accepted.
- */
-export const MIN_TOKEN_SECRET_LENGTH = 16;
 /**
  * aws_iid_ttl bounds. Below a second no instance can join in time. Above, Teleport reads the
  * value as a Go time.Duration, so it refuses anything beyond the largest one (2^63-1 ns, about
@@ -56,7 +61,6 @@ export const MIN_TOKEN_SECRET_LENGTH = 16;
  */
 export const MIN_AWS_IID_TTL_MS = 1000;
 export const MAX_AWS_IID_TTL_MS = 9_223_372_036_854.775;
-const MAX_AWS_IID_TTL_TEXT = '2562047h47m16.854775807s';
 const MAX_ARN = 2048;
 // Control characters (C0, DEL, C1) and Unicode line/paragraph separators.
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -64,7 +68,7 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // overrides and isolates, zero-width characters, the byte order mark, and lone surrogates.
 const INVISIBLE_RE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\p{Cs}/u;
 
-export interface AwsAllowRule {
+export interface AwsAllowRule extends AwsOrganizationRuleFields {
   /** The AWS account ID (12 digits) the joining host must be in. */
   aws_account?: string;
   /** EC2 only: regions the instance may run in; any region when absent. */
@@ -83,7 +87,12 @@ export interface TokenMetadata {
   expires?: string;
   /** Set by the server; changes on every write. Sent back on update for conflict detection. */
   revision?: string;
+  /** Teleport's namespace; only "default". Kept because Teleport exports carry it. */
+  namespace?: string;
 }
+
+/** Teleport's Labels type: a value or a list of values per key. */
+export type SuggestedLabels = Record<string, string | string[]>;
 
 export interface TokenSpec {
   roles: string[];
@@ -92,10 +101,16 @@ export interface TokenSpec {
   allow?: AwsAllowRule[];
   /** EC2 only: how long after launch an instance may join (Go duration). */
   aws_iid_ttl?: string;
+  /** Stored and returned; no effect in Joinery yet. */
+  suggested_labels?: SuggestedLabels;
+  /** Stored and returned; no effect in Joinery yet. */
+  suggested_agent_matcher_labels?: SuggestedLabels;
 }
 
 export interface ProvisionToken {
   kind: typeof TOKEN_KIND;
+  /** Always empty for tokens; kept when a Teleport export carries it. */
+  sub_kind?: string;
   version: typeof TOKEN_VERSION;
   metadata: TokenMetadata;
   spec: TokenSpec;
@@ -128,29 +143,6 @@ export class TokenValidationError extends Error {
     return this.errors[0].field;
   }
 }
-
-/**
- * Human documentation of every field, keyed by path. The provider uses it for attribute
- * descriptions, the README and the constructs' docs point here.
- */
-export const FIELD_DOCS: Record<string, string> = {
-  kind: 'Resource kind, always "token".',
-  version: 'Resource version, always "v2".',
-  'metadata.name': `Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least ${MIN_TOKEN_SECRET_LENGTH} characters.`,
-  'metadata.description': 'Free-form description.',
-  'metadata.labels': `Labels (at most ${MAX_LABELS}); keys match ${LABEL_KEY_RE}. "${ORIGIN_LABEL}" defaults to "${DEFAULT_ORIGIN}".`,
-  'metadata.expires': 'RFC 3339 time after which the token cannot be used; stored in UTC (YYYY-MM-DDTHH:MM:SSZ). Leap seconds are refused.',
-  'metadata.revision': 'Server-assigned revision; changes on every write.',
-  'spec.roles': `System roles granted to joining hosts (${SYSTEM_ROLES.join(', ')}), case-insensitive; at most ${MAX_ROLES}.`,
-  'spec.join_method': 'token, ec2 or iam. Inferred when empty: ec2 if allow rules exist, else token.',
-  'spec.bot_name': 'Bot the token is for; required with the Bot role.',
-  'spec.allow': `Allow rules (at most ${MAX_ALLOW_RULES}); a join succeeds when any one rule matches.`,
-  'spec.allow.aws_account': 'AWS account ID (12 digits).',
-  'spec.allow.aws_regions': `EC2 only: allowed regions (at most ${MAX_REGIONS}); any when empty.`,
-  'spec.allow.aws_role': 'EC2 only: IAM role ARN assumed to call ec2:DescribeInstances in the account.',
-  'spec.allow.aws_arn': 'IAM only: caller ARN pattern; * matches any run of characters, ? one character.',
-  'spec.aws_iid_ttl': `EC2 only: how long after launch an instance may join, as a Go duration from ${formatDuration(MIN_AWS_IID_TTL_MS)} to ${MAX_AWS_IID_TTL_TEXT} (the largest Go duration, as Teleport). Default ${DEFAULT_AWS_IID_TTL}.`,
-};
 
 // ---------------------------------------------------------------------------------------------
 // Field-level checks. Each returns an error message, or undefined when the value is valid.
@@ -303,7 +295,9 @@ class Collector {
     }
     return !message;
   }
-  unknownKeys(obj: Obj, path: string, allowed: readonly string[]): void {
+  /** Refuses keys the declaration (schema/token-fields.ts) does not have at this level. */
+  unknownKeys(obj: Obj, path: string, fields: readonly TokenField[]): void {
+    const allowed = fields.map((f) => f.name);
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
         this.add(path ? `${path}.${pathKey(key)}` : pathKey(key), `unknown field; expected one of ${allowed.join(', ')}`);
@@ -320,18 +314,20 @@ class Collector {
 export function parseToken(input: unknown): ProvisionToken {
   const c = new Collector();
   if (!isObject(input)) throw new TokenValidationError([{ field: '', message: 'a token must be an object' }]);
-  c.unknownKeys(input, '', ['kind', 'version', 'metadata', 'spec']);
+  c.unknownKeys(input, '', fieldsAt(''));
 
   if (!isUnset(input.kind) && input.kind !== TOKEN_KIND) c.add('kind', `must be "${TOKEN_KIND}" (got ${shown(input.kind)})`);
   if (input.version !== TOKEN_VERSION) {
     c.add('version', isUnset(input.version) ? `is required and must be "${TOKEN_VERSION}"` : `must be "${TOKEN_VERSION}" (got ${shown(input.version)})`);
   }
 
+  const subKind = parseFixed(input, 'sub_kind', fieldAt('sub_kind'), c);
+
   const metadata = parseMetadata(input.metadata, c);
   const spec = parseSpec(input.spec, c);
   if (metadata && spec?.join_method === 'token' && !checkName(metadata.name)) c.add('metadata.name', checkTokenSecret(metadata.name));
   if (c.errors.length) throw new TokenValidationError(c.errors, c.more);
-  return { kind: TOKEN_KIND, version: TOKEN_VERSION, metadata: metadata!, spec: spec! };
+  return { kind: TOKEN_KIND, ...(subKind !== undefined ? { sub_kind: subKind } : {}), version: TOKEN_VERSION, metadata: metadata!, spec: spec! };
 }
 
 /** Like parseToken, but returns the errors instead of throwing. */
@@ -349,7 +345,7 @@ function parseMetadata(raw: unknown, c: Collector): TokenMetadata | undefined {
     c.add('metadata', 'is required and must be an object with at least a name');
     return undefined;
   }
-  c.unknownKeys(raw, 'metadata', ['name', 'description', 'labels', 'expires', 'revision']);
+  c.unknownKeys(raw, 'metadata', fieldsAt('metadata'));
   const md: TokenMetadata = { name: raw.name as string };
   c.add('metadata.name', checkName(raw.name));
 
@@ -384,6 +380,8 @@ function parseMetadata(raw: unknown, c: Collector): TokenMetadata | undefined {
     if (typeof raw.revision !== 'string') c.add('metadata.revision', 'must be a string');
     else md.revision = raw.revision;
   }
+  const namespace = parseFixed(raw, 'namespace', fieldAt('metadata.namespace'), c, 'metadata.');
+  if (namespace !== undefined) md.namespace = namespace;
   return md;
 }
 
@@ -392,7 +390,7 @@ function parseSpec(raw: unknown, c: Collector): TokenSpec | undefined {
     c.add('spec', 'is required and must be an object with at least roles');
     return undefined;
   }
-  c.unknownKeys(raw, 'spec', ['roles', 'join_method', 'bot_name', 'allow', 'aws_iid_ttl']);
+  c.unknownKeys(raw, 'spec', fieldsAt('spec'));
 
   const roles: string[] = [];
   if (!Array.isArray(raw.roles) || raw.roles.length === 0) {
@@ -435,10 +433,15 @@ function parseSpec(raw: unknown, c: Collector): TokenSpec | undefined {
   }
 
   if (!isUnset(raw.aws_iid_ttl)) {
-    if (method && method !== 'ec2') c.add('spec.aws_iid_ttl', `is only valid for join_method ec2 (this token uses ${method})`);
+    const restricted = methodRestriction(fieldAt('spec.aws_iid_ttl'), method);
+    if (restricted) c.add('spec.aws_iid_ttl', restricted);
     else if (c.add('spec.aws_iid_ttl', checkDuration(raw.aws_iid_ttl))) spec.aws_iid_ttl = raw.aws_iid_ttl as string;
   } else if (method === 'ec2') {
     spec.aws_iid_ttl = DEFAULT_AWS_IID_TTL;
+  }
+  for (const name of ['suggested_labels', 'suggested_agent_matcher_labels'] as const) {
+    const labels = parseSuggestedLabels(raw[name], `spec.${name}`, c);
+    if (labels) spec[name] = labels;
   }
   return spec;
 }
@@ -450,13 +453,14 @@ function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): A
     c.add(path, 'must be an object');
     return rule;
   }
-  c.unknownKeys(raw, path, ['aws_account', 'aws_regions', 'aws_role', 'aws_arn']);
+  c.unknownKeys(raw, path, fieldsAt('spec.allow'));
+  const restricted = (name: string) => methodRestriction(fieldAt(`spec.allow.${name}`), method);
 
   if (!isUnset(raw.aws_account) && c.add(`${path}.aws_account`, checkAwsAccount(raw.aws_account))) rule.aws_account = raw.aws_account as string;
 
   const regions = raw.aws_regions;
   if (!isUnset(regions) && !(Array.isArray(regions) && regions.length === 0)) {
-    if (method !== 'ec2') c.add(`${path}.aws_regions`, `is only valid for join_method ec2 (this token uses ${method})`);
+    if (restricted('aws_regions')) c.add(`${path}.aws_regions`, restricted('aws_regions'));
     else if (!Array.isArray(regions)) c.add(`${path}.aws_regions`, 'must be a list of region names');
     else if (regions.length > MAX_REGIONS) c.add(`${path}.aws_regions`, `must list at most ${MAX_REGIONS} regions (got ${regions.length})`);
     else {
@@ -471,7 +475,7 @@ function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): A
   }
 
   if (!isUnset(raw.aws_role)) {
-    if (method !== 'ec2') c.add(`${path}.aws_role`, `is only valid for join_method ec2 (this token uses ${method})`);
+    if (restricted('aws_role')) c.add(`${path}.aws_role`, restricted('aws_role'));
     else if (c.add(`${path}.aws_role`, checkAwsRole(raw.aws_role))) {
       rule.aws_role = raw.aws_role as string;
       const roleAccount = roleArnAccount(rule.aws_role);
@@ -483,17 +487,60 @@ function parseRule(raw: unknown, i: number, method: JoinMethod, c: Collector): A
   }
 
   if (!isUnset(raw.aws_arn)) {
-    if (method !== 'iam') c.add(`${path}.aws_arn`, `is only valid for join_method iam (this token uses ${method})`);
+    if (restricted('aws_arn')) c.add(`${path}.aws_arn`, restricted('aws_arn'));
     else if (c.add(`${path}.aws_arn`, checkAwsArn(raw.aws_arn))) rule.aws_arn = raw.aws_arn as string;
   }
 
   if (method === 'ec2' && !rule.aws_account && !rule.aws_role && isUnset(raw.aws_account) && isUnset(raw.aws_role)) {
     c.add(path, 'an ec2 allow rule must set aws_account or aws_role');
   }
-  if (method === 'iam' && !rule.aws_account && !rule.aws_arn && isUnset(raw.aws_account) && isUnset(raw.aws_arn)) {
-    c.add(path, 'an iam allow rule must set aws_account and/or aws_arn');
+  // AWS Organizations conditions (iam): their combination rules live with their matcher.
+  const orgErrors = checkOrganizationRule(raw, method);
+  for (const e of orgErrors) c.add(`${path}.${e.field}`, e.message);
+  if (orgErrors.length === 0) Object.assign(rule, organizationFieldsOf(raw));
+
+  if (method === 'iam' && !rule.aws_account && !rule.aws_arn && !rule.aws_organization_id && isUnset(raw.aws_account) && isUnset(raw.aws_arn) && isUnset(raw.aws_organization_id)) {
+    c.add(path, 'an iam allow rule must set aws_account and/or aws_arn (or aws_organization_id)');
   }
   return rule;
+}
+
+/** A field accepted for Teleport compatibility with one fixed value (sub_kind "", namespace "default"). */
+function parseFixed(raw: Obj, name: string, field: TokenField, c: Collector, prefix = ''): string | undefined {
+  const value = raw[name];
+  if (value === undefined || value === null) return undefined;
+  if (value !== field.fixed) {
+    c.add(`${prefix}${name}`, `must be ${JSON.stringify(field.fixed)} when set (got ${shown(value)})`);
+    return undefined;
+  }
+  return value === '' ? undefined : (value as string);
+}
+
+/** Teleport's Labels: a map from a label key to a value or a list of values. */
+function parseSuggestedLabels(raw: unknown, path: string, c: Collector): SuggestedLabels | undefined {
+  if (isUnset(raw)) return undefined;
+  if (!isObject(raw)) {
+    c.add(path, 'must be a map from label keys to a value or a list of values');
+    return undefined;
+  }
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_LABELS) {
+    c.add(path, `must have at most ${MAX_LABELS} labels (got ${entries.length})`);
+    return undefined;
+  }
+  const out = new Map<string, string | string[]>();
+  for (const [k, v] of entries) {
+    const at = `${path}[${JSON.stringify(pathKey(k))}]`;
+    if (!c.add(at, checkLabelKey(k))) continue;
+    const values = Array.isArray(v) ? v : [v];
+    if (values.length > MAX_LABELS) {
+      c.add(at, `must list at most ${MAX_LABELS} values`);
+      continue;
+    }
+    const problem = values.map((x) => (typeof x !== 'string' ? 'values must be strings' : CONTROL_RE.test(x) ? 'values must not contain control characters' : checkVisible(x))).find(Boolean);
+    if (c.add(at, problem)) out.set(k, Array.isArray(v) ? [...(v as string[])] : (v as string));
+  }
+  return Object.fromEntries([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**

@@ -1,7 +1,6 @@
 // The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
 
-import { FIELD_DOCS, JOIN_METHODS, ORIGINS } from '../../schema/token';
-import { SYSTEM_ROLES } from '../../schema/roles';
+import { ALLOW_RULE_FIELDS, ORIGINS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
 import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
 import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
 import { RENEW_REFUSAL_CODES } from '../join/renew';
@@ -68,8 +67,32 @@ function joinOperation(summary: string, requestProps: Record<string, unknown>, r
   };
 }
 
+/** A declared field (schema/token-fields.ts) as a JSON Schema: the one declaration, again. */
+function fieldSchema(field: TokenField): Record<string, unknown> {
+  const t = field.type;
+  const common = { description: field.doc, ...(field.server === 'assigned' ? { readOnly: true } : {}) };
+  switch (t.kind) {
+    case 'string':
+      if (t.enum?.length === 1) return { ...common, const: t.enum[0] };
+      return { ...common, type: 'string', ...(t.enum ? { enum: [...t.enum] } : {}), ...(t.format ? { format: t.format } : {}), ...(t.pattern ? { pattern: t.pattern.source } : {}) };
+    case 'list':
+      return { ...common, type: 'array', maxItems: t.maxItems, items: { type: 'string', ...(t.enum ? { enum: [...t.enum] } : {}) } };
+    case 'map':
+      return { ...common, type: 'object', maxProperties: t.maxEntries, additionalProperties: t.values === 'string' ? str : { oneOf: [str, { type: 'array', items: str }] } };
+    case 'object':
+      return { ...common, ...objectSchema(t.fields) };
+    case 'objects':
+      // The allow rules are a named component, as clients generated from this document expect.
+      return { ...common, type: 'array', maxItems: t.maxItems, items: { $ref: '#/components/schemas/AllowRule' } };
+  }
+}
+
+function objectSchema(fields: readonly TokenField[]): { type: 'object'; additionalProperties: false; required?: string[]; properties: Record<string, unknown> } {
+  const required = fields.filter((f) => f.required).map((f) => f.name);
+  return { type: 'object', additionalProperties: false, ...(required.length ? { required } : {}), properties: Object.fromEntries(fields.map((f) => [f.name, fieldSchema(f)])) };
+}
+
 export function openApiDocument(version: string) {
-  const described = (path: string, extra: Record<string, unknown>) => ({ description: FIELD_DOCS[path], ...extra });
   return {
     openapi: '3.1.0',
     info: { title: 'Joinery API', version, description: 'Join tokens and join verification for hosts on AWS.' },
@@ -81,46 +104,13 @@ export function openApiDocument(version: string) {
           required: ['error'],
           properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: str, message: str, field: str, details: {} } } },
         },
-        AllowRule: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            aws_account: described('spec.allow.aws_account', { type: 'string', pattern: '^[0-9]{12}$' }),
-            aws_regions: described('spec.allow.aws_regions', { type: 'array', items: str }),
-            aws_role: described('spec.allow.aws_role', str),
-            aws_arn: described('spec.allow.aws_arn', str),
-          },
-        },
+        AllowRule: objectSchema(ALLOW_RULE_FIELDS),
         Token: {
-          type: 'object',
-          required: ['version', 'metadata', 'spec'],
+          ...objectSchema(TOKEN_FIELDS),
+          // The API also answers with the token's status, which is not part of the resource.
+          additionalProperties: undefined,
           properties: {
-            kind: described('kind', { const: 'token' }),
-            version: described('version', { const: 'v2' }),
-            metadata: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['name'],
-              properties: {
-                name: described('metadata.name', str),
-                description: described('metadata.description', str),
-                labels: described('metadata.labels', { type: 'object', additionalProperties: str }),
-                expires: described('metadata.expires', { type: 'string', format: 'date-time' }),
-                revision: described('metadata.revision', str),
-              },
-            },
-            spec: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['roles'],
-              properties: {
-                roles: described('spec.roles', { type: 'array', items: { type: 'string', enum: [...SYSTEM_ROLES] } }),
-                join_method: described('spec.join_method', { type: 'string', enum: [...JOIN_METHODS] }),
-                bot_name: described('spec.bot_name', str),
-                allow: described('spec.allow', { type: 'array', items: { $ref: '#/components/schemas/AllowRule' } }),
-                aws_iid_ttl: described('spec.aws_iid_ttl', str),
-              },
-            },
+            ...objectSchema(TOKEN_FIELDS).properties,
             status: { type: 'object', readOnly: true, properties: { expired: { type: 'boolean' } } },
           },
           'x-origins': [...ORIGINS],

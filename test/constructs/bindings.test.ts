@@ -48,15 +48,28 @@ describe('L1 bindings', () => {
       Testing.synthScope((scope) => {
         new TeleportProvider(scope, 'teleport', { addr: 'h:1', adminToken: 't', caPin: 'sha256:00', caFile: '/ca.pem', insecure: true });
         new ProvisionToken(scope, 'token', {
+          kind: 'token',
+          subKind: '',
           version: 'v2',
           labels: { a: 'b' },
-          metadata: { name: 'n', description: 'd', labels: { c: 'd' }, expires: '2030-01-01T00:00:00Z' },
+          metadata: { name: 'n', description: 'd', labels: { c: 'd' }, expires: '2030-01-01T00:00:00Z', namespace: 'default' },
           spec: {
             roles: ['Node'],
             joinMethod: 'ec2',
             botName: 'b',
             awsIidTtl: '5m',
-            allow: [{ awsAccount: '111111111111', awsRegions: ['us-west-1'], awsRole: 'arn:aws:iam::111111111111:role/r', awsArn: 'x' }],
+            allow: [
+              {
+                awsAccount: '111111111111',
+                awsRegions: ['us-west-1'],
+                awsRole: 'arn:aws:iam::111111111111:role/r',
+                awsArn: 'x',
+                awsOrganizationId: 'o-a1b2c3d4e5',
+                awsOrganizationalUnits: { include: ['*'], exclude: ['ou-ab12-cdef3456'] },
+              },
+            ],
+            suggestedLabels: { env: ['prod'] },
+            suggestedAgentMatcherLabels: { '*': ['*'] },
           },
         });
         new DataTeleportProvisionToken(scope, 'read', { metadata: { name: 'n' } });
@@ -83,6 +96,7 @@ describe('L1 bindings', () => {
         : t === '"bool"' ? typeof v === 'boolean'
         : t === '["list","string"]' ? Array.isArray(v) && v.every((x) => typeof x === 'string')
         : t === '["map","string"]' ? typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string')
+        : t === '["map",["list","string"]]' ? typeof v === 'object' && v !== null && Object.values(v).every((x) => Array.isArray(x) && x.every((y) => typeof y === 'string'))
         : false;
       expect({ where, type: t, value: v, ok }).toEqual({ where, type: t, value: v, ok: true });
     };

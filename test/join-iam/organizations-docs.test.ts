@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { admitByIamRules, type AccountOrganization, type IamAllowRule } from '../../api/join/iam/organizations';
-import { checkOrganizationRule } from '../../api/join/iam/organizations-rules';
+import { checkOrganizationRule } from '../../schema/aws-organizations';
 
 const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'iam.md'), 'utf8');
 const section = doc.slice(doc.indexOf('### AWS Organizations rules'), doc.indexOf('### Refusal codes'));

@@ -2,7 +2,7 @@
 // lib/auth validateProvisionToken (and its TestValidateProvisionToken table) and
 // lib/utils/aws/organizations (OrganizationalUnitsMatch), plus AWS's ID formats.
 
-import { checkOrganizationRule, hasOrganizationConditions, organizationFieldsOf, ouAncestryMatches } from '../../api/join/iam/organizations-rules';
+import { checkOrganizationRule, hasOrganizationConditions, organizationFieldsOf, ouAncestryMatches } from '../../schema/aws-organizations';
 
 const ORG = 'o-a1b2c3d4e5';
 const ROOT = 'r-ab12';

@@ -124,7 +124,8 @@ describe('schema', () => {
     expect(JSON.parse(prov.insecure.type.toString())).toBe('bool');
 
     const r = attrs(res.resource_schemas[TYPE].block);
-    expect(Object.keys(r).sort()).toEqual(['id', 'kind', 'labels', 'metadata', 'spec', 'version']);
+    // Teleport's resource attributes a plan may carry (sub_kind; kind is optional there too).
+    expect(Object.keys(r).sort()).toEqual(['id', 'kind', 'labels', 'metadata', 'spec', 'sub_kind', 'version']);
     expect(r.version.required).toBe(true);
     expect(r.id.computed && !r.id.optional).toBe(true);
     expect(JSON.parse(r.labels.type.toString())).toEqual(['map', 'string']);
@@ -352,7 +353,7 @@ describe('refresh, drift and import', () => {
     expect(diags(res)).toEqual([]);
     const v = val(res.upgraded_state);
     expect(v.labels).toBeNull();
-    expect(v.metadata).toEqual({ name: 'x', description: null, labels: null, expires: null });
+    expect(v.metadata).toEqual({ name: 'x', description: null, labels: null, expires: null, namespace: null });
     expect('obsolete' in v).toBe(false);
   });
 

@@ -61,7 +61,7 @@ describe('defaults and normalisation', () => {
   test('origin label defaults to dynamic and keeps other labels', () => {
     const t = parseToken({ ...base(), metadata: { name: 'x', labels: { env: 'prod' } } });
     expect(t.metadata.labels).toEqual({ env: 'prod', 'teleport.dev/origin': 'dynamic' });
-    expect(parseToken({ ...base(), metadata: { name: 'x', labels: { 'teleport.dev/origin': 'terraform' } } }).metadata.labels).toEqual({ 'teleport.dev/origin': 'terraform' });
+    expect(parseToken({ ...base(), metadata: { name: 'x', labels: { 'teleport.dev/origin': 'kubernetes' } } }).metadata.labels).toEqual({ 'teleport.dev/origin': 'kubernetes' });
   });
   test('a label keyed "__proto__" is an ordinary label', () => {
     const t = parseToken(JSON.parse(`{"version":"v2","metadata":{"name":"${SECRET}","labels":{"__proto__":"x","a":"b"}},"spec":{"roles":["Node"]}}`));
@@ -95,7 +95,7 @@ describe('every rule names the offending field', () => {
     ['control characters in name', { ...base(), metadata: { name: 'a\nb' } }, 'metadata.name', /control/],
     ['DEL in name', { ...base(), metadata: { name: 'a\u007fb' } }, 'metadata.name', /control/],
     ['numeric name', { ...base(), metadata: { name: 42 } }, 'metadata.name'],
-    ['unknown metadata field', { ...base(), metadata: { name: 'x', namespace: 'default' } }, 'metadata.namespace', /unknown/],
+    ['unknown metadata field', { ...base(), metadata: { name: 'x', generation: 1 } }, 'metadata.generation', /unknown/],
     ['bad label key', { ...base(), metadata: { name: 'x', labels: { 'bad key!': 'v' } } }, 'metadata.labels["bad key!"]', /must match/],
     ['non-string label value', { ...base(), metadata: { name: 'x', labels: { k: 1 } } }, 'metadata.labels["k"]'],
     ['unknown origin', { ...base(), metadata: { name: 'x', labels: { 'teleport.dev/origin': 'martian' } } }, 'metadata.labels["teleport.dev/origin"]', /must be one of/],

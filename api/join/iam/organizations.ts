@@ -8,7 +8,7 @@ import { AwsOrganizationsClient, OrganizationsApiError, type OrganizationsApi } 
 import type { AwsAllowRule } from '../../../schema/token';
 import { JoinError } from '../errors';
 import { iamRuleMatches, matchIamRules, arnGlobMatch } from './arn-glob';
-import { hasOrganizationConditions, hasOuMatchers, ouAncestryMatches, type AwsOrganizationRuleFields } from './organizations-rules';
+import { hasOrganizationConditions, hasOuMatchers, ouAncestryMatches, type AwsOrganizationRuleFields } from '../../../schema/aws-organizations';
 import { iamRefusal } from './refusals';
 import type { CallerIdentity } from './sts-response';
 

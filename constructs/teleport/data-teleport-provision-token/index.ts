@@ -10,7 +10,7 @@ import * as cdktf from 'cdktf';
 
 export interface DataTeleportProvisionTokenConfig extends cdktf.TerraformMetaArguments {
   /**
-  * Token metadata; set name to choose the token.
+  * Token metadata.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/data-sources/provision_token#metadata DataTeleportProvisionToken#metadata}
   */
@@ -18,7 +18,7 @@ export interface DataTeleportProvisionTokenConfig extends cdktf.TerraformMetaArg
 }
 export interface DataTeleportProvisionTokenMetadata {
   /**
-  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least 16 characters.
+  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least 16 characters (generated when empty).
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/data-sources/provision_token#name DataTeleportProvisionToken#name}
   */
@@ -124,6 +124,70 @@ export class DataTeleportProvisionTokenMetadataOutputReference extends cdktf.Com
   public get expires() {
     return this.getStringAttribute('expires');
   }
+
+  // namespace - computed: true, optional: false, required: false
+  public get namespace() {
+    return this.getStringAttribute('namespace');
+  }
+}
+export interface DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnits {
+}
+
+export function dataTeleportProvisionTokenSpecAllowAwsOrganizationalUnitsToTerraform(struct?: DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnits): any {
+  if (!cdktf.canInspect(struct) || cdktf.Tokenization.isResolvable(struct)) { return struct; }
+  if (cdktf.isComplexElement(struct)) {
+    throw new Error("A complex element was used as configuration, this is not supported: https://cdk.tf/complex-object-as-configuration");
+  }
+  return {
+  }
+}
+
+
+export function dataTeleportProvisionTokenSpecAllowAwsOrganizationalUnitsToHclTerraform(struct?: DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnits): any {
+  if (!cdktf.canInspect(struct) || cdktf.Tokenization.isResolvable(struct)) { return struct; }
+  if (cdktf.isComplexElement(struct)) {
+    throw new Error("A complex element was used as configuration, this is not supported: https://cdk.tf/complex-object-as-configuration");
+  }
+  const attrs = {
+  };
+  return attrs;
+}
+
+export class DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnitsOutputReference extends cdktf.ComplexObject {
+  private isEmptyObject = false;
+
+  /**
+  * @param terraformResource The parent resource
+  * @param terraformAttribute The attribute on the parent resource this class is referencing
+  */
+  public constructor(terraformResource: cdktf.IInterpolatingParent, terraformAttribute: string) {
+    super(terraformResource, terraformAttribute, false);
+  }
+
+  public get internalValue(): DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnits | undefined {
+    let hasAnyValues = this.isEmptyObject;
+    const internalValueResult: any = {};
+    return hasAnyValues ? internalValueResult : undefined;
+  }
+
+  public set internalValue(value: DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnits | undefined) {
+    if (value === undefined) {
+      this.isEmptyObject = false;
+    }
+    else {
+      this.isEmptyObject = Object.keys(value).length === 0;
+    }
+  }
+
+  // include - computed: true, optional: false, required: false
+  public get include() {
+    return this.getListAttribute('include');
+  }
+
+  // exclude - computed: true, optional: false, required: false
+  public get exclude() {
+    return this.getListAttribute('exclude');
+  }
 }
 export interface DataTeleportProvisionTokenSpecAllow {
 }
@@ -194,6 +258,17 @@ export class DataTeleportProvisionTokenSpecAllowOutputReference extends cdktf.Co
   // aws_arn - computed: true, optional: false, required: false
   public get awsArn() {
     return this.getStringAttribute('aws_arn');
+  }
+
+  // aws_organization_id - computed: true, optional: false, required: false
+  public get awsOrganizationId() {
+    return this.getStringAttribute('aws_organization_id');
+  }
+
+  // aws_organizational_units - computed: true, optional: false, required: false
+  private _awsOrganizationalUnits = new DataTeleportProvisionTokenSpecAllowAwsOrganizationalUnitsOutputReference(this, "aws_organizational_units");
+  public get awsOrganizationalUnits() {
+    return this._awsOrganizationalUnits;
   }
 }
 
@@ -289,6 +364,18 @@ export class DataTeleportProvisionTokenSpecOutputReference extends cdktf.Complex
   public get awsIidTtl() {
     return this.getStringAttribute('aws_iid_ttl');
   }
+
+  // suggested_labels - computed: true, optional: false, required: false
+  private _suggestedLabels = new cdktf.StringListMap(this, "suggested_labels");
+  public get suggestedLabels() {
+    return this._suggestedLabels;
+  }
+
+  // suggested_agent_matcher_labels - computed: true, optional: false, required: false
+  private _suggestedAgentMatcherLabels = new cdktf.StringListMap(this, "suggested_agent_matcher_labels");
+  public get suggestedAgentMatcherLabels() {
+    return this._suggestedAgentMatcherLabels;
+  }
 }
 
 /**
@@ -356,6 +443,11 @@ export class DataTeleportProvisionToken extends cdktf.TerraformDataSource {
   // kind - computed: true, optional: false, required: false
   public get kind() {
     return this.getStringAttribute('kind');
+  }
+
+  // sub_kind - computed: true, optional: false, required: false
+  public get subKind() {
+    return this.getStringAttribute('sub_kind');
   }
 
   // version - computed: true, optional: false, required: false

@@ -10,17 +10,29 @@ import * as cdktf from 'cdktf';
 
 export interface ProvisionTokenConfig extends cdktf.TerraformMetaArguments {
   /**
+  * Alias of metadata.labels, accepted at the top level as Teleport's documentation writes it. Labels (at most 128); keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic" and is one of defaults, config-file, dynamic, cloud, kubernetes, okta, scim, discovery-kubernetes, entra-id, aws-identity-center.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#labels ProvisionToken#labels}
+  */
+  readonly labels?: { [key: string]: string };
+  /**
+  * Resource kind, always "token".
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#kind ProvisionToken#kind}
+  */
+  readonly kind?: string;
+  /**
+  * Resource sub-kind; empty for tokens (accepted because Teleport exports carry it).
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#sub_kind ProvisionToken#sub_kind}
+  */
+  readonly subKind?: string;
+  /**
   * Resource version, always "v2".
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#version ProvisionToken#version}
   */
   readonly version: string;
-  /**
-  * Alias of metadata.labels, accepted at the top level as Teleport's documentation writes it. Labels (at most 128); keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic".
-  *
-  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#labels ProvisionToken#labels}
-  */
-  readonly labels?: { [key: string]: string };
   /**
   * Token metadata.
   *
@@ -36,7 +48,7 @@ export interface ProvisionTokenConfig extends cdktf.TerraformMetaArguments {
 }
 export interface ProvisionTokenMetadata {
   /**
-  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least 16 characters. Changing it replaces the token. Generated when empty (token method only).
+  * Token name. For the ec2 and iam methods it is not a secret; for the token method it is, and must be at least 16 characters (generated when empty). Changing it replaces the token.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#name ProvisionToken#name}
   */
@@ -48,7 +60,7 @@ export interface ProvisionTokenMetadata {
   */
   readonly description?: string;
   /**
-  * Labels (at most 128); keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic".
+  * Labels (at most 128); keys match /^[a-zA-Z/.0-9_:*-]+$/. "teleport.dev/origin" defaults to "dynamic" and is one of defaults, config-file, dynamic, cloud, kubernetes, okta, scim, discovery-kubernetes, entra-id, aws-identity-center.
   *
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#labels ProvisionToken#labels}
   */
@@ -59,6 +71,12 @@ export interface ProvisionTokenMetadata {
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#expires ProvisionToken#expires}
   */
   readonly expires?: string;
+  /**
+  * Teleport's resource namespace; only "default" (accepted because Teleport exports carry it).
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#namespace ProvisionToken#namespace}
+  */
+  readonly namespace?: string;
 }
 
 export function provisionTokenMetadataToTerraform(struct?: ProvisionTokenMetadata | cdktf.IResolvable): any {
@@ -71,6 +89,7 @@ export function provisionTokenMetadataToTerraform(struct?: ProvisionTokenMetadat
     description: cdktf.stringToTerraform(struct!.description),
     labels: cdktf.hashMapper(cdktf.stringToTerraform)(struct!.labels),
     expires: cdktf.stringToTerraform(struct!.expires),
+    namespace: cdktf.stringToTerraform(struct!.namespace),
   }
 }
 
@@ -101,6 +120,12 @@ export function provisionTokenMetadataToHclTerraform(struct?: ProvisionTokenMeta
     },
     expires: {
       value: cdktf.stringToHclTerraform(struct!.expires),
+      isBlock: false,
+      type: "simple",
+      storageClassType: "string",
+    },
+    namespace: {
+      value: cdktf.stringToHclTerraform(struct!.namespace),
       isBlock: false,
       type: "simple",
       storageClassType: "string",
@@ -145,6 +170,10 @@ export class ProvisionTokenMetadataOutputReference extends cdktf.ComplexObject {
       hasAnyValues = true;
       internalValueResult.expires = this._expires;
     }
+    if (this._namespace !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.namespace = this._namespace;
+    }
     return hasAnyValues ? internalValueResult : undefined;
   }
 
@@ -156,6 +185,7 @@ export class ProvisionTokenMetadataOutputReference extends cdktf.ComplexObject {
       this._description = undefined;
       this._labels = undefined;
       this._expires = undefined;
+      this._namespace = undefined;
     }
     else if (cdktf.Tokenization.isResolvable(value)) {
       this.isEmptyObject = false;
@@ -168,6 +198,7 @@ export class ProvisionTokenMetadataOutputReference extends cdktf.ComplexObject {
       this._description = value.description;
       this._labels = value.labels;
       this._expires = value.expires;
+      this._namespace = value.namespace;
     }
   }
 
@@ -234,6 +265,153 @@ export class ProvisionTokenMetadataOutputReference extends cdktf.ComplexObject {
   public get expiresInput() {
     return this._expires;
   }
+
+  // namespace - computed: true, optional: true, required: false
+  private _namespace?: string; 
+  public get namespace() {
+    return this.getStringAttribute('namespace');
+  }
+  public set namespace(value: string) {
+    this._namespace = value;
+  }
+  public resetNamespace() {
+    this._namespace = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get namespaceInput() {
+    return this._namespace;
+  }
+}
+export interface ProvisionTokenSpecAllowAwsOrganizationalUnits {
+  /**
+  * Root or OU IDs whose accounts (at any depth) may join; ["*"] for the whole organization.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#include ProvisionToken#include}
+  */
+  readonly include?: string[];
+  /**
+  * Root or OU IDs whose accounts (at any depth) may not join; wins over include.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#exclude ProvisionToken#exclude}
+  */
+  readonly exclude?: string[];
+}
+
+export function provisionTokenSpecAllowAwsOrganizationalUnitsToTerraform(struct?: ProvisionTokenSpecAllowAwsOrganizationalUnits | cdktf.IResolvable): any {
+  if (!cdktf.canInspect(struct) || cdktf.Tokenization.isResolvable(struct)) { return struct; }
+  if (cdktf.isComplexElement(struct)) {
+    throw new Error("A complex element was used as configuration, this is not supported: https://cdk.tf/complex-object-as-configuration");
+  }
+  return {
+    include: cdktf.listMapper(cdktf.stringToTerraform, false)(struct!.include),
+    exclude: cdktf.listMapper(cdktf.stringToTerraform, false)(struct!.exclude),
+  }
+}
+
+
+export function provisionTokenSpecAllowAwsOrganizationalUnitsToHclTerraform(struct?: ProvisionTokenSpecAllowAwsOrganizationalUnits | cdktf.IResolvable): any {
+  if (!cdktf.canInspect(struct) || cdktf.Tokenization.isResolvable(struct)) { return struct; }
+  if (cdktf.isComplexElement(struct)) {
+    throw new Error("A complex element was used as configuration, this is not supported: https://cdk.tf/complex-object-as-configuration");
+  }
+  const attrs = {
+    include: {
+      value: cdktf.listMapperHcl(cdktf.stringToHclTerraform, false)(struct!.include),
+      isBlock: false,
+      type: "list",
+      storageClassType: "stringList",
+    },
+    exclude: {
+      value: cdktf.listMapperHcl(cdktf.stringToHclTerraform, false)(struct!.exclude),
+      isBlock: false,
+      type: "list",
+      storageClassType: "stringList",
+    },
+  };
+
+  // remove undefined attributes
+  return Object.fromEntries(Object.entries(attrs).filter(([_, value]) => value !== undefined && value.value !== undefined));
+}
+
+export class ProvisionTokenSpecAllowAwsOrganizationalUnitsOutputReference extends cdktf.ComplexObject {
+  private isEmptyObject = false;
+  private resolvableValue?: cdktf.IResolvable;
+
+  /**
+  * @param terraformResource The parent resource
+  * @param terraformAttribute The attribute on the parent resource this class is referencing
+  */
+  public constructor(terraformResource: cdktf.IInterpolatingParent, terraformAttribute: string) {
+    super(terraformResource, terraformAttribute, false);
+  }
+
+  public get internalValue(): ProvisionTokenSpecAllowAwsOrganizationalUnits | cdktf.IResolvable | undefined {
+    if (this.resolvableValue) {
+      return this.resolvableValue;
+    }
+    let hasAnyValues = this.isEmptyObject;
+    const internalValueResult: any = {};
+    if (this._include !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.include = this._include;
+    }
+    if (this._exclude !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.exclude = this._exclude;
+    }
+    return hasAnyValues ? internalValueResult : undefined;
+  }
+
+  public set internalValue(value: ProvisionTokenSpecAllowAwsOrganizationalUnits | cdktf.IResolvable | undefined) {
+    if (value === undefined) {
+      this.isEmptyObject = false;
+      this.resolvableValue = undefined;
+      this._include = undefined;
+      this._exclude = undefined;
+    }
+    else if (cdktf.Tokenization.isResolvable(value)) {
+      this.isEmptyObject = false;
+      this.resolvableValue = value;
+    }
+    else {
+      this.isEmptyObject = Object.keys(value).length === 0;
+      this.resolvableValue = undefined;
+      this._include = value.include;
+      this._exclude = value.exclude;
+    }
+  }
+
+  // include - computed: false, optional: true, required: false
+  private _include?: string[]; 
+  public get include() {
+    return this.getListAttribute('include');
+  }
+  public set include(value: string[]) {
+    this._include = value;
+  }
+  public resetInclude() {
+    this._include = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get includeInput() {
+    return this._include;
+  }
+
+  // exclude - computed: false, optional: true, required: false
+  private _exclude?: string[]; 
+  public get exclude() {
+    return this.getListAttribute('exclude');
+  }
+  public set exclude(value: string[]) {
+    this._exclude = value;
+  }
+  public resetExclude() {
+    this._exclude = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get excludeInput() {
+    return this._exclude;
+  }
 }
 export interface ProvisionTokenSpecAllow {
   /**
@@ -260,6 +438,18 @@ export interface ProvisionTokenSpecAllow {
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#aws_arn ProvisionToken#aws_arn}
   */
   readonly awsArn?: string;
+  /**
+  * IAM only: the AWS Organizations ID (o-...) the caller's account must belong to; the server looks the account up with organizations:DescribeAccount.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#aws_organization_id ProvisionToken#aws_organization_id}
+  */
+  readonly awsOrganizationId?: string;
+  /**
+  * IAM only: which organizational units of aws_organization_id may join (include, exclude; exclude wins).
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#aws_organizational_units ProvisionToken#aws_organizational_units}
+  */
+  readonly awsOrganizationalUnits?: ProvisionTokenSpecAllowAwsOrganizationalUnits;
 }
 
 export function provisionTokenSpecAllowToTerraform(struct?: ProvisionTokenSpecAllow | cdktf.IResolvable): any {
@@ -272,6 +462,8 @@ export function provisionTokenSpecAllowToTerraform(struct?: ProvisionTokenSpecAl
     aws_regions: cdktf.listMapper(cdktf.stringToTerraform, false)(struct!.awsRegions),
     aws_role: cdktf.stringToTerraform(struct!.awsRole),
     aws_arn: cdktf.stringToTerraform(struct!.awsArn),
+    aws_organization_id: cdktf.stringToTerraform(struct!.awsOrganizationId),
+    aws_organizational_units: provisionTokenSpecAllowAwsOrganizationalUnitsToTerraform(struct!.awsOrganizationalUnits),
   }
 }
 
@@ -305,6 +497,18 @@ export function provisionTokenSpecAllowToHclTerraform(struct?: ProvisionTokenSpe
       isBlock: false,
       type: "simple",
       storageClassType: "string",
+    },
+    aws_organization_id: {
+      value: cdktf.stringToHclTerraform(struct!.awsOrganizationId),
+      isBlock: false,
+      type: "simple",
+      storageClassType: "string",
+    },
+    aws_organizational_units: {
+      value: provisionTokenSpecAllowAwsOrganizationalUnitsToHclTerraform(struct!.awsOrganizationalUnits),
+      isBlock: true,
+      type: "struct",
+      storageClassType: "ProvisionTokenSpecAllowAwsOrganizationalUnits",
     },
   };
 
@@ -348,6 +552,14 @@ export class ProvisionTokenSpecAllowOutputReference extends cdktf.ComplexObject 
       hasAnyValues = true;
       internalValueResult.awsArn = this._awsArn;
     }
+    if (this._awsOrganizationId !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.awsOrganizationId = this._awsOrganizationId;
+    }
+    if (this._awsOrganizationalUnits?.internalValue !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.awsOrganizationalUnits = this._awsOrganizationalUnits?.internalValue;
+    }
     return hasAnyValues ? internalValueResult : undefined;
   }
 
@@ -359,6 +571,8 @@ export class ProvisionTokenSpecAllowOutputReference extends cdktf.ComplexObject 
       this._awsRegions = undefined;
       this._awsRole = undefined;
       this._awsArn = undefined;
+      this._awsOrganizationId = undefined;
+      this._awsOrganizationalUnits.internalValue = undefined;
     }
     else if (cdktf.Tokenization.isResolvable(value)) {
       this.isEmptyObject = false;
@@ -371,6 +585,8 @@ export class ProvisionTokenSpecAllowOutputReference extends cdktf.ComplexObject 
       this._awsRegions = value.awsRegions;
       this._awsRole = value.awsRole;
       this._awsArn = value.awsArn;
+      this._awsOrganizationId = value.awsOrganizationId;
+      this._awsOrganizationalUnits.internalValue = value.awsOrganizationalUnits;
     }
   }
 
@@ -437,6 +653,38 @@ export class ProvisionTokenSpecAllowOutputReference extends cdktf.ComplexObject 
   public get awsArnInput() {
     return this._awsArn;
   }
+
+  // aws_organization_id - computed: false, optional: true, required: false
+  private _awsOrganizationId?: string; 
+  public get awsOrganizationId() {
+    return this.getStringAttribute('aws_organization_id');
+  }
+  public set awsOrganizationId(value: string) {
+    this._awsOrganizationId = value;
+  }
+  public resetAwsOrganizationId() {
+    this._awsOrganizationId = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get awsOrganizationIdInput() {
+    return this._awsOrganizationId;
+  }
+
+  // aws_organizational_units - computed: false, optional: true, required: false
+  private _awsOrganizationalUnits = new ProvisionTokenSpecAllowAwsOrganizationalUnitsOutputReference(this, "aws_organizational_units");
+  public get awsOrganizationalUnits() {
+    return this._awsOrganizationalUnits;
+  }
+  public putAwsOrganizationalUnits(value: ProvisionTokenSpecAllowAwsOrganizationalUnits) {
+    this._awsOrganizationalUnits.internalValue = value;
+  }
+  public resetAwsOrganizationalUnits() {
+    this._awsOrganizationalUnits.internalValue = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get awsOrganizationalUnitsInput() {
+    return this._awsOrganizationalUnits.internalValue;
+  }
 }
 
 export class ProvisionTokenSpecAllowList extends cdktf.ComplexList {
@@ -489,6 +737,18 @@ export interface ProvisionTokenSpec {
   * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#aws_iid_ttl ProvisionToken#aws_iid_ttl}
   */
   readonly awsIidTtl?: string;
+  /**
+  * Labels Teleport suggests to the services that join with this token (a value or a list per key). Stored and returned; no effect in Joinery yet.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#suggested_labels ProvisionToken#suggested_labels}
+  */
+  readonly suggestedLabels?: { [key: string]: string[] } | cdktf.IResolvable;
+  /**
+  * Labels Teleport suggests for agents' resource matchers (a value or a list per key). Stored and returned; no effect in Joinery yet.
+  *
+  * Docs at Terraform Registry: {@link https://joinery.local/providers/joinery/teleport/0.1.0/docs/resources/provision_token#suggested_agent_matcher_labels ProvisionToken#suggested_agent_matcher_labels}
+  */
+  readonly suggestedAgentMatcherLabels?: { [key: string]: string[] } | cdktf.IResolvable;
 }
 
 export function provisionTokenSpecToTerraform(struct?: ProvisionTokenSpec | cdktf.IResolvable): any {
@@ -502,6 +762,8 @@ export function provisionTokenSpecToTerraform(struct?: ProvisionTokenSpec | cdkt
     bot_name: cdktf.stringToTerraform(struct!.botName),
     allow: cdktf.listMapper(provisionTokenSpecAllowToTerraform, false)(struct!.allow),
     aws_iid_ttl: cdktf.stringToTerraform(struct!.awsIidTtl),
+    suggested_labels: cdktf.hashMapper(cdktf.listMapper(cdktf.stringToTerraform, false))(struct!.suggestedLabels),
+    suggested_agent_matcher_labels: cdktf.hashMapper(cdktf.listMapper(cdktf.stringToTerraform, false))(struct!.suggestedAgentMatcherLabels),
   }
 }
 
@@ -541,6 +803,18 @@ export function provisionTokenSpecToHclTerraform(struct?: ProvisionTokenSpec | c
       isBlock: false,
       type: "simple",
       storageClassType: "string",
+    },
+    suggested_labels: {
+      value: cdktf.hashMapperHcl(cdktf.listMapperHcl(cdktf.stringToHclTerraform, false))(struct!.suggestedLabels),
+      isBlock: false,
+      type: "map",
+      storageClassType: "stringListMap",
+    },
+    suggested_agent_matcher_labels: {
+      value: cdktf.hashMapperHcl(cdktf.listMapperHcl(cdktf.stringToHclTerraform, false))(struct!.suggestedAgentMatcherLabels),
+      isBlock: false,
+      type: "map",
+      storageClassType: "stringListMap",
     },
   };
 
@@ -586,6 +860,14 @@ export class ProvisionTokenSpecOutputReference extends cdktf.ComplexObject {
       hasAnyValues = true;
       internalValueResult.awsIidTtl = this._awsIidTtl;
     }
+    if (this._suggestedLabels !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.suggestedLabels = this._suggestedLabels;
+    }
+    if (this._suggestedAgentMatcherLabels !== undefined) {
+      hasAnyValues = true;
+      internalValueResult.suggestedAgentMatcherLabels = this._suggestedAgentMatcherLabels;
+    }
     return hasAnyValues ? internalValueResult : undefined;
   }
 
@@ -598,6 +880,8 @@ export class ProvisionTokenSpecOutputReference extends cdktf.ComplexObject {
       this._botName = undefined;
       this._allow.internalValue = undefined;
       this._awsIidTtl = undefined;
+      this._suggestedLabels = undefined;
+      this._suggestedAgentMatcherLabels = undefined;
     }
     else if (cdktf.Tokenization.isResolvable(value)) {
       this.isEmptyObject = false;
@@ -611,6 +895,8 @@ export class ProvisionTokenSpecOutputReference extends cdktf.ComplexObject {
       this._botName = value.botName;
       this._allow.internalValue = value.allow;
       this._awsIidTtl = value.awsIidTtl;
+      this._suggestedLabels = value.suggestedLabels;
+      this._suggestedAgentMatcherLabels = value.suggestedAgentMatcherLabels;
     }
   }
 
@@ -690,6 +976,38 @@ export class ProvisionTokenSpecOutputReference extends cdktf.ComplexObject {
   public get awsIidTtlInput() {
     return this._awsIidTtl;
   }
+
+  // suggested_labels - computed: false, optional: true, required: false
+  private _suggestedLabels?: { [key: string]: string[] } | cdktf.IResolvable; 
+  public get suggestedLabels() {
+    return this.interpolationForAttribute('suggested_labels');
+  }
+  public set suggestedLabels(value: { [key: string]: string[] } | cdktf.IResolvable) {
+    this._suggestedLabels = value;
+  }
+  public resetSuggestedLabels() {
+    this._suggestedLabels = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get suggestedLabelsInput() {
+    return this._suggestedLabels;
+  }
+
+  // suggested_agent_matcher_labels - computed: false, optional: true, required: false
+  private _suggestedAgentMatcherLabels?: { [key: string]: string[] } | cdktf.IResolvable; 
+  public get suggestedAgentMatcherLabels() {
+    return this.interpolationForAttribute('suggested_agent_matcher_labels');
+  }
+  public set suggestedAgentMatcherLabels(value: { [key: string]: string[] } | cdktf.IResolvable) {
+    this._suggestedAgentMatcherLabels = value;
+  }
+  public resetSuggestedAgentMatcherLabels() {
+    this._suggestedAgentMatcherLabels = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get suggestedAgentMatcherLabelsInput() {
+    return this._suggestedAgentMatcherLabels;
+  }
 }
 
 /**
@@ -742,8 +1060,10 @@ export class ProvisionToken extends cdktf.TerraformResource {
       connection: config.connection,
       forEach: config.forEach
     });
-    this._version = config.version;
     this._labels = config.labels;
+    this._kind = config.kind;
+    this._subKind = config.subKind;
+    this._version = config.version;
     this._metadata.internalValue = config.metadata;
     this._spec.internalValue = config.spec;
   }
@@ -755,24 +1075,6 @@ export class ProvisionToken extends cdktf.TerraformResource {
   // id - computed: true, optional: false, required: false
   public get id() {
     return this.getStringAttribute('id');
-  }
-
-  // kind - computed: true, optional: false, required: false
-  public get kind() {
-    return this.getStringAttribute('kind');
-  }
-
-  // version - computed: false, optional: false, required: true
-  private _version?: string; 
-  public get version() {
-    return this.getStringAttribute('version');
-  }
-  public set version(value: string) {
-    this._version = value;
-  }
-  // Temporarily expose input value. Use with caution.
-  public get versionInput() {
-    return this._version;
   }
 
   // labels - computed: false, optional: true, required: false
@@ -789,6 +1091,51 @@ export class ProvisionToken extends cdktf.TerraformResource {
   // Temporarily expose input value. Use with caution.
   public get labelsInput() {
     return this._labels;
+  }
+
+  // kind - computed: true, optional: true, required: false
+  private _kind?: string; 
+  public get kind() {
+    return this.getStringAttribute('kind');
+  }
+  public set kind(value: string) {
+    this._kind = value;
+  }
+  public resetKind() {
+    this._kind = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get kindInput() {
+    return this._kind;
+  }
+
+  // sub_kind - computed: false, optional: true, required: false
+  private _subKind?: string; 
+  public get subKind() {
+    return this.getStringAttribute('sub_kind');
+  }
+  public set subKind(value: string) {
+    this._subKind = value;
+  }
+  public resetSubKind() {
+    this._subKind = undefined;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get subKindInput() {
+    return this._subKind;
+  }
+
+  // version - computed: false, optional: false, required: true
+  private _version?: string; 
+  public get version() {
+    return this.getStringAttribute('version');
+  }
+  public set version(value: string) {
+    this._version = value;
+  }
+  // Temporarily expose input value. Use with caution.
+  public get versionInput() {
+    return this._version;
   }
 
   // metadata - computed: true, optional: true, required: false
@@ -826,8 +1173,10 @@ export class ProvisionToken extends cdktf.TerraformResource {
 
   protected override synthesizeAttributes(): { [name: string]: any } {
     return {
-      version: cdktf.stringToTerraform(this._version),
       labels: cdktf.hashMapper(cdktf.stringToTerraform)(this._labels),
+      kind: cdktf.stringToTerraform(this._kind),
+      sub_kind: cdktf.stringToTerraform(this._subKind),
+      version: cdktf.stringToTerraform(this._version),
       metadata: provisionTokenMetadataToTerraform(this._metadata.internalValue),
       spec: provisionTokenSpecToTerraform(this._spec.internalValue),
     };
@@ -835,17 +1184,29 @@ export class ProvisionToken extends cdktf.TerraformResource {
 
   protected override synthesizeHclAttributes(): { [name: string]: any } {
     const attrs = {
-      version: {
-        value: cdktf.stringToHclTerraform(this._version),
-        isBlock: false,
-        type: "simple",
-        storageClassType: "string",
-      },
       labels: {
         value: cdktf.hashMapperHcl(cdktf.stringToHclTerraform)(this._labels),
         isBlock: false,
         type: "map",
         storageClassType: "stringMap",
+      },
+      kind: {
+        value: cdktf.stringToHclTerraform(this._kind),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      sub_kind: {
+        value: cdktf.stringToHclTerraform(this._subKind),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
+      },
+      version: {
+        value: cdktf.stringToHclTerraform(this._version),
+        isBlock: false,
+        type: "simple",
+        storageClassType: "string",
       },
       metadata: {
         value: provisionTokenMetadataToHclTerraform(this._metadata.internalValue),
