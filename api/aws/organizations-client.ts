@@ -1,17 +1,13 @@
-// The two AWS Organizations calls the IAM join needs (DescribeAccount, ListParents), made with the
-// server's own credentials from the standard SDK chain. @aws-sdk/client-organizations is not a
-// dependency, so this speaks the service's JSON 1.1 protocol directly: the request is signed by
-// the SDK's own SigV4 signer and sent by the SDK's Node handler, whose HTTPS agent is the egress
-// proxy when HTTPS_PROXY / NO_PROXY say so. Swapping in the SDK client later only changes this
-// file: callers see OrganizationsApi.
+// The two AWS Organizations calls the IAM join needs (DescribeAccount, ListParents), made with
+// @aws-sdk/client-organizations and the server's own credentials from the standard SDK chain.
+// Organizations is a global service with one endpoint per partition: the SDK picks it from the
+// partition's home region, and honours AWS_ENDPOINT_URL_ORGANIZATIONS / AWS_ENDPOINT_URL itself.
+// Callers see OrganizationsApi and failures named as AWS names them, so the join's refusals do
+// not depend on the SDK.
 
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { DescribeAccountCommand, ListParentsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { HttpRequest } from '@smithy/core/protocols';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { proxyAgentFor } from './egress-proxy';
+import { awsRequestHandler } from './request-handler';
 
 export interface DescribedAccount {
   id: string;
@@ -44,112 +40,76 @@ export class OrganizationsApiError extends Error {
   }
 }
 
-const TARGET_PREFIX = 'AWSOrganizationsV20161128';
-const MAX_ANSWER_BYTES = 1 << 20;
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  expiration?: Date;
+}
+type CredentialsProvider = () => Promise<Credentials>;
 
-/** Organizations is a global service with one endpoint per partition. */
-const PARTITION_ENDPOINTS: Record<string, { url: string; region: string }> = {
-  aws: { url: 'https://organizations.us-east-1.amazonaws.com', region: 'us-east-1' },
-  'aws-us-gov': { url: 'https://organizations.us-gov-west-1.amazonaws.com', region: 'us-gov-west-1' },
-  'aws-cn': { url: 'https://organizations.cn-northwest-1.amazonaws.com.cn', region: 'cn-northwest-1' },
-  'aws-iso': { url: 'https://organizations.us-iso-east-1.c2s.ic.gov', region: 'us-iso-east-1' },
-  'aws-iso-b': { url: 'https://organizations.us-isob-east-1.sc2s.sgov.gov', region: 'us-isob-east-1' },
+/** The region whose endpoint serves the partition (the SDK's endpoint rules map it to the host). */
+const PARTITION_REGIONS: Record<string, string> = {
+  aws: 'us-east-1',
+  'aws-us-gov': 'us-gov-west-1',
+  'aws-cn': 'cn-northwest-1',
+  'aws-iso': 'us-iso-east-1',
+  'aws-iso-b': 'us-isob-east-1',
 };
 
+/** Both answers are a few hundred bytes; anything near this is not Organizations. */
+const MAX_ANSWER_BYTES = 1 << 20;
+
 export interface OrganizationsClientOptions {
-  credentials?: AwsCredentialIdentityProvider | AwsCredentialIdentity;
-  /** Overrides the partition's endpoint; default AWS_ENDPOINT_URL_ORGANIZATIONS or AWS_ENDPOINT_URL, as the SDK reads them. */
+  credentials?: CredentialsProvider | Credentials;
+  /** Overrides the partition's endpoint (tests); otherwise the SDK's, or AWS_ENDPOINT_URL_ORGANIZATIONS / AWS_ENDPOINT_URL. */
   endpoint?: string;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
 }
 
 export class AwsOrganizationsClient implements OrganizationsApi {
-  private readonly credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity;
-  private readonly handlers = new Map<string, NodeHttpHandler>();
+  private readonly credentials: CredentialsProvider;
+  private readonly clients = new Map<string, OrganizationsClient>();
 
   constructor(private readonly opts: OrganizationsClientOptions = {}) {
-    this.credentials = opts.credentials ?? fromNodeProviderChain();
+    const given = opts.credentials ?? fromNodeProviderChain();
+    const provider: CredentialsProvider = typeof given === 'function' ? given : async () => given;
+    this.credentials = async () => {
+      try {
+        return await provider();
+      } catch (err) {
+        // The credential chain found nothing (or a provider failed): no request is sent.
+        throw new OrganizationsApiError('CredentialsProviderError', String((err as Error)?.message ?? err));
+      }
+    };
   }
 
-  private endpointFor(partition: string): { url: URL; region: string } {
-    const env = this.opts.env ?? process.env;
-    const known = PARTITION_ENDPOINTS[partition];
-    if (!known) throw new OrganizationsApiError('UnknownPartition', `no AWS Organizations endpoint is known for partition ${partition}`);
-    const override = this.opts.endpoint ?? env.AWS_ENDPOINT_URL_ORGANIZATIONS ?? env.AWS_ENDPOINT_URL;
-    return { url: new URL(override || known.url), region: known.region };
-  }
-
-  private handlerFor(url: URL): NodeHttpHandler {
-    let handler = this.handlers.get(url.origin);
-    if (!handler) {
-      const agent = url.protocol === 'https:' ? proxyAgentFor(url.href) : undefined;
-      handler = new NodeHttpHandler({
-        connectionTimeout: this.opts.connectionTimeoutMs ?? 5_000,
-        requestTimeout: this.opts.requestTimeoutMs ?? 10_000,
-        ...(agent ? { httpsAgent: agent as never } : {}),
+  private client(partition: string): OrganizationsClient {
+    let client = this.clients.get(partition);
+    if (!client) {
+      const region = PARTITION_REGIONS[partition];
+      if (!region) throw new OrganizationsApiError('UnknownPartition', `no AWS Organizations endpoint is known for partition ${partition}`);
+      client = new OrganizationsClient({
+        region,
+        credentials: this.credentials,
+        ...(this.opts.endpoint ? { endpoint: this.opts.endpoint } : {}),
+        // A join waits for this answer: the caller retries the join, not the server the call.
+        maxAttempts: 1,
+        requestHandler: awsRequestHandler({
+          connectionTimeout: this.opts.connectionTimeoutMs ?? 5_000,
+          requestTimeout: this.opts.requestTimeoutMs ?? 10_000,
+          maxResponseBytes: MAX_ANSWER_BYTES,
+        }),
       });
-      this.handlers.set(url.origin, handler);
+      this.clients.set(partition, client);
     }
-    return handler;
-  }
-
-  /** One signed call of any Organizations operation (the join uses two; tests set moto up with others). */
-  async send(partition: string, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const { url, region } = this.endpointFor(partition);
-    const body = JSON.stringify(input);
-    const request = new HttpRequest({
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      method: 'POST',
-      path: url.pathname || '/',
-      headers: {
-        host: url.host,
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': `${TARGET_PREFIX}.${operation}`,
-        'content-length': String(Buffer.byteLength(body)),
-      },
-      body,
-    });
-    let signed: HttpRequest;
-    try {
-      const signer = new SignatureV4({ service: 'organizations', region, credentials: this.credentials, sha256: Sha256 });
-      signed = (await signer.sign(request)) as HttpRequest;
-    } catch (err) {
-      // The credential chain found nothing (or a provider failed): no request was sent.
-      throw new OrganizationsApiError('CredentialsProviderError', String((err as Error)?.message ?? err));
-    }
-    let status: number;
-    let text: string;
-    try {
-      const { response } = await this.handlerFor(url).handle(signed);
-      status = response.statusCode;
-      text = await readBounded(response.body as NodeJS.ReadableStream | undefined);
-    } catch (err) {
-      const e = err as Error;
-      throw new OrganizationsApiError(e.name === 'TimeoutError' ? 'TimeoutError' : 'NetworkingError', `${operation} could not reach ${url.host}: ${e.message}`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : {};
-    } catch {
-      throw new OrganizationsApiError('InvalidResponse', `${operation} answered ${status} with a body that is not JSON`, status);
-    }
-    const obj = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-    if (status !== 200) {
-      // JSON 1.1 errors name their type in __type, possibly prefixed with a namespace and '#'.
-      const type = String(obj.__type ?? obj.code ?? `Http${status}`).split('#').pop()!.split(':')[0];
-      const message = String(obj.message ?? obj.Message ?? '').slice(0, 300);
-      throw new OrganizationsApiError(type || `Http${status}`, message || `HTTP ${status}`, status);
-    }
-    return obj;
+    return client;
   }
 
   async describeAccount(partition: string, accountId: string): Promise<DescribedAccount> {
-    const out = await this.send(partition, 'DescribeAccount', { AccountId: accountId });
-    const account = out.Account as Record<string, unknown> | undefined;
+    const out = await this.call('DescribeAccount', () => this.client(partition).send(new DescribeAccountCommand({ AccountId: accountId })));
+    const account = out.Account;
     if (!account || typeof account.Arn !== 'string' || typeof account.Id !== 'string') {
       throw new OrganizationsApiError('InvalidResponse', 'DescribeAccount answered without Account.Id and Account.Arn');
     }
@@ -158,31 +118,33 @@ export class AwsOrganizationsClient implements OrganizationsApi {
   }
 
   async listParents(partition: string, childId: string): Promise<OrganizationParent[]> {
-    const out = await this.send(partition, 'ListParents', { ChildId: childId });
-    const parents = Array.isArray(out.Parents) ? out.Parents : [];
-    return parents
-      .filter((p): p is { Id: string; Type: string } => typeof p?.Id === 'string' && typeof p?.Type === 'string')
-      .map((p) => ({ id: p.Id, type: p.Type }));
+    const out = await this.call('ListParents', () => this.client(partition).send(new ListParentsCommand({ ChildId: childId })));
+    return (out.Parents ?? []).filter((p) => typeof p?.Id === 'string' && typeof p?.Type === 'string').map((p) => ({ id: p.Id!, type: p.Type! }));
+  }
+
+  private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (err) {
+      throw asApiError(operation, err);
+    }
   }
 
   destroy(): void {
-    for (const h of this.handlers.values()) h.destroy();
-    this.handlers.clear();
+    for (const c of this.clients.values()) c.destroy();
+    this.clients.clear();
   }
 }
 
-async function readBounded(stream: NodeJS.ReadableStream | undefined): Promise<string> {
-  if (!stream) return '';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    size += buf.length;
-    if (size > MAX_ANSWER_BYTES) {
-      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** An SDK failure as the join's refusals know it: AWS's error name, or what kept the call from AWS. */
+function asApiError(operation: string, err: unknown): OrganizationsApiError {
+  if (err instanceof OrganizationsApiError) return err;
+  const e = err as Error & { $fault?: string; $response?: unknown; $metadata?: { httpStatusCode?: number } };
+  const message = String(e?.message ?? err).replace(/\s+/g, ' ').slice(0, 300);
+  const status = e?.$metadata?.httpStatusCode;
+  // A modelled or unmodelled AWS error: the SDK names it from the answer (namespace prefix removed).
+  if (e?.$fault) return new OrganizationsApiError(e.name, message || `HTTP ${status}`, status);
+  if (e?.name === 'TimeoutError') return new OrganizationsApiError('TimeoutError', `${operation}: ${message}`);
+  if (e?.name === 'ResponseTooLarge' || e?.$response !== undefined) return new OrganizationsApiError('InvalidResponse', `${operation} answered with a body that could not be read: ${message}`, status);
+  return new OrganizationsApiError('NetworkingError', `${operation} could not reach AWS Organizations: ${message}`);
 }

@@ -9,16 +9,16 @@
 // as a rule with a condition), the token cannot be created and this file fails.
 
 import { ApiError } from '../../client/api-client';
-import { AwsOrganizationsClient } from '../../api/aws/organizations-client';
 import { prepareIamJoin } from '../../cli/agent/iam';
 import { startCountingProxy, type CountingProxy } from '../support/counting-proxy';
 import { callerIdentityXml, startFakeSts, type FakeSts } from '../support/fake-sts';
 import { freePort, startMoto, type Moto } from '../support/moto';
 import { startTestServer, type TestServer } from '../support/server';
+import { MotoOrganization } from './moto-organizations';
 import { newPublicKeyPem, TEST_CREDENTIALS } from './signed-request';
 
 let moto: Moto;
-let orgs: AwsOrganizationsClient;
+let org: MotoOrganization;
 let proxy: CountingProxy;
 let sts: FakeSts;
 let server: TestServer;
@@ -31,28 +31,18 @@ let accWeb: string; // prod / web: excluded
 let accDev: string; // dev: not included
 const OUTSIDE = '999999999999';
 
-async function createOu(parent: string, name: string): Promise<string> {
-  return ((await orgs.send('aws', 'CreateOrganizationalUnit', { ParentId: parent, Name: name })).OrganizationalUnit as { Id: string }).Id;
-}
-
-async function accountIn(parent: string, name: string): Promise<string> {
-  const id = ((await orgs.send('aws', 'CreateAccount', { AccountName: name, Email: `${name}@example.com` })).CreateAccountStatus as { AccountId: string }).AccountId;
-  await orgs.send('aws', 'MoveAccount', { AccountId: id, SourceParentId: rootId, DestinationParentId: parent });
-  return id;
-}
-
 beforeAll(async () => {
   moto = await startMoto();
-  orgs = new AwsOrganizationsClient({ endpoint: moto.endpoint, credentials: moto.credentials });
-  orgId = ((await orgs.send('aws', 'CreateOrganization', { FeatureSet: 'ALL' })).Organization as { Id: string }).Id;
-  rootId = ((await orgs.send('aws', 'ListRoots', {})).Roots as { Id: string }[])[0].Id;
-  ouProd = await createOu(rootId, 'prod');
-  const ouApi = await createOu(ouProd, 'api');
-  ouWeb = await createOu(ouProd, 'web');
-  const ouDev = await createOu(rootId, 'dev');
-  accApi = await accountIn(ouApi, 'api');
-  accWeb = await accountIn(ouWeb, 'web');
-  accDev = await accountIn(ouDev, 'dev');
+  org = await new MotoOrganization(moto).create();
+  orgId = org.organizationId;
+  rootId = org.rootId;
+  ouProd = await org.createOu(rootId, 'prod');
+  const ouApi = await org.createOu(ouProd, 'api');
+  ouWeb = await org.createOu(ouProd, 'web');
+  const ouDev = await org.createOu(rootId, 'dev');
+  accApi = await org.createAccount('api', ouApi);
+  accWeb = await org.createAccount('web', ouWeb);
+  accDev = await org.createAccount('dev', ouDev);
   proxy = await startCountingProxy(moto.endpoint);
   sts = await startFakeSts({ status: 200, contentType: 'text/xml', body: '' });
   server = await startTestServer({
@@ -64,7 +54,7 @@ afterAll(async () => {
   await server?.stop();
   await sts?.stop();
   await proxy?.stop();
-  orgs?.destroy();
+  org?.destroy();
   await moto?.stop();
 });
 

@@ -12,9 +12,11 @@ import { JoinError } from '../../api/join/errors';
 import { admitByIamRules, ancestryFromPaths, matchOrganizationConditions, OrganizationsLookup, type IamAllowRule } from '../../api/join/iam/organizations';
 import { IAM_REFUSAL_CODES } from '../../api/join/iam/join-iam';
 import { caught } from '../support/caught';
-import { startMoto, type Moto } from '../support/moto';
+import { freePort, startMoto, type Moto } from '../support/moto';
+import { MotoOrganization } from './moto-organizations';
 
 let moto: Moto;
+let org: MotoOrganization;
 let orgs: AwsOrganizationsClient;
 let orgId: string;
 let rootId: string;
@@ -29,34 +31,23 @@ const OUTSIDE = '999999999999';
 const arnOf = (account: string) => `arn:aws:sts::${account}:assumed-role/node/i-0abc`;
 const id = (account: string) => ({ account, arn: arnOf(account) });
 
-async function createAccount(name: string): Promise<string> {
-  const out = await orgs.send('aws', 'CreateAccount', { AccountName: name, Email: `${name}@example.com` });
-  return (out.CreateAccountStatus as { AccountId: string }).AccountId;
-}
-
-async function createOu(parent: string, name: string): Promise<string> {
-  const out = await orgs.send('aws', 'CreateOrganizationalUnit', { ParentId: parent, Name: name });
-  return (out.OrganizationalUnit as { Id: string }).Id;
-}
-
 beforeAll(async () => {
   moto = await startMoto();
+  org = await new MotoOrganization(moto).create();
   orgs = new AwsOrganizationsClient({ endpoint: moto.endpoint, credentials: moto.credentials });
-  const created = await orgs.send('aws', 'CreateOrganization', { FeatureSet: 'ALL' });
-  orgId = (created.Organization as { Id: string }).Id;
-  rootId = ((await orgs.send('aws', 'ListRoots', {})).Roots as { Id: string }[])[0].Id;
-  ouProd = await createOu(rootId, 'prod');
-  ouWeb = await createOu(ouProd, 'web');
-  ouDev = await createOu(rootId, 'dev');
-  accWeb = await createAccount('web');
-  accDev = await createAccount('dev');
-  accRoot = await createAccount('loose');
-  await orgs.send('aws', 'MoveAccount', { AccountId: accWeb, SourceParentId: rootId, DestinationParentId: ouWeb });
-  await orgs.send('aws', 'MoveAccount', { AccountId: accDev, SourceParentId: rootId, DestinationParentId: ouDev });
+  orgId = org.organizationId;
+  rootId = org.rootId;
+  ouProd = await org.createOu(rootId, 'prod');
+  ouWeb = await org.createOu(ouProd, 'web');
+  ouDev = await org.createOu(rootId, 'dev');
+  accWeb = await org.createAccount('web', ouWeb);
+  accDev = await org.createAccount('dev', ouDev);
+  accRoot = await org.createAccount('loose');
 }, 60_000);
 
 afterAll(async () => {
   orgs?.destroy();
+  org?.destroy();
   await moto?.stop();
 });
 
@@ -314,56 +305,123 @@ describe('AWS failures through the real client', () => {
     expect(err.message).toMatch(/give the server AWS credentials/);
   });
 
+  test('an answer larger than 1 MiB is not read into memory: unavailable, not admitted', async () => {
+    const fake = await answering(200, { Account: { Id: accDev, Arn: 'x'.repeat(2 << 20) } });
+    try {
+      const err = await refusedWith(new AwsOrganizationsClient({ endpoint: fake.url, credentials: moto.credentials }));
+      expect(err.code).toBe('aws_organizations_unavailable');
+      expect(err.message).toContain('larger than 1048576 bytes');
+    } finally {
+      await fake.close();
+    }
+  });
+
   test('every code the organization checks give is registered with the IAM refusals', () => {
     for (const code of ['aws_organization_not_allowed', 'aws_organizations_unavailable', 'aws_organizations_throttled']) expect(Object.keys(IAM_REFUSAL_CODES)).toContain(code);
   });
 });
 
-test('with HTTPS_PROXY set, the client goes through a CONNECT tunnel to the Organizations host', async () => {
+/** A CONNECT proxy that refuses every tunnel: nothing leaves the machine, and it records the targets. */
+async function refusingProxy(): Promise<{ url: string; connects: string[]; close: () => Promise<void> }> {
   const connects: string[] = [];
   const proxy = http.createServer();
   proxy.on('connect', (req, socket) => {
     connects.push(req.url ?? '');
-    // Refuse the tunnel: nothing leaves the machine, and the call fails as unavailable.
     socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
-  process.env.HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  delete process.env.NO_PROXY;
-  const client = new AwsOrganizationsClient({ credentials: moto.credentials, env: {}, connectionTimeoutMs: 2_000, requestTimeoutMs: 2_000 });
-  try {
-    const err = await refusal(matchOrganizationConditions({ aws_organization_id: orgId }, id(accDev), { lookup: new OrganizationsLookup({ api: client }) }));
-    expect(err.code).toBe('aws_organizations_unavailable');
-    expect(connects).toEqual(['organizations.us-east-1.amazonaws.com:443']);
-  } finally {
-    client.destroy();
-    for (const [k, v] of Object.entries(saved)) {
+  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, connects, close: () => new Promise((r) => proxy.close(() => r())) };
+}
+
+/** Runs `fn` with these variables set (undefined: unset) and the SDK's endpoint overrides unset. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const all = { AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_ORGANIZATIONS: undefined, HTTPS_PROXY: undefined, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined, ...vars };
+  const saved = Object.fromEntries(Object.keys(all).map((k) => [k, process.env[k]]));
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(values)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
-    await new Promise<void>((r) => proxy.close(() => r()));
+  };
+  apply(all);
+  try {
+    return await fn();
+  } finally {
+    apply(saved);
+  }
+}
+
+test('with HTTPS_PROXY set, the client goes through a CONNECT tunnel to the Organizations host', async () => {
+  const proxy = await refusingProxy();
+  const client = new AwsOrganizationsClient({ credentials: moto.credentials, connectionTimeoutMs: 2_000, requestTimeoutMs: 2_000 });
+  try {
+    await withEnv({ HTTPS_PROXY: proxy.url }, async () => {
+      const err = await refusal(matchOrganizationConditions({ aws_organization_id: orgId }, id(accDev), { lookup: new OrganizationsLookup({ api: client }) }));
+      expect(err.code).toBe('aws_organizations_unavailable');
+    });
+    expect(proxy.connects).toEqual(['organizations.us-east-1.amazonaws.com:443']);
+  } finally {
+    client.destroy();
+    await proxy.close();
   }
 });
 
-test('the partition of the caller picks the endpoint (GovCloud)', async () => {
-  const hosts: string[] = [];
-  const proxy = http.createServer();
-  proxy.on('connect', (req, socket) => {
-    hosts.push(req.url ?? '');
-    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const saved = process.env.HTTPS_PROXY;
-  process.env.HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  const client = new AwsOrganizationsClient({ credentials: moto.credentials, env: {}, connectionTimeoutMs: 2_000, requestTimeoutMs: 2_000 });
+test('the partition of the caller picks the endpoint: each partition has its own host', async () => {
+  const proxy = await refusingProxy();
+  const client = new AwsOrganizationsClient({ credentials: moto.credentials, connectionTimeoutMs: 2_000, requestTimeoutMs: 2_000 });
+  const partitions = ['aws-us-gov', 'aws-cn', 'aws-iso', 'aws-iso-b'];
   try {
-    await expect(client.describeAccount('aws-us-gov', accDev)).rejects.toBeInstanceOf(OrganizationsApiError);
-    expect(hosts).toEqual(['organizations.us-gov-west-1.amazonaws.com:443']);
+    await withEnv({ HTTPS_PROXY: proxy.url }, async () => {
+      for (const partition of partitions) await expect(client.describeAccount(partition, accDev)).rejects.toBeInstanceOf(OrganizationsApiError);
+      await expect(client.describeAccount('aws-mars', accDev)).rejects.toMatchObject({ code: 'UnknownPartition' });
+    });
+    expect(proxy.connects).toEqual([
+      'organizations.us-gov-west-1.amazonaws.com:443',
+      'organizations.cn-northwest-1.amazonaws.com.cn:443',
+      'organizations.us-iso-east-1.c2s.ic.gov:443',
+      'organizations.us-isob-east-1.sc2s.sgov.gov:443',
+    ]);
   } finally {
     client.destroy();
-    if (saved === undefined) delete process.env.HTTPS_PROXY;
-    else process.env.HTTPS_PROXY = saved;
-    await new Promise<void>((r) => proxy.close(() => r()));
+    await proxy.close();
+  }
+});
+
+test('AWS_ENDPOINT_URL_ORGANIZATIONS, else AWS_ENDPOINT_URL, overrides the endpoint (read by the SDK)', async () => {
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  for (const vars of [{ AWS_ENDPOINT_URL_ORGANIZATIONS: moto.endpoint, AWS_ENDPOINT_URL: closed }, { AWS_ENDPOINT_URL: moto.endpoint }]) {
+    const client = new AwsOrganizationsClient({ credentials: moto.credentials });
+    try {
+      const described = await withEnv(vars, () => client.describeAccount('aws', accDev));
+      expect(described).toMatchObject({ id: accDev, arn: expect.stringContaining(`/${orgId}/${accDev}`) });
+    } finally {
+      client.destroy();
+    }
+  }
+});
+
+test('NO_PROXY decides per endpoint host: an exempted host is reached directly, another through the proxy', async () => {
+  const proxy = await refusingProxy();
+  let direct = 0;
+  const tcp = net.createServer((socket) => {
+    direct++;
+    socket.destroy();
+  });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  const port = (tcp.address() as AddressInfo).port;
+  try {
+    for (const noProxy of ['127.0.0.1', '.amazonaws.com']) {
+      const client = new AwsOrganizationsClient({ endpoint: `https://127.0.0.1:${port}`, credentials: moto.credentials, connectionTimeoutMs: 2_000, requestTimeoutMs: 2_000 });
+      try {
+        await withEnv({ HTTPS_PROXY: proxy.url, NO_PROXY: noProxy }, () => expect(client.describeAccount('aws', accDev)).rejects.toBeInstanceOf(OrganizationsApiError));
+      } finally {
+        client.destroy();
+      }
+    }
+    expect(direct).toBe(1);
+    expect(proxy.connects).toEqual([`127.0.0.1:${port}`]);
+  } finally {
+    await proxy.close();
+    await new Promise<void>((r) => tcp.close(() => r()));
   }
 });

@@ -1,12 +1,14 @@
 // Asks EC2 whether the instance in a verified identity document exists and is running. The server's
 // own credentials come from the standard AWS SDK chain (environment, shared files, instance role);
 // for a foreign account the allow rule names a role to assume first. AWS_ENDPOINT_URL,
-// AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_STS are honoured by the SDK (tests point them at moto).
+// AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_STS are honoured by the SDK (tests point them at moto),
+// HTTPS_PROXY / NO_PROXY by the request handler (api/aws/request-handler.ts).
 // Concurrent lookups share DescribeInstances calls (describe-batch.ts), paced per account and region.
 
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { awsRequestHandler } from '../../aws/request-handler';
 import { loadConfig } from '../../config';
 import { JoinError } from '../errors';
 import { DescribeInstancesBatcher, MAX_FILTER_VALUES, type BatchKey, type DescribePage } from './describe-batch';
@@ -151,7 +153,7 @@ export class AwsInstanceLookup implements InstanceLookup {
       const roleArn = key.roleArn;
       const credentials = roleArn ? () => this.roleCredentials({ ...key, instanceId: '', roleArn }) : this.baseCredentials;
       // The batcher retries throttling and transient failures itself, inside its bounded wait.
-      client = new EC2Client({ region: key.region, credentials, maxAttempts: 1, requestHandler: REQUEST_HANDLER });
+      client = new EC2Client({ region: key.region, credentials, maxAttempts: 1, requestHandler: awsRequestHandler(REQUEST_HANDLER) });
       this.ec2Clients.set(id, client);
     }
     return client;
@@ -180,7 +182,7 @@ export class AwsInstanceLookup implements InstanceLookup {
 
   private async assumeRole(q: InstanceQuery & { roleArn: string }): Promise<CachedCredentials> {
     // STS in the instance's region: it is in the role's partition (aws, aws-cn, aws-us-gov).
-    const sts = new STSClient({ region: q.region, credentials: this.baseCredentials, maxAttempts: MAX_ATTEMPTS, requestHandler: REQUEST_HANDLER });
+    const sts = new STSClient({ region: q.region, credentials: this.baseCredentials, maxAttempts: MAX_ATTEMPTS, requestHandler: awsRequestHandler(REQUEST_HANDLER) });
     try {
       const out = await sts.send(new AssumeRoleCommand({ RoleArn: q.roleArn, RoleSessionName: ROLE_SESSION_NAME, DurationSeconds: ASSUMED_ROLE_SECONDS }));
       const c = out.Credentials;
