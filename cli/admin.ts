@@ -1,5 +1,6 @@
 // tctl-like admin commands: status, create, get, rm, tokens ls|rm, nodes ls|rm.
 
+import { fromKubernetesManifest, KUBERNETES_KIND } from '../schema/manifest';
 import * as fs from 'node:fs';
 import * as YAML from 'yaml';
 import { ApiError, type TokenResource } from '../client/api-client';
@@ -49,9 +50,12 @@ export async function create(p: Parsed): Promise<number> {
   const docs = readDocuments(file);
   const tokens = docs.map((doc, i) => {
     const kind = (doc as { kind?: unknown } | null)?.kind;
-    if (kind !== undefined && kind !== 'token') throw new UsageError(`${file}: document ${i + 1} has kind ${JSON.stringify(kind)}; only kind token is supported`);
+    if (kind !== undefined && kind !== 'token' && kind !== KUBERNETES_KIND) {
+      throw new UsageError(`${file}: document ${i + 1} has kind ${JSON.stringify(kind)}; only kind token (or its Kubernetes form, ${KUBERNETES_KIND}) is supported`);
+    }
     try {
-      return parseToken(doc);
+      // The Kubernetes manifest of a token (as the EC2 guide shows it) is the same token.
+      return parseToken(fromKubernetesManifest(doc));
     } catch (e) {
       if (e instanceof TokenValidationError) throw new UsageError(`${file}${docs.length > 1 ? ` (document ${i + 1})` : ''}: ${e.message}`);
       throw e;

@@ -9,7 +9,7 @@ import { ApiError } from '../../client/api-client';
 import { fromKubernetesManifest } from '../../schema/manifest';
 import { parseToken, TokenValidationError } from '../../schema/token';
 import { caught } from '../support/caught';
-import { REPO_ROOT, startTestServer, type TestServer } from '../support/server';
+import { REPO_ROOT, runCli, startTestServer, type TestServer } from '../support/server';
 
 const SEEDS = path.join(REPO_ROOT, 'test', 'fixtures', 'seeds');
 const manifestText = fs.readFileSync(path.join(SEEDS, 'ec2-token.k8s.yaml'), 'utf8');
@@ -51,5 +51,25 @@ describe('through the API', () => {
   test('a manifest of another apiVersion is a 400 naming apiVersion', async () => {
     const e = await caught(server.client().request('POST', '/v1/tokens', manifestText.replace('resources.teleport.dev/v2', 'resources.teleport.dev/v1'), { contentType: 'application/yaml' }), ApiError);
     expect([e.status, e.code, e.field]).toEqual([400, 'invalid_token', 'apiVersion']);
+  });
+});
+
+describe('through the CLI', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  test('joinery create -f with the seed manifest creates the token', async () => {
+    const r = await runCli(['create', '-f', path.join(SEEDS, 'ec2-token.k8s.yaml'), '--addr', server.addr, '--ca-file', server.caFile], { env: { JOINERY_ADMIN_TOKEN: server.adminToken } });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect((await server.client().getToken('ec2-token'))?.spec.allow).toEqual([{ aws_account: '111111111111', aws_regions: ['us-west-1', 'us-west-2'] }]);
+  });
+
+  test('another kind is still refused with a one-line error', async () => {
+    const r = await runCli(['create', '-f', '-', '--addr', server.addr, '--ca-file', server.caFile], { env: { JOINERY_ADMIN_TOKEN: server.adminToken }, input: 'kind: role\nversion: v7\n' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^error: .*only kind token \(or its Kubernetes form, TeleportProvisionToken\)/);
   });
 });
