@@ -1,7 +1,8 @@
 // The construct library from Python: jsii compiles it, jsii-pacmak builds the wheel, the wheel is
 // installed into a virtual environment that has cdktf (and its AWS provider) from PyPI, and a
 // Python port of the multi-account-ec2 example synthesizes the same Terraform JSON as the
-// TypeScript example does. Tools come from scripts/install-cdk-tools.sh (cached).
+// TypeScript example does; and API.md, generated from the same assembly, is current. Tools come
+// from scripts/install-cdk-tools.sh (cached).
 
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -31,7 +32,7 @@ let python: Tf;
 beforeAll(() => {
   installCdkTools();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-jsii-python-'));
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'constructs', 'jsii', 'build.js'), '--line', 'cdktf', '--out', path.join(work, 'build'), '--python'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'constructs', 'jsii', 'build.js'), '--line', 'cdktf', '--out', path.join(work, 'build'), '--python', '--docs', path.join(work, 'API.md')], { stdio: 'inherit' });
   const wheels = fs.readdirSync(path.join(work, 'build', 'dist', 'python')).filter((f) => f.endsWith('.whl'));
   expect(wheels).toHaveLength(1);
   const pip = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--force-reinstall'];
@@ -49,6 +50,14 @@ beforeAll(() => {
 
 afterAll(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('constructs/API.md', () => {
+  it('is what jsii-docgen makes of the current sources (regenerate: node constructs/jsii/build.js --line cdktf --out /tmp/c --docs constructs/API.md)', () => {
+    const committed = fs.readFileSync(path.join(REPO_ROOT, 'constructs', 'API.md'), 'utf8');
+    expect(committed).toEqual(fs.readFileSync(path.join(work, 'API.md'), 'utf8'));
+    expect(committed).toContain('fromTokenName');
+  });
 });
 
 describe('the Python package built with jsii', () => {
