@@ -21,6 +21,9 @@ NODE22_VERSION=22.23.3
 PY_CDKTF_VERSION=0.21.0 # the cdktf and provider-aws the TypeScript line is built against
 PY_PROVIDER_AWS_VERSION=21.22.1
 mkdir -p "$CDK_TOOLS"
+# Test suites running in parallel may call this at once: one installs, the others wait.
+exec 9>"$CDK_TOOLS/.lock"
+flock 9
 
 stamp_ok() { [ -f "$CDK_TOOLS/$1.stamp" ] && [ "$(cat "$CDK_TOOLS/$1.stamp")" = "$2" ]; }
 stamp() { printf '%s' "$2" >"$CDK_TOOLS/$1.stamp"; }
