@@ -3,6 +3,7 @@
 //
 //   node constructs/jsii/build.js --line cdktf --out build/constructs-cdktf [--python] [--go] [--java] [--docs FILE] [--pack]
 //   node constructs/jsii/build.js --line cdktn --out build/constructs-cdktn --pack
+//   ... --go --java --code-only    generate the Go and Java sources without compiling them
 //
 // The same sources serve both lines; the CDK import is chosen here: for cdktn every `cdktf` import
 // becomes `cdktn` and `@cdktf/provider-aws` becomes `@cdktn/provider-aws` (the L1 under
@@ -60,13 +61,14 @@ const SOURCES = [
 ];
 
 function parseArgs(argv) {
-  const opts = { line: 'cdktf', out: undefined, python: false, go: false, java: false, docs: undefined, pack: false };
+  const opts = { line: 'cdktf', out: undefined, python: false, go: false, java: false, docs: undefined, pack: false, codeOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--line') opts.line = argv[++i];
     else if (a === '--out') opts.out = path.resolve(argv[++i]);
     else if (a === '--docs') opts.docs = path.resolve(argv[++i]);
     else if (a === '--python' || a === '--go' || a === '--java' || a === '--pack') opts[a.slice(2)] = true;
+    else if (a === '--code-only') opts.codeOnly = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!LINES[opts.line]) throw new Error(`--line must be one of ${Object.keys(LINES).join(', ')} (got ${opts.line})`);
@@ -164,7 +166,7 @@ function main() {
   }
   const targets = ['python', 'go', 'java'].filter((t) => opts[t]);
   if (targets.length) {
-    run(path.join(bin, 'jsii-pacmak'), ['--targets', targets.join(','), '--outdir', path.join(opts.out, 'dist'), '--code-only=false'], pkgDir);
+    run(path.join(bin, 'jsii-pacmak'), ['--targets', targets.join(','), '--outdir', path.join(opts.out, 'dist'), `--code-only=${opts.codeOnly}`], pkgDir);
   }
   if (opts.pack) {
     fs.mkdirSync(path.join(opts.out, 'dist', 'js'), { recursive: true });
