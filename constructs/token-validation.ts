@@ -23,22 +23,53 @@ export interface TokenFields {
   aws_iid_ttl?: string;
 }
 
-/** Thrown when token props are invalid; `errors` carries each field path (as a prop name) and message. */
+/** One invalid prop: its path in the props, the token YAML field it becomes, and what is wrong. */
+export interface JoinTokenPropError {
+  /** The prop's path, camelCase: `allow[0].awsAccount`. */
+  readonly prop: string;
+  /** The same field in a token YAML document: `spec.allow[0].aws_account`. */
+  readonly yamlField: string;
+  /** What is wrong, with what was received and what is expected. */
+  readonly message: string;
+  /** Same as `prop` (0.1 name). */
+  readonly field: string;
+}
+
+/** Thrown when token props are invalid; `errors` carries each prop (camelCase and as a YAML field) and message. */
 export class JoinTokenPropsError extends Error {
+  readonly errors: JoinTokenPropError[];
   constructor(
     readonly construct: string,
-    readonly errors: Array<{ field: string; message: string }>,
+    errors: Array<{ prop: string; yamlField: string; message: string }>,
   ) {
-    super(`${construct}: invalid props: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`);
+    super(`${construct}: invalid props: ${errors.map((e) => `${describeProp(e.prop, e.yamlField)} ${e.message}`).join('; ')}`);
     this.name = 'JoinTokenPropsError';
+    this.errors = errors.map((e) => ({ ...e, field: e.prop }));
   }
+}
+
+/** `allow[0].awsAccount (YAML spec.allow[0].aws_account)`. */
+export function describeProp(prop: string, yamlField: string | undefined): string {
+  return yamlField ? `${prop} (YAML ${yamlField})` : prop;
+}
+
+const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+/**
+ * The prop path for a field path of the token schema: `spec.allow[0].aws_account` ->
+ * `allow[0].awsAccount`. Bracketed parts (indexes, label keys) are kept as they are.
+ */
+export function propForField(field: string): string {
+  const parts = field.replace(/^(spec|metadata)\./, '').match(/\[[^\]]*\]|[^.[]+/g) ?? [];
+  return parts.reduce((acc, part) => (part.startsWith('[') ? acc + part : `${acc}${acc ? '.' : ''}${camel(part)}`), '');
 }
 
 const unresolved = (v: unknown): boolean => v !== undefined && Token.isUnresolved(v);
 
 /**
  * Validates the fields with parseToken. `constructPath` names the construct in messages. Error
- * paths are reported with the props' names: `spec.allow[0].aws_account` becomes `allow[0].aws_account`.
+ * paths are reported with the props' names and the YAML field: `spec.allow[0].aws_account` becomes
+ * `allow[0].awsAccount (YAML spec.allow[0].aws_account)`.
  */
 export function validateTokenFields(constructPath: string, f: TokenFields): void {
   const skip: string[] = []; // field paths whose value is a token
@@ -76,7 +107,7 @@ export function validateTokenFields(constructPath: string, f: TokenFields): void
     if (real.length) {
       throw new JoinTokenPropsError(
         constructPath,
-        real.map((e) => ({ field: e.field.replace(/^(spec|metadata)\./, ''), message: e.message })),
+        real.map((e) => ({ prop: propForField(e.field), yamlField: e.field, message: e.message })),
       );
     }
   }

@@ -2,51 +2,56 @@
 // foreign teleport-DescribeInstances-role.
 
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { TerraformProvider, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { AttachablePolicy } from './describe-instances';
+import { AttachablePolicy, createManagedPolicy, ManagedPolicyOptions } from './describe-instances';
 import { ASSUME_ROLE_POLICY_NAME, assumeRolePolicyDocument } from './policy-documents';
-import { IamPropsError, requireIamName } from './validation';
+import { IRoleReference, roleParts } from './role-reference';
+import { IamPropsError } from './validation';
 import { IAM_ROLE_ARN_RE } from '../../schema/aws';
 
-/** A role given as its ARN or as a construct that has one (a DescribeInstancesRole). */
-export type RoleArnSource = string | { readonly arn: string };
-
-export interface AssumeRolePolicyProps {
-  /** The foreign roles the Auth Service may assume; at least one. */
-  readonly roles: readonly RoleArnSource[];
-  /** @default 'teleport-AssumeRole-policy' */
+export interface AssumeRolePolicyProps extends ManagedPolicyOptions {
+  /**
+   * The foreign roles the Auth Service may assume; at least one: role ARNs, L1 IamRoles, or
+   * roles such as a DescribeInstancesRole or RoleReference.fromRoleArn.
+   */
+  readonly roles: Array<string | IamRole | IRoleReference>;
+  /**
+   * The policy's name.
+   * @default 'teleport-AssumeRole-policy'
+   */
   readonly name?: string;
-  /** The AWS provider of the Auth Service's account; the stack's default when absent. */
+  /**
+   * The AWS provider of the Auth Service's account.
+   * @default - the stack's default AWS provider
+   */
   readonly provider?: TerraformProvider;
-  readonly attachToRoles?: readonly string[];
-  readonly attachToUsers?: readonly string[];
 }
 
 export class AssumeRolePolicy extends AttachablePolicy {
+  /** The L1 aws_iam_policy. */
   readonly policy: IamPolicy;
-  readonly roleArns: readonly string[];
+  /** The ARNs of the roles the policy allows assuming. */
+  readonly roleArns: string[];
 
   constructor(scope: Construct, id: string, props: AssumeRolePolicyProps) {
     super(scope, id, props.provider);
-    const name = props.name ?? ASSUME_ROLE_POLICY_NAME;
-    requireIamName(this.node.path, 'name', name, 128);
     const roles = props.roles ?? [];
     if (roles.length === 0) throw new IamPropsError(this.node.path, 'roles', 'must list at least one role to assume (got none)');
     this.roleArns = roles.map((r, i) => {
-      const arn = typeof r === 'string' ? r : r.arn;
+      const arn = roleParts(r).arn ?? (r as string);
       if (!Token.isUnresolved(arn) && !IAM_ROLE_ARN_RE.test(arn)) {
         throw new IamPropsError(this.node.path, `roles[${i}]`, `must be an IAM role ARN such as arn:aws:iam::222222222222:role/teleport-DescribeInstances-role (got ${JSON.stringify(arn)})`);
       }
       return arn;
     });
-    this.policy = new IamPolicy(this, 'Resource', {
-      provider: props.provider,
-      name,
+    this.policy = createManagedPolicy(this, {
+      ...props,
+      name: props.name ?? ASSUME_ROLE_POLICY_NAME,
       description: 'Lets the Teleport Auth Service assume the teleport-DescribeInstances-role of each foreign account (ec2 join method).',
       policy: assumeRolePolicyDocument(this.roleArns),
     });
-    for (const role of props.attachToRoles ?? []) this.attachToRole(role);
-    for (const user of props.attachToUsers ?? []) this.attachToUser(user);
+    this.attachAll(props);
   }
 }

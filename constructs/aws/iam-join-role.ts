@@ -7,6 +7,8 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { Fn, TerraformProvider, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import type { IamAllowRule, IIamJoinPrincipal } from '../join-token';
+import { roleConfig, RoleOptions } from './describe-instances';
+import { IRoleReference } from './role-reference';
 import { ec2TrustPolicyDocument, IAM_JOIN_ROLE_NAME } from './policy-documents';
 import { IamPropsError, requireIamName } from './validation';
 import { checkAwsArn } from '../../schema/token';
@@ -14,23 +16,40 @@ import { checkAwsArn } from '../../schema/token';
 /** Session names of instance-profile credentials are the instance ID. */
 export const DEFAULT_SESSION_NAME_PATTERN = 'i-*';
 
-export interface IamJoinRoleProps {
-  /** @default 'teleport-node-role' */
+export interface IamJoinRoleProps extends RoleOptions {
+  /**
+   * The role's name.
+   * @default 'teleport-node-role'
+   */
   readonly roleName?: string;
-  /** @default the role name */
+  /**
+   * The instance profile's name.
+   * @default - the role name
+   */
   readonly instanceProfileName?: string;
   /**
    * The session names allowed to join: `*` and `?` wildcards.
    * @default 'i-*' (instance-profile sessions, named after the instance ID)
    */
   readonly sessionNamePattern?: string;
-  /** The AWS provider of the account the instances run in; the stack's default when absent. */
+  /**
+   * The AWS provider of the account the instances run in.
+   * @default - the stack's default AWS provider
+   */
   readonly provider?: TerraformProvider;
 }
 
-export class IamJoinRole extends Construct implements IIamJoinPrincipal {
+/**
+ * The empty role (and instance profile) that IAM-joining instances use. Pass it in an
+ * IamJoinToken's allow list: it yields the rule that admits its sessions.
+ */
+export class IamJoinRole extends Construct implements IIamJoinPrincipal, IRoleReference {
+  /** Session names of instance-profile credentials are the instance ID. */
+  static readonly DEFAULT_SESSION_NAME_PATTERN = DEFAULT_SESSION_NAME_PATTERN;
+
   /** The L1 aws_iam_role. */
   readonly role: IamRole;
+  /** The L1 aws_iam_instance_profile. */
   readonly instanceProfile: IamInstanceProfile;
   /** The account the role is in, taken from its ARN (a reference). */
   readonly accountId: string;
@@ -46,6 +65,7 @@ export class IamJoinRole extends Construct implements IIamJoinPrincipal {
     requireIamName(this.node.path, 'roleName', roleName, 64);
     const profileName = props.instanceProfileName ?? roleName;
     requireIamName(this.node.path, 'instanceProfileName', profileName, 128);
+    const options = roleConfig(this.node.path, props);
     const session = props.sessionNamePattern ?? DEFAULT_SESSION_NAME_PATTERN;
     if (!Token.isUnresolved(session)) {
       const msg = checkAwsArn(session) ?? (session.includes('/') ? `must not contain "/" (got ${JSON.stringify(session)})` : undefined);
@@ -55,12 +75,15 @@ export class IamJoinRole extends Construct implements IIamJoinPrincipal {
     this.role = new IamRole(this, 'Resource', {
       provider: props.provider,
       name: roleName,
+      ...options,
       description: 'Identity of Teleport processes joining with the iam method; needs no policies.',
       assumeRolePolicy: ec2TrustPolicyDocument(),
     });
     this.instanceProfile = new IamInstanceProfile(this, 'InstanceProfile', {
       provider: props.provider,
       name: profileName,
+      path: props.path,
+      tags: props.tags,
       role: this.role.name,
     });
 
@@ -72,11 +95,23 @@ export class IamJoinRole extends Construct implements IIamJoinPrincipal {
     this.awsArnPattern = `arn:${partition}:sts::${this.accountId}:assumed-role/${this.role.name}/${session}`;
   }
 
+  /** The role's ARN (a reference). */
   get arn(): string {
     return this.role.arn;
   }
 
+  /** The role's ARN (a reference). */
+  get roleArn(): string {
+    return this.role.arn;
+  }
+
+  /** The role's name (a reference). */
+  get roleName(): string {
+    return this.role.name;
+  }
+
+  /** The rule admitting this role's sessions: its account and session ARN pattern. */
   toIamAllowRule(): IamAllowRule {
-    return { aws_account: this.accountId, aws_arn: this.awsArnPattern };
+    return { awsAccount: this.accountId, awsArn: this.awsArnPattern };
   }
 }

@@ -41,3 +41,33 @@ export function ec2TrustPolicyDocument(): string {
     Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
   });
 }
+
+/** The policy documents and default names, as static members (for jsii languages, which have no top-level functions). */
+export class JoinPolicyDocuments {
+  static readonly DESCRIBE_INSTANCES_POLICY_NAME = DESCRIBE_INSTANCES_POLICY_NAME;
+  static readonly DESCRIBE_INSTANCES_ROLE_NAME = DESCRIBE_INSTANCES_ROLE_NAME;
+  static readonly ASSUME_ROLE_POLICY_NAME = ASSUME_ROLE_POLICY_NAME;
+  static readonly IAM_JOIN_ROLE_NAME = IAM_JOIN_ROLE_NAME;
+
+  /** Allows ec2:DescribeInstances on `*`. */
+  static describeInstances(): string {
+    return describeInstancesPolicyDocument();
+  }
+
+  /** One sts:AssumeRole statement per role ARN. */
+  static assumeRole(roleArns: string[]): string {
+    return assumeRolePolicyDocument(roleArns);
+  }
+
+  /** Trust policy of a role that another AWS account may assume. */
+  static accountTrust(trustedAccountId: string, partition?: string): string {
+    return accountTrustPolicyDocument(trustedAccountId, partition);
+  }
+
+  /** Trust policy of a role that EC2 instances assume through an instance profile. */
+  static ec2Trust(): string {
+    return ec2TrustPolicyDocument();
+  }
+
+  private constructor() {}
+}

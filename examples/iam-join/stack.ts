@@ -19,7 +19,7 @@ export class IamJoinStack extends TerraformStack {
     this.role = new IamJoinRole(this, 'node-role');
     this.token = new IamJoinToken(this, 'iam-token', {
       name: 'iam-token',
-      allow: [{ aws_account: '111111111111' }, { aws_account: '222222222222' }, this.role],
+      allow: [{ awsAccount: '111111111111' }, { awsAccount: '222222222222' }, this.role],
     });
   }
 }

@@ -28,8 +28,8 @@ export class Ec2TokenStack extends TerraformStack {
     new TeleportProvider(this, 'teleport', {});
     this.token = new Ec2JoinToken(this, 'ec2-token', {
       name: 'ec2-token',
-      // roles default to [Node] and aws_iid_ttl to 5m
-      allow: [{ aws_account: '111111111111', aws_regions: ['us-west-1', 'us-west-2'] }],
+      // roles default to [Node] and awsIidTtl to 5m
+      allow: [{ awsAccount: '111111111111', awsRegions: ['us-west-1', 'us-west-2'] }],
     });
   }
 }

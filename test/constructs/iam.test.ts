@@ -205,7 +205,7 @@ describe('IamJoinRole', () => {
     let role!: IamJoinRole;
     const s = synth((scope) => {
       role = new IamJoinRole(scope, 'node');
-      new IamJoinToken(scope, 'iam', { name: 'iam-token', allow: [{ aws_account: '111111111111' }, role] });
+      new IamJoinToken(scope, 'iam', { name: 'iam-token', allow: [{ awsAccount: '111111111111' }, role] });
     });
     const arnParts = `split(":", ${expr(role.role, 'arn')})`;
     expect(only(s, 'teleport_provision_token').spec.allow).toEqual([

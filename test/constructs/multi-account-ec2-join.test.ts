@@ -91,7 +91,7 @@ describe('MultiAccountEc2Join', () => {
       new MultiAccountEc2Join(scope, 'join2', {
         authService: { provider: auth, userName: 'teleport' },
         accounts: [{ provider: c, accountId: '444444444444' }],
-        token: { name: 'other', aws_iid_ttl: '10m', roles: ['Node', 'App'] },
+        token: { name: 'other', awsIidTtl: '10m', roles: ['Node', 'App'] },
       });
     });
     expect(out.text).toHaveDataSourceWithProperties(DataAwsCallerIdentity, { provider: 'aws.auth2' });
@@ -129,15 +129,15 @@ describe('MultiAccountEc2Join', () => {
       'an Auth Service with neither role nor user',
       (scope) => build(scope, { authService: { provider: new AwsProvider(scope, 'x', {}) } }),
       IamPropsError,
-      /join: authService must name the roleName or userName/,
+      /join: authService must name the roleName \(or role\) or userName/,
     ],
     [
       'a bad region',
       (scope) => build(scope, { accounts: [{ provider: new AwsProvider(scope, 'x', {}), accountId: '222222222222', regions: ['us-west'] }] }),
       JoinTokenPropsError,
-      /allow\[0\]\.aws_regions\[0\] must be an AWS region name such as us-west-2 \(got "us-west"\)/,
+      /allow\[0\]\.awsRegions\[0\] \(YAML spec\.allow\[0\]\.aws_regions\[0\]\) must be an AWS region name such as us-west-2 \(got "us-west"\)/,
     ],
-    ['a bad token TTL', (scope) => build(scope, { token: { name: 't', aws_iid_ttl: '0s' } }), JoinTokenPropsError, /aws_iid_ttl must be greater than zero/],
+    ['a bad token TTL', (scope) => build(scope, { token: { name: 't', awsIidTtl: '0s' } }), JoinTokenPropsError, /awsIidTtl \(YAML spec\.aws_iid_ttl\) must be greater than zero/],
   ];
 
   it.each(invalid)('rejects %s', (_what, fn, type, message) => {

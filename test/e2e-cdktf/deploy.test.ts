@@ -157,8 +157,8 @@ describe('cdktf deploy of the ec2-token example stack', () => {
   });
 
   it('updates the token when the app changes, and reads it back with the data source', async () => {
-    editApp('stack.ts', "aws_regions: ['us-west-1', 'us-west-2'] }", "aws_regions: ['us-west-1', 'us-west-2', 'eu-west-1'] }, { aws_account: '222222222222' }");
-    editApp('stack.ts', "name: 'ec2-token',", "name: 'ec2-token',\n      aws_iid_ttl: '15m',\n      roles: ['Node', 'App'],");
+    editApp('stack.ts', "awsRegions: ['us-west-1', 'us-west-2'] }", "awsRegions: ['us-west-1', 'us-west-2', 'eu-west-1'] }, { awsAccount: '222222222222' }");
+    editApp('stack.ts', "name: 'ec2-token',", "name: 'ec2-token',\n      awsIidTtl: '15m',\n      roles: ['Node', 'App'],");
     // The L1 data source, reading the token after it is written.
     editApp('main.ts', "import { App } from 'cdktf';", "import { App, TerraformOutput } from 'cdktf';\nimport { DataTeleportProvisionToken } from " + JSON.stringify(path.join(REPO_ROOT, 'constructs')) + ';');
     editApp(
