@@ -93,6 +93,20 @@ export interface Ec2JoinTokenProps extends Ec2JoinTokenOptions {
   readonly allow: Ec2AllowRule[];
 }
 
+/** Which organizational units of an AWS organization may join. YAML: `aws_organizational_units`. */
+export interface AwsOrganizationalUnits {
+  /**
+   * Root or OU IDs whose accounts (at any depth) may join; `['*']` for the whole organization. YAML: `include`.
+   * @default - none (then `exclude` alone is refused)
+   */
+  readonly include?: string[];
+  /**
+   * Root or OU IDs whose accounts (at any depth) may not join; wins over `include`. YAML: `exclude`.
+   * @default - none
+   */
+  readonly exclude?: string[];
+}
+
 /** An `iam` allow rule: the caller's account and/or an ARN pattern (`*`, `?`). YAML: one entry of `spec.allow`. */
 export interface IamAllowRule {
   /**
@@ -105,6 +119,17 @@ export interface IamAllowRule {
    * @default - any identity of `awsAccount`
    */
   readonly awsArn?: string;
+  /**
+   * The AWS Organizations ID (o-...) the caller's account must belong to; the Auth Service looks
+   * the account up with organizations:DescribeAccount. YAML: `aws_organization_id`.
+   * @default - any organization
+   */
+  readonly awsOrganizationId?: string;
+  /**
+   * Which organizational units of `awsOrganizationId` may join. YAML: `aws_organizational_units`.
+   * @default - the whole organization
+   */
+  readonly awsOrganizationalUnits?: AwsOrganizationalUnits;
 }
 
 /** Something that yields an iam allow rule, such as an IamJoinRole (its sessions' ARN pattern). */
@@ -208,7 +233,15 @@ export abstract class JoinToken extends Construct implements IJoinToken {
 }
 
 function toSchemaRule(rule: ProvisionTokenSpecAllow): AwsAllowRule {
-  const out: AwsAllowRule = { aws_account: rule.awsAccount, aws_regions: rule.awsRegions, aws_role: rule.awsRole, aws_arn: rule.awsArn };
+  const ous = rule.awsOrganizationalUnits;
+  const out: AwsAllowRule = {
+    aws_account: rule.awsAccount,
+    aws_regions: rule.awsRegions,
+    aws_role: rule.awsRole,
+    aws_arn: rule.awsArn,
+    aws_organization_id: rule.awsOrganizationId,
+    aws_organizational_units: ous ? { ...(ous.include ? { include: ous.include } : {}), ...(ous.exclude ? { exclude: ous.exclude } : {}) } : undefined,
+  };
   // Keys left out rather than undefined, so that the schema reports only what was given.
   for (const k of Object.keys(out) as Array<keyof AwsAllowRule>) if (out[k] === undefined) delete out[k];
   return out;
@@ -216,8 +249,8 @@ function toSchemaRule(rule: ProvisionTokenSpecAllow): AwsAllowRule {
 
 /** A copy of a rule with the L1's fields; the schema judges which of them the join method allows. */
 function toL1Rule(rule: ProvisionTokenSpecAllow): ProvisionTokenSpecAllow {
-  const { awsAccount, awsRegions, awsRole, awsArn } = rule ?? {};
-  return { awsAccount, awsRegions: Array.isArray(awsRegions) ? [...awsRegions] : awsRegions, awsRole, awsArn };
+  const { awsAccount, awsRegions, awsRole, awsArn, awsOrganizationId, awsOrganizationalUnits } = rule ?? {};
+  return { awsAccount, awsRegions: Array.isArray(awsRegions) ? [...awsRegions] : awsRegions, awsRole, awsArn, awsOrganizationId, awsOrganizationalUnits };
 }
 
 /**

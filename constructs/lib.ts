@@ -18,6 +18,7 @@ export {
   IamJoinToken,
   IamJoinTokenProps,
   IamAllowRule,
+  AwsOrganizationalUnits,
   IIamJoinPrincipal,
 } from './join-token';
 

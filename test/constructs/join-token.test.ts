@@ -294,3 +294,25 @@ describe('JoinTokenPropsError', () => {
     ]);
   });
 });
+
+describe('AWS Organizations conditions on IamJoinToken (issue 12)', () => {
+  test('awsOrganizationId and awsOrganizationalUnits become the rule\'s YAML fields', () => {
+    const s = synth((scope) => {
+      new IamJoinToken(scope, 'org', {
+        name: 'org-token',
+        allow: [{ awsArn: 'arn:aws:sts::*:assumed-role/ci/*', awsOrganizationId: 'o-a1b2c3d4e5', awsOrganizationalUnits: { include: ['ou-ab12-cdef3456'], exclude: ['ou-ab12-99998888'] } }],
+      });
+    });
+    expect(only(s, 'teleport_provision_token').spec.allow).toEqual([
+      { aws_arn: 'arn:aws:sts::*:assumed-role/ci/*', aws_organization_id: 'o-a1b2c3d4e5', aws_organizational_units: { include: ['ou-ab12-cdef3456'], exclude: ['ou-ab12-99998888'] } },
+    ]);
+  });
+
+  test('the schema\'s combination rules apply: OU matchers need the organization', () => {
+    expect(() =>
+      synth((scope) => {
+        new IamJoinToken(scope, 'org', { name: 'org-token', allow: [{ awsAccount: '111111111111', awsOrganizationalUnits: { include: ['*'] } }] });
+      }),
+    ).toThrow(/allow\[0\]\.awsOrganizationalUnits \(YAML spec\.allow\[0\]\.aws_organizational_units\) needs aws_organization_id/);
+  });
+});
