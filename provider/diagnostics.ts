@@ -2,6 +2,7 @@
 // of these, attached to the attribute it concerns, never a gRPC error or a stack trace.
 
 import { ApiError } from '../client/api-client';
+import { maskTokenName } from '../schema/token';
 
 export type PathStep = string | number | { key: string };
 export interface Diagnostic {
@@ -53,7 +54,18 @@ export function pathString(path: PathStep[] | undefined): string {
 }
 
 /** One clear diagnostic for a failed API call. */
-export function apiDiagnostic(e: unknown, action: string): Diagnostic {
+/**
+ * The diagnostic for a failed API call. `secret`, when given, is a token-method name (a secret):
+ * the server quotes names in its messages, so every occurrence is masked before Terraform prints it.
+ */
+export function apiDiagnostic(e: unknown, action: string, secret?: string): Diagnostic {
+  const d = apiDiagnosticOf(e, action);
+  if (!secret) return d;
+  const hide = (text: string) => text.split(secret).join(maskTokenName(secret));
+  return { ...d, summary: hide(d.summary), detail: hide(d.detail) };
+}
+
+function apiDiagnosticOf(e: unknown, action: string): Diagnostic {
   if (!(e instanceof ApiError)) {
     return error(`Unexpected error while ${action}`, e instanceof Error ? e.message : String(e));
   }

@@ -55,6 +55,12 @@ function structuredCloneValue<T extends CtyValue>(v: T): T {
   return v;
 }
 
+/** The name to mask in diagnostics: a token-method (or not yet known) token's name is a secret. */
+function secretName(value: CtyObject | null, name: string | undefined): string | undefined {
+  const method = asObj(value?.spec)?.join_method;
+  return method === 'ec2' || method === 'iam' ? undefined : name;
+}
+
 /** The name as diagnostics may show it: a token-method name is a secret and is masked. */
 function shownName(value: CtyObject | null, name = tokenName(value) ?? ''): string {
   return asObj(value?.spec)?.join_method === 'ec2' || asObj(value?.spec)?.join_method === 'iam' ? JSON.stringify(name) : `${JSON.stringify(maskTokenName(name))} (masked)`;
@@ -84,7 +90,7 @@ export async function applyToken(client: JoineryClient, prior: CtyObject | null,
       await client.deleteToken(name); // already gone counts as deleted
       return { newState: null, diagnostics: [] };
     } catch (e) {
-      return { newState: prior, diagnostics: [apiDiagnostic(e, `deleting token ${shownName(prior, name)}`)] };
+      return { newState: prior, diagnostics: [apiDiagnostic(e, `deleting token ${shownName(prior, name)}`, secretName(prior, name))] };
     }
   }
 
@@ -125,7 +131,7 @@ export async function applyToken(client: JoineryClient, prior: CtyObject | null,
         ],
       };
     }
-    return { newState: prior, diagnostics: [apiDiagnostic(e, prior ? 'updating the token' : 'creating the token')] };
+    return { newState: prior, diagnostics: [apiDiagnostic(e, prior ? 'updating the token' : 'creating the token', secretName(planned, tokenName(prior) ?? input.metadata?.name))] };
   }
   // Known planned values are kept exactly (Terraform requires it); unknowns come from the server.
   return { newState: fillUnknowns(planned, valueFromToken(saved, planned)), diagnostics: [], revision: saved.metadata.revision };
@@ -142,7 +148,7 @@ export async function readToken(client: JoineryClient, prior: CtyObject): Promis
     if (sameToken(tokenFromValue(prior), current)) return { newState: prior, diagnostics: [], revision };
     return { newState: valueFromToken(current, prior), diagnostics: [], revision };
   } catch (e) {
-    return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${shownName(prior, name)}`)] };
+    return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${shownName(prior, name)}`, secretName(prior, name))] };
   }
 }
 
@@ -154,7 +160,7 @@ export async function importToken(client: JoineryClient, id: string): Promise<Ap
     }
     return { newState: valueFromToken(current, null), diagnostics: [], revision: current.metadata.revision };
   } catch (e) {
-    return { newState: null, diagnostics: [apiDiagnostic(e, `importing token ${JSON.stringify(maskTokenName(id))} (masked)`)] };
+    return { newState: null, diagnostics: [apiDiagnostic(e, `importing token ${JSON.stringify(maskTokenName(id))} (masked)`, id)] };
   }
 }
 
@@ -168,6 +174,6 @@ export async function readTokenDataSource(client: JoineryClient, config: CtyObje
     if (!current) return { newState: null, diagnostics: [error('Token not found', `There is no token named ${JSON.stringify(maskTokenName(name))} (masked) in Joinery.`, ['metadata', 'name'])] };
     return { newState: dataValueFromToken(current), diagnostics: [] };
   } catch (e) {
-    return { newState: null, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(maskTokenName(name))} (masked)`)] };
+    return { newState: null, diagnostics: [apiDiagnostic(e, `reading token ${JSON.stringify(maskTokenName(name))} (masked)`, name)] };
   }
 }

@@ -6,8 +6,8 @@ import { webcrypto, createHash, generateKeyPairSync, createPrivateKey, createPub
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import * as asn1js from 'asn1js';
 import type { Store } from '../store/types';
+import { buildCrl, type CrlRequest } from './crl';
 import { hostCertificateIssuer, issueHostCertificate as issueHostCertificateDer, type HostCertificateIssuer } from './host-certificate';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -16,7 +16,6 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const CA_VALIDITY_MS = 10 * 365 * 24 * 3600 * 1000;
 const SETTINGS_CA_CERT = 'ca_cert_pem';
-const OID_CRL_NUMBER = '2.5.29.20';
 
 /** `sha256:<hex>` of a certificate's SubjectPublicKeyInfo, the pin clients trust. */
 export function caPin(certPem: string): string {
@@ -40,6 +39,7 @@ function writePrivate(file: string, content: string): void {
 
 export class ClusterCA {
   private hostIssuer?: HostCertificateIssuer;
+  private keyId?: Buffer;
 
   private constructor(
     readonly clusterName: string,
@@ -152,24 +152,14 @@ export class ClusterCA {
    * A CRL signed by this CA listing the given serials (hex). `number` must grow with every CRL
    * the cluster publishes (RFC 5280 cRLNumber); replicas use the time, so it does across them.
    */
-  async createCrl(req: { entries: { serial: string; revokedAt: Date }[]; thisUpdate: Date; nextUpdate: Date; number: bigint }): Promise<{ der: Buffer; pem: string }> {
-    const crlNumber = asn1js.Integer.fromBigInt(req.number).toBER();
-    const crl = await x509.X509CrlGenerator.create({
-      issuer: this.subject,
-      thisUpdate: req.thisUpdate,
-      nextUpdate: req.nextUpdate,
-      signingKey: this.signingKey,
-      signingAlgorithm: SIGNING,
-      extensions: [
-        await x509.AuthorityKeyIdentifierExtension.create(new x509.X509Certificate(this.certPem).publicKey),
-        new x509.Extension(OID_CRL_NUMBER, false, crlNumber),
-      ],
-      entries: req.entries.map((e) => ({ serialNumber: derSerialHex(e.serial), revocationDate: e.revokedAt, reason: x509.X509CrlReason.cessationOfOperation })),
-    });
-    const der = Buffer.from(crl.rawData);
-    // RFC 7468's label, the one openssl reads (the library writes `CRL`).
+  async createCrl(req: CrlRequest): Promise<{ der: Buffer; pem: string }> {
+    this.hostIssuer ??= hostCertificateIssuer({ clusterName: this.clusterName, certPem: this.certPem, signingKey: this.signingKey });
+    this.keyId ??= Buffer.from(new x509.X509Certificate(this.certPem).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? '', 'hex');
+    const der = buildCrl(this.hostIssuer, this.keyId, req);
+    // RFC 7468's label, the one openssl reads.
     return { der, pem: toPem(der, 'X509 CRL') };
   }
+
 
   private get subject(): string {
     return new x509.X509Certificate(this.certPem).subject;
@@ -186,13 +176,6 @@ function randomSerial(): string {
   return b.toString('hex');
 }
 
-/** A serial as the bytes of a positive DER INTEGER: even length, a leading 00 when the top bit is set. */
-function derSerialHex(hex: string): string {
-  let h = hex.toLowerCase().replace(/^0+(?=.)/, '');
-  if (h.length % 2) h = '0' + h;
-  if (parseInt(h[0], 16) >= 8) h = '00' + h;
-  return h;
-}
 
 function isIp(s: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.includes(':');

@@ -5,57 +5,7 @@
 // @peculiar/x509 version meant: same subject, SANs, extensions and critical flags.
 
 import { KeyObject, X509Certificate, randomBytes, sign, type webcrypto } from 'node:crypto';
-
-// ---------------------------------------------------------------------------------------------
-// A minimal DER writer: definite lengths, the handful of universal types a certificate needs.
-
-function length(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-function tlv(tag: number, ...content: Buffer[]): Buffer {
-  const body = content.length === 1 ? content[0] : Buffer.concat(content);
-  return Buffer.concat([Buffer.from([tag]), length(body.length), body]);
-}
-
-const seq = (...items: Buffer[]) => tlv(0x30, ...items);
-const set = (...items: Buffer[]) => tlv(0x31, ...items);
-const explicit = (n: number, inner: Buffer) => tlv(0xa0 | n, inner);
-const octets = (b: Buffer) => tlv(0x04, b);
-const bitString = (b: Buffer) => tlv(0x03, Buffer.from([0]), b);
-const TRUE = Buffer.from([0x01, 0x01, 0xff]);
-
-function oid(dotted: string): Buffer {
-  const arcs = dotted.split('.').map(Number);
-  const out: number[] = [arcs[0] * 40 + arcs[1]];
-  for (const arc of arcs.slice(2)) {
-    const chunk: number[] = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
-    out.push(...chunk);
-  }
-  return tlv(0x06, Buffer.from(out));
-}
-
-/** A positive INTEGER from big-endian magnitude bytes, minimally encoded. */
-function unsignedInteger(magnitude: Buffer): Buffer {
-  let i = 0;
-  while (i < magnitude.length - 1 && magnitude[i] === 0) i++;
-  const trimmed = magnitude.subarray(i);
-  return tlv(0x02, trimmed[0] & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
-}
-
-/** RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; whole seconds, Zulu. */
-function time(d: Date): Buffer {
-  if (Number.isNaN(d.getTime())) throw new Error('certificate validity is not a valid time');
-  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
-  const year = d.getUTCFullYear();
-  if (year < 1950 || year > 9999) throw new Error(`certificate validity year ${year} is out of range`);
-  const digits = iso.slice(0, 19).replace(/[-T:]/g, '');
-  return year < 2050 ? tlv(0x17, Buffer.from(digits.slice(2) + 'Z', 'ascii')) : tlv(0x18, Buffer.from(digits + 'Z', 'ascii'));
-}
+import { bitString, explicit, octets, oid, seq, set, time, tlv, TRUE, unsignedInteger } from './der';
 
 // Anything a reader could render misleadingly, or that is not a Unicode scalar value, has no place
 // in a subject attribute: C0/C1 controls, DEL, lone surrogates, bidirectional overrides.

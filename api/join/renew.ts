@@ -4,9 +4,17 @@
 // token stops new joins, not the identities it already granted: remove the node for that).
 
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { NotFoundError } from '../store/types';
+import { normalizeSerial } from '../store/migrations';
+import { ConflictError, NotFoundError } from '../store/types';
 import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
 import { JoinError, badJoinRequest } from './errors';
+
+/**
+ * How many unexpired certificates one host may hold. An agent renews at two thirds of the
+ * lifetime, so it holds two or three; the bound keeps a renewal flood from growing the
+ * certificate table and, once the host is removed, the CRL without limit.
+ */
+export const MAX_LIVE_CERTIFICATES_PER_HOST = 32;
 
 /** Every code a renewal can be refused with, and what it means. For the OpenAPI document and docs. */
 export const RENEW_REFUSAL_CODES: Record<string, string> = {
@@ -14,6 +22,8 @@ export const RENEW_REFUSAL_CODES: Record<string, string> = {
   certificate_untrusted: '403: the client certificate is not one this cluster issued to a host (other CA, bad signature, unknown serial, or from before the host last joined).',
   certificate_expired: '403: the client certificate has expired (or is not yet valid); the host must join again.',
   node_removed: '403: the host was removed (`joinery nodes rm`); its certificates are revoked and listed on /v1/crl.',
+  certificate_superseded: '403: the client certificate was already renewed; only the host\'s newest certificate renews, so a copied identity cannot live on beside the host (remove the node if it was copied).',
+  renewal_too_frequent: `429: the host already holds ${MAX_LIVE_CERTIFICATES_PER_HOST} unexpired certificates; renew again when older ones expire.`,
   invalid_request: '400: the body is not a JSON object.',
   invalid_public_key: '400: public_key is not a PEM SubjectPublicKeyInfo of an accepted type (EC P-256/P-384, RSA 2048+, Ed25519).',
 };
@@ -69,6 +79,14 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
   }
   // A host that lapsed and joined again starts a new identity; certificates from before do not carry over.
   if (certificate.issuedAt < node.joinedAt) throw untrusted(`the client certificate was issued before host ${node.hostId} last joined (${node.joinedAt})`);
+  // Only the newest certificate renews: an older one still verifies until it expires, but if it
+  // could renew, a copy of the identity (a backup, an image) would live on beside the host.
+  if (normalizeSerial(certificate.serial) !== normalizeSerial(node.certSerial)) {
+    throw new JoinError('certificate_superseded', `the client certificate (serial ${normalizeSerial(certificate.serial)}) was already renewed; host ${node.hostId} renews with its newest certificate (serial ${normalizeSerial(node.certSerial)}). If this identity was copied, remove the node`);
+  }
+  if ((await svc.store.nodes.countLiveCertificates(node.hostId, now)) >= MAX_LIVE_CERTIFICATES_PER_HOST) {
+    throw new JoinError('renewal_too_frequent', `host ${node.hostId} already holds ${MAX_LIVE_CERTIFICATES_PER_HOST} unexpired certificates; renew again when older ones expire`, 429);
+  }
 
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw badJoinRequest('invalid_request', 'the request body must be a JSON object (or empty)');
   const requested = (body as Record<string, unknown> | undefined)?.public_key;
@@ -80,10 +98,12 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
 
   const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
   try {
-    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() });
+    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial);
   } catch (e) {
     // Removed between the check above and the write: removal wins, the new certificate is dropped.
     if (e instanceof NotFoundError) throw new JoinError('node_removed', `host ${node.hostId} was removed; it must join again`);
+    // Another renewal with the same certificate won the race.
+    if (e instanceof ConflictError) throw new JoinError('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
     throw e;
   }
   attempt.details.new_serial = issued.serial;

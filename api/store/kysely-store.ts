@@ -192,20 +192,37 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           await tx.insertInto('host_certificates').values({ serial, host_id: node.hostId, issued_at: node.joinedAt, not_after: node.certNotAfter, revoked_at: null }).execute();
         });
       },
-      async renew(hostId, cert) {
+      async renew(hostId, cert, supersedes) {
         const serial = normalizeSerial(cert.serial);
         return db.transaction().execute(async (tx) => {
-          // The node row is updated first, as removal does, so the two serialise on it.
-          const r = await tx
+          // The node row is updated first, as removal does, so the two serialise on it; the
+          // current-serial condition makes of two renewals with one certificate exactly one win.
+          let q = tx
             .updateTable('nodes')
             .set({ cert_serial: serial, cert_not_after: cert.notAfter, last_renewed_at: cert.issuedAt })
             .where('host_id', '=', hostId)
-            .where('removed_at', 'is', null)
-            .executeTakeFirst();
-          if (Number(r.numUpdatedRows) !== 1) throw new NotFoundError(`node ${hostId}`);
+            .where('removed_at', 'is', null);
+          if (supersedes !== undefined) q = q.where('cert_serial', '=', normalizeSerial(supersedes));
+          const r = await q.executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) {
+            const row = await tx.selectFrom('nodes').select(['removed_at']).where('host_id', '=', hostId).executeTakeFirst();
+            if (!row || row.removed_at) throw new NotFoundError(`node ${hostId}`);
+            throw new ConflictError(`certificate ${normalizeSerial(supersedes ?? '')} is no longer host ${hostId}'s current certificate`);
+          }
           await tx.insertInto('host_certificates').values({ serial, host_id: hostId, issued_at: cert.issuedAt, not_after: cert.notAfter, revoked_at: null }).execute();
           return rowToNode(await tx.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirstOrThrow());
         });
+      },
+      async countLiveCertificates(hostId, at) {
+        const t = at.toISOString();
+        const row = await db
+          .selectFrom('host_certificates')
+          .select(({ fn }) => fn.countAll().as('n'))
+          .where('host_id', '=', hostId)
+          .where('revoked_at', 'is', null)
+          .where('not_after', '>', t)
+          .executeTakeFirst();
+        return Number(row?.n ?? 0);
       },
       async remove(hostId, at) {
         const t = at.toISOString();

@@ -136,7 +136,13 @@ export interface NodeStore {
    * Records a renewal: the new certificate becomes the host's current one. NotFoundError when
    * the host is unknown or was removed (removal wins over a racing renewal).
    */
-  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }): Promise<NodeRecord>;
+  /**
+   * Records a renewal. With `supersedes`, only while that serial is still the host's current one
+   * (ConflictError otherwise: another renewal won, or an older copy of the identity is renewing).
+   */
+  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string): Promise<NodeRecord>;
+  /** How many of the host's certificates are unexpired and unrevoked at `at`. */
+  countLiveCertificates(hostId: string, at: Date): Promise<number>;
   /**
    * Marks the host removed and revokes its certificates still valid at `now`. 'removed' the first
    * time, 'already_removed' after, 'not_found' for an unknown host.

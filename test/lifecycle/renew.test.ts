@@ -83,16 +83,23 @@ describe('renewal over mutual TLS', () => {
     expect(node).toMatchObject({ status: 'active', cert_serial: serialOf(body.certificate), cert_expires_at: body.expires_at, last_renewed_at: s.now().toISOString().slice(0, 16) + node.last_renewed_at.slice(16) });
     expect(Date.parse(node.last_renewed_at)).toBeGreaterThan(Date.parse(node.joined_at));
 
-    // The renewed certificate renews again, and so does the older one while it is valid.
-    expect((await renew(s, { certificate: body.certificate, key: id.key })).status).toBe(200);
-    expect((await renew(s, id)).status).toBe(200);
+    // The renewed certificate renews again; the older one, though it still verifies, does not:
+    // only the newest certificate renews, so a copied identity cannot live on beside the host.
+    const again = await renew(s, { certificate: body.certificate, key: id.key });
+    expect(again.status).toBe(200);
+    const stale = await renew(s, id);
+    expect([stale.status, stale.json().error.code]).toEqual([403, 'certificate_superseded']);
+    id = { ...id, certificate: again.json().certificate };
     const { events } = await s.admin<{ events: any[] }>('GET', '/v1/audit?type=renew');
-    expect(events[0]).toMatchObject({ type: 'renew', success: true, hostId: id.host_id });
+    // Newest first: the refused stale renewal, with its code, after the accepted one.
+    expect(events[0]).toMatchObject({ type: 'renew', success: false, code: 'certificate_superseded', hostId: id.host_id });
+    expect(events[1]).toMatchObject({ type: 'renew', success: true, hostId: id.host_id });
   });
 
   test('an empty JSON object renews the same key as well', async () => {
     const r = await renew(s, id, {});
     expect(r.status).toBe(200);
+    id = { ...id, certificate: r.json().certificate };
   });
 
   test('key rotation: public_key in the body gets a certificate for the new key, which then renews', async () => {
@@ -105,6 +112,10 @@ describe('renewal over mutual TLS', () => {
     const again = await renew(s, { certificate: r.json().certificate, key: next });
     expect(again.status).toBe(200);
     expect(again.json().host_id).toBe(id.host_id);
+    // The old key's certificate was superseded by the rotation: it renews no more.
+    const old = await renew(s, id);
+    expect([old.status, old.json().error.code]).toEqual([403, 'certificate_superseded']);
+    id = { ...id, certificate: again.json().certificate, key: next };
   });
 
   test('a bad public_key or body is a 400 with its code', async () => {

@@ -1,6 +1,7 @@
 // POST /v1/renew (a joined host, authenticated by its TLS client certificate) and GET /v1/crl
 // (public: relying services fetch it without credentials).
 
+import { clientAddress } from '../client-address';
 import type { TLSSocket } from 'node:tls';
 import { Router, type Request } from 'express';
 import type { JoinServices } from '../../join/admit';
@@ -70,7 +71,7 @@ async function audit(svc: JoinServices, req: Request, a: RenewAttempt, success: 
     code,
     message,
     hostId: a.hostId,
-    remoteAddr: req.socket.remoteAddress,
+    remoteAddr: clientAddress(req, svc.config.trustProxy),
     details: a.details,
   });
 }
