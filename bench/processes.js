@@ -18,6 +18,17 @@ function rssMb(pid) {
   }
 }
 
+/** CPU time (user + system) the process has used so far, in ms; NaN where /proc is missing. */
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 function waitFor(child, pattern, what, timeoutMs = 30_000) {
   let out = '';
   return new Promise((resolve, reject) => {
@@ -78,6 +89,7 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
     ca: fs.readFileSync(path.join(dataDir, 'ca.crt'), 'utf8'),
     caFile: path.join(dataDir, 'ca.crt'),
     rssMb: () => rssMb(child.pid),
+    cpuMs: () => cpuMs(child.pid),
     async stop() {
       await stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -105,6 +117,7 @@ async function startHello() {
     pid: child.pid,
     ca: fs.readFileSync(cert, 'utf8'),
     rssMb: () => rssMb(child.pid),
+    cpuMs: () => cpuMs(child.pid),
     async stop() {
       await stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -112,4 +125,4 @@ async function startHello() {
   };
 }
 
-module.exports = { startJoinery, startHello, rssMb, ROOT };
+module.exports = { startJoinery, startHello, rssMb, cpuMs, ROOT };

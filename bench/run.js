@@ -16,7 +16,7 @@ const replicas = require('./replicas');
 const HARD_LIMIT_MS = 6 * 60_000;
 
 const f = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const line = (name, r) => console.log(`  ${name.padEnd(24)} ${f(r.perSec, 0).padStart(6)}/s  p50 ${f(r.p50, 1).padStart(8)} ms  p99 ${f(r.p99, 1).padStart(8)} ms  failed ${r.failed}${r.failed ? ' ' + JSON.stringify(r.failures) : ''}`);
+const line = (name, r) => console.log(`  ${name.padEnd(24)} ${f(r.perSec, 0).padStart(6)}/s  p50 ${f(r.p50, 1).padStart(8)} ms  p99 ${f(r.p99, 1).padStart(8)} ms  failed ${r.failed}${r.failed ? ' ' + JSON.stringify(r.failures) : ''}${r.cpuMsPerRequest !== undefined ? `  server CPU ${f(r.cpuMsPerRequest, 2)} ms/request` : ''}`);
 
 async function timed(n, fn) {
   const times = [];

@@ -32,12 +32,20 @@ async function run({ rounds = 4, roundSeconds = 2, nodeArgs = [] } = {}) {
       await runLoad({ ...joinLoad, total: 200, keepAlive });
       const h = [];
       const j = [];
+      // Server CPU per request: unlike requests per second, hardly moved by other load on a shared machine.
+      const cpu = { hello: 0, join: 0 };
+      const measured = async (peer, name, load) => {
+        const before = peer.cpuMs();
+        const r = await runLoad(load);
+        cpu[name] += peer.cpuMs() - before;
+        return r;
+      };
       for (let r = 0; r < rounds; r++) {
-        h.push(await runLoad({ ...helloLoad, total: 1e6, maxSeconds: roundSeconds, keepAlive }));
-        j.push(await runLoad({ ...joinLoad, total: 1e6, maxSeconds: roundSeconds, keepAlive }));
+        h.push(await measured(hello, 'hello', { ...helloLoad, total: 1e6, maxSeconds: roundSeconds, keepAlive }));
+        j.push(await measured(server, 'join', { ...joinLoad, total: 1e6, maxSeconds: roundSeconds, keepAlive }));
       }
-      out[`hello ${mode}`] = merge(h);
-      out[`join ${mode}`] = merge(j);
+      out[`hello ${mode}`] = { ...merge(h), cpuMsPerRequest: cpu.hello / h.reduce((n, x) => n + x.done, 0) };
+      out[`join ${mode}`] = { ...merge(j), cpuMsPerRequest: cpu.join / j.reduce((n, x) => n + x.done, 0) };
     }
     out.helloRssMb = hello.rssMb();
     out.joinRssMb = server.rssMb();
@@ -51,7 +59,15 @@ async function run({ rounds = 4, roundSeconds = 2, nodeArgs = [] } = {}) {
 module.exports = { run, createToken };
 
 if (require.main === module) {
-  run({ nodeArgs: process.argv.slice(2) }).then((r) => console.log(JSON.stringify(r, (k, v) => (k === 'latencies' ? undefined : v), 1)), (e) => {
+  // node bench/token-joins.js [node options for the server, e.g. --cpu-prof --cpu-prof-dir=DIR]
+  const summary = (r) => {
+    for (const [k, v] of Object.entries(r)) {
+      if (typeof v === 'object') console.log(`${k.padEnd(18)} ${v.perSec.toFixed(0).padStart(6)}/s  p99 ${v.p99.toFixed(1).padStart(7)} ms  failed ${v.failed}  server CPU ${v.cpuMsPerRequest.toFixed(3)} ms/request`);
+    }
+    for (const mode of ['new TLS', 'keep-alive']) console.log(`ratio ${mode}: ${(r[`join ${mode}`].perSec / r[`hello ${mode}`].perSec).toFixed(2)}x`);
+    console.log(`RSS join ${r.joinRssMb.toFixed(0)} MB, hello ${r.helloRssMb.toFixed(0)} MB`);
+  };
+  run({ nodeArgs: process.argv.slice(2) }).then(summary, (e) => {
     console.error(e);
     process.exit(1);
   });

@@ -7,6 +7,7 @@ import Database from './sqlite-driver';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { createKyselyStore, migrate, type Db, type Dialect, type Tables } from './kysely-store';
 import type { Store } from './types';
+import { withStatementCache } from './statement-cache';
 
 const BUSY_TIMEOUT_MS = 10_000;
 
@@ -69,7 +70,7 @@ export async function openSqliteStore(file: string, opts: { warn?: (message: str
   // the last commits. FULL when the operator asks for it.
   database.pragma(`synchronous = ${process.env.JOINERY_SQLITE_SYNCHRONOUS === 'full' ? 'FULL' : 'NORMAL'}`);
   database.pragma('foreign_keys = ON');
-  const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   await migrate(db, sqliteDialect);
   return createKyselyStore(db, sqliteDialect, () => db.destroy());
 }
