@@ -159,12 +159,23 @@ export class JoineryClient {
             chunks.push(c);
           });
           const ra = res.headers['retry-after'];
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra }));
+          res.on('end', () => {
+            clearTimeout(deadline);
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Array.isArray(ra) ? ra[0] : ra });
+          });
           res.on('error', reject);
         },
       );
+      // The socket timeout only notices silence; a server trickling a byte now and then must not
+      // hold a client (the agent, a Terraform run) forever, so the whole exchange has a deadline.
+      const idleMs = this.opts.timeoutMs ?? 30_000;
+      const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${(2 * idleMs) / 1000}s`)), 2 * idleMs);
+      deadline.unref();
       req.on('timeout', () => req.destroy(new Error('request timed out')));
-      req.on('error', reject);
+      req.on('error', (e) => {
+        clearTimeout(deadline);
+        reject(e);
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     }).catch((e: Error & { code?: string }) => {

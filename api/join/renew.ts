@@ -89,6 +89,9 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
   }
 
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw badJoinRequest('invalid_request', 'the request body must be a JSON object (or empty)');
+  for (const key of Object.keys((body as Record<string, unknown> | undefined) ?? {})) {
+    if (key !== 'public_key') throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key.slice(0, 64))}; a renewal body may only carry public_key`);
+  }
   const requested = (body as Record<string, unknown> | undefined)?.public_key;
   let publicKey: KeyObject = presented.publicKey;
   if (requested !== undefined) {

@@ -1,5 +1,5 @@
-// Housekeeping on a timer, off the request path: deleting IAM challenges long expired and audit
-// events beyond the retention settings. Every replica runs it; the deletes are idempotent, so
+// Housekeeping on a timer, off the request path: deleting IAM challenges long expired, audit
+// events beyond the retention settings, and host certificate records a day past their expiry. Every replica runs it; the deletes are idempotent, so
 // replicas racing each other only repeat work.
 
 import type { Logger } from 'pino';
@@ -12,7 +12,7 @@ export const HOUSEKEEPING_INTERVAL_MS = 60_000;
 
 export interface Housekeeping {
   /** One pass now (also what the timer runs); resolves with how many rows each prune deleted. */
-  runOnce(): Promise<{ challenges: number; audit: number }>;
+  runOnce(): Promise<{ challenges: number; audit: number; certificates: number }>;
   /** Stops the timer and waits for a pass under way (so the store can be closed after). */
   stop(): Promise<void>;
 }
@@ -30,15 +30,18 @@ export function pruneAudit(store: Store, settings: Settings, now: Date): Promise
 
 export function startHousekeeping(store: Store, settings: Settings, log: Logger, opts: { now?: () => Date; intervalMs?: number } = {}): Housekeeping {
   const now = opts.now ?? (() => new Date());
-  let running: Promise<{ challenges: number; audit: number }> | undefined;
+  let running: Promise<{ challenges: number; audit: number; certificates: number }> | undefined;
   const runOnce = () =>
     (running ??= (async () => {
       try {
         const t = now();
         const challenges = await store.challenges.prune(new Date(t.getTime() - CHALLENGE_RETENTION_MS));
         const audit = await pruneAudit(store, settings, t);
-        if (challenges || audit) log.info({ challenges, audit }, 'housekeeping deleted expired rows');
-        return { challenges, audit };
+        // A day's margin: an expired certificate still presented is told "expired" by its own
+        // validity, and nothing about it is needed for the CRL.
+        const certificates = await store.nodes.pruneCertificates(new Date(t.getTime() - DAY_MS));
+        if (challenges || audit || certificates) log.info({ challenges, audit, certificates }, 'housekeeping deleted expired rows');
+        return { challenges, audit, certificates };
       } finally {
         running = undefined;
       }

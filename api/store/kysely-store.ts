@@ -213,6 +213,10 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           return rowToNode(await tx.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirstOrThrow());
         });
       },
+      async pruneCertificates(before) {
+        const r = await db.deleteFrom('host_certificates').where('not_after', '<', before.toISOString()).executeTakeFirst();
+        return Number(r.numDeletedRows);
+      },
       async countLiveCertificates(hostId, at) {
         const t = at.toISOString();
         const row = await db

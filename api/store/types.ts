@@ -141,6 +141,8 @@ export interface NodeStore {
    * (ConflictError otherwise: another renewal won, or an older copy of the identity is renewing).
    */
   renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string): Promise<NodeRecord>;
+  /** Deletes certificate records that expired before `before` (expired ones renew nothing and leave the CRL). */
+  pruneCertificates(before: Date): Promise<number>;
   /** How many of the host's certificates are unexpired and unrevoked at `at`. */
   countLiveCertificates(hostId: string, at: Date): Promise<number>;
   /**

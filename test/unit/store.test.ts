@@ -166,6 +166,23 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.tokens.count()).toBe(1);
   });
 
+  test('a renewal supersedes only the current certificate (exactly one of two racing wins); live certificates are counted; expired records are pruned', async () => {
+    const t0 = new Date('2031-01-01T00:00:00Z');
+    const n = node('s1', { at: t0 });
+    await store.nodes.insert(n, t0);
+    const t1 = new Date(t0.getTime() + 1000);
+    const next = (serial: string) => ({ serial, issuedAt: t1.toISOString(), notAfter: new Date(t1.getTime() + HOUR).toISOString() });
+    const racing = await Promise.allSettled([store.nodes.renew('s1', next('e1'), n.certSerial), store.nodes.renew('s1', next('e2'), n.certSerial)]);
+    expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of racing) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+    await expect(store.nodes.renew('s1', next('e3'), n.certSerial)).rejects.toBeInstanceOf(ConflictError);
+    expect(await store.nodes.countLiveCertificates('s1', t1)).toBe(2);
+    // A day after everything expired, the records go; the node stays.
+    expect(await store.nodes.pruneCertificates(new Date(t1.getTime() + 2 * HOUR))).toBeGreaterThanOrEqual(2);
+    expect(await store.nodes.countLiveCertificates('s1', t0)).toBe(0);
+    expect(await store.nodes.get('s1')).toBeDefined();
+  });
+
   test('IAM challenges: single use, expiry, unknown; concurrent consumers get one ok', async () => {
     const now = new Date();
     await store.challenges.create('c1', new Date(now.getTime() + 60_000));
