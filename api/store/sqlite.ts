@@ -54,7 +54,13 @@ function protectDatabaseFiles(file: string, warn: (message: string) => void): vo
       continue;
     }
     if (mode & 0o077) {
-      fs.chmodSync(f, 0o600);
+      try {
+        fs.chmodSync(f, 0o600);
+      } catch (e) {
+        // Another process may delete its -wal/-shm between the stat and the chmod: nothing to do.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
       warn(`${f} was readable by others (mode ${mode.toString(8)}); it is now 0600`);
     }
   }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../api/store/sqlite-driver';
 import { Client } from 'pg';
 import { openSqliteStore } from '../../api/store/sqlite';
 import { openPostgresStore } from '../../api/store/postgres';
