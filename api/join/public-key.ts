@@ -111,6 +111,9 @@ function importCommonKey(der: Buffer): KeyObject | undefined {
  * Ed25519). Every refusal is `invalid_public_key` with a message saying what is wrong.
  */
 export function parseAgentPublicKey(pem: unknown): KeyObject {
+  if (pem !== undefined && pem !== null && typeof pem !== 'string') {
+    throw refuse(`public_key must be a string holding a PEM-encoded SubjectPublicKeyInfo (got a ${Array.isArray(pem) ? 'list' : typeof pem})`);
+  }
   if (typeof pem !== 'string' || pem.trim().length === 0) {
     throw refuse('public_key is required: a PEM-encoded SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)');
   }
