@@ -34,6 +34,10 @@ export interface JoinAttempt {
   tokenName?: string;
   hostId?: string;
   details: Record<string, unknown>;
+  /** The client's address, for the audit. */
+  remoteAddr?: string;
+  /** Set once the accepted join's audit event was written with the node, in its transaction. */
+  audited?: boolean;
 }
 
 const MAX_FIELD = 1024;
@@ -122,6 +126,7 @@ export async function consumeIfSingleUse(svc: JoinServices, token: ProvisionToke
 export async function admitHost(
   svc: JoinServices,
   req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string> },
+  attempt?: JoinAttempt,
 ): Promise<JoinResponse> {
   // The canonical role (requireJoinToken already checked the token grants it, Instance included).
   const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
@@ -140,7 +145,10 @@ export async function admitHost(
         attributes: req.attributes,
       },
       now,
+      // The accepted join's audit event commits with the node: one transaction per join.
+      attempt && { time: now.toISOString(), type: `join.${attempt.method}`, success: true, tokenName: attempt.tokenName, hostId: req.hostId, remoteAddr: attempt.remoteAddr, details: attempt.details },
     );
+    if (attempt) attempt.audited = true;
   } catch (e) {
     if (e instanceof AlreadyExistsError) throw alreadyJoined(req.hostId);
     throw e;

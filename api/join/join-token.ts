@@ -22,5 +22,5 @@ export async function joinWithToken(svc: JoinServices, body: Record<string, unkn
     role,
     publicKey,
     attributes: {},
-  });
+  }, attempt);
 }

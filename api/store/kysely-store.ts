@@ -158,7 +158,7 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const row = await db.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirst();
         return row ? rowToNode(row) : undefined;
       },
-      async insert(node, at) {
+      async insert(node, at, audit) {
         const t = at.toISOString();
         const serial = normalizeSerial(node.certSerial);
         const row = {
@@ -190,6 +190,7 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
             .executeTakeFirst();
           if (Number(r.numInsertedOrUpdatedRows ?? 0) !== 1) throw new AlreadyExistsError(`node ${node.hostId}`);
           await tx.insertInto('host_certificates').values({ serial, host_id: node.hostId, issued_at: node.joinedAt, not_after: node.certNotAfter, revoked_at: null }).execute();
+          if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
         });
       },
       async renew(hostId, cert, supersedes) {
@@ -311,21 +312,7 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
     },
     audit: {
       async append(event: AuditEvent) {
-        const e = boundAuditEvent(event);
-        await db
-          .insertInto('audit_events')
-          .values({
-            time: e.time,
-            type: e.type,
-            success: e.success ? 1 : 0,
-            code: e.code ?? null,
-            message: e.message ?? null,
-            token_name: e.tokenName ?? null,
-            host_id: e.hostId ?? null,
-            remote_addr: e.remoteAddr ?? null,
-            details: e.details ? JSON.stringify(e.details) : null,
-          })
-          .execute();
+        await db.insertInto('audit_events').values(auditRow(event)).execute();
       },
       async list(opts = {}) {
         let q = db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000));
@@ -390,6 +377,22 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       }
     },
     close: onClose,
+  };
+}
+
+/** An audit event as its row, with the strings clients control bounded. */
+function auditRow(event: AuditEvent): Omit<AuditTable, 'id'> {
+  const e = boundAuditEvent(event);
+  return {
+    time: e.time,
+    type: e.type,
+    success: e.success ? 1 : 0,
+    code: e.code ?? null,
+    message: e.message ?? null,
+    token_name: e.tokenName ?? null,
+    host_id: e.hostId ?? null,
+    remote_addr: e.remoteAddr ?? null,
+    details: e.details ? JSON.stringify(e.details) : null,
   };
 }
 

@@ -131,7 +131,8 @@ export interface NodeStore {
    * when it was removed or its newest certificate expired before `now`; a live host gives
    * AlreadyExistsError. Atomic: of concurrent joins of one host exactly one succeeds.
    */
-  insert(node: NodeRecord, now: Date): Promise<void>;
+  /** With `audit`, the event is written in the same transaction as the node. */
+  insert(node: NodeRecord, now: Date, audit?: AuditEvent): Promise<void>;
   /**
    * Records a renewal: the new certificate becomes the host's current one. NotFoundError when
    * the host is unknown or was removed (removal wins over a racing renewal).

@@ -183,6 +183,15 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.nodes.get('s1')).toBeDefined();
   });
 
+  test('a join\'s node and its audit event commit together: a refused insert writes no event', async () => {
+    const t0 = new Date('2032-01-01T00:00:00Z');
+    const event = (hostId: string) => ({ time: t0.toISOString(), type: 'join.ec2', success: true, hostId, details: { account: '111111111111' } });
+    await store.nodes.insert(node('a1', { at: t0 }), t0, event('a1'));
+    await expect(store.nodes.insert(node('a1', { at: t0 }), t0, event('a1'))).rejects.toBeInstanceOf(AlreadyExistsError);
+    const events = (await store.audit.list({ type: 'join.ec2' })).filter((e) => e.hostId === 'a1');
+    expect(events).toEqual([expect.objectContaining({ success: true, hostId: 'a1', details: { account: '111111111111' } })]);
+  });
+
   test('IAM challenges: single use, expiry, unknown; concurrent consumers get one ok', async () => {
     const now = new Date();
     await store.challenges.create('c1', new Date(now.getTime() + 60_000));

@@ -165,7 +165,7 @@ export function makeEc2JoinHandler(deps: Ec2JoinDeps = {}) {
       role,
       publicKey,
       attributes: { account: id.accountId, region: id.region, instance_id: id.instanceId },
-    });
+    }, attempt);
   };
 }
 

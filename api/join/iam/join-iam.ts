@@ -103,5 +103,5 @@ export async function joinWithIam(svc: JoinServices, body: unknown, attempt: Joi
     role,
     publicKey,
     attributes: { account: identity.account, arn: identity.arn },
-  });
+  }, attempt);
 }

@@ -39,13 +39,13 @@ export function joinRoutes(svc: JoinServices, metrics: Metrics): Router {
   for (const method of Object.keys(JOIN_HANDLERS) as JoinMethod[]) {
     const handler = JOIN_HANDLERS[method];
     router.post(`/${method}`, async (req, res) => {
-      const attempt: JoinAttempt = { method, details: {} };
+      const attempt: JoinAttempt = { method, details: {}, remoteAddr: clientAddress(req, svc.config.trustProxy) };
       try {
         if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
           throw badJoinRequest('invalid_request', 'the request body must be a JSON object');
         }
         const result = await handler(svc, req.body as Record<string, unknown>, attempt);
-        await audit(svc, req, attempt, true);
+        if (!attempt.audited) await audit(svc, req, attempt, true);
         metrics.joins.inc({ method, result: 'accepted', code: 'ok' });
         res.status(200).json(result);
       } catch (err) {
