@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
-import { Client } from 'pg';
 import type { JoinServices } from '../../api/join/admit';
 import { JoinError } from '../../api/join/errors';
 import { issueIamChallenge } from '../../api/join/iam/join-iam';
@@ -16,7 +15,7 @@ import { openPostgresStore } from '../../api/store/postgres';
 import { openSqliteStore } from '../../api/store/sqlite';
 import type { AuditEvent, Store } from '../../api/store/types';
 import { loadConfig } from '../../api/config';
-import { startPostgres, type TestPostgres } from '../support/postgres';
+import { createDatabase, startPostgres, type TestPostgres } from '../support/postgres';
 
 const DAY = 24 * 3600 * 1000;
 const T0 = new Date('2030-06-01T12:00:00.000Z');
@@ -36,14 +35,8 @@ const backends: [string, () => Promise<Store>][] = [
   ['sqlite', async () => openSqliteStore(path.join(dir, 'j.db'))],
   [
     'postgres',
-    async () => {
-      const admin = new Client({ connectionString: pg.url });
-      await admin.connect();
-      const name = `b${++dbCount}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      return openPostgresStore(pg.url.replace(/\/postgres$/, `/${name}`));
-    },
+    // A fresh database per test.
+    async () => openPostgresStore(await createDatabase(pg, `b${++dbCount}`)),
   ],
 ];
 

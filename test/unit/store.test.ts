@@ -2,11 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from '../../api/store/sqlite-driver';
-import { Client } from 'pg';
 import { parseToken } from '../../schema/token';
 import { openSqliteStore } from '../../api/store/sqlite';
 import { openPostgresStore } from '../../api/store/postgres';
-import { startPostgres, type TestPostgres } from '../support/postgres';
+import { createDatabase, startPostgres, type TestPostgres } from '../support/postgres';
 import { AlreadyExistsError, ConflictError, NotFoundError, type Store } from '../../api/store/types';
 
 let dir: string;
@@ -79,15 +78,8 @@ const backends: [string, () => Promise<Store>][] = [
   ['sqlite', async () => openSqliteStore(path.join(dir, 'j.db'))],
   [
     'postgres',
-    async () => {
-      // A fresh database per test.
-      const admin = new Client({ connectionString: pg.url });
-      await admin.connect();
-      const name = `t${++dbCount}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      await admin.end();
-      return openPostgresStore(pg.url.replace(/\/postgres$/, `/${name}`));
-    },
+    // A fresh database per test.
+    async () => openPostgresStore(await createDatabase(pg, `t${++dbCount}`)),
   ],
 ];
 
