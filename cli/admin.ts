@@ -1,12 +1,10 @@
 // tctl-like admin commands: status, create, get, rm, tokens ls|rm, nodes ls|rm.
 
 import { fromKubernetesManifest, KUBERNETES_KIND } from '../schema/manifest';
-import * as fs from 'node:fs';
-import * as YAML from 'yaml';
 import { ApiError, type TokenResource } from '../client/api-client';
-import { decodeUtf8Strict, DocumentError, parseYamlStrict, type ParsedDocument } from '../schema/strict-documents';
 import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
+import { readStrictDocuments } from './documents';
 import { adminClient, formatOf, str } from './common';
 import { nodeTable, out, printResources, printValue, tokenResource, tokenTable } from './output';
 
@@ -23,24 +21,9 @@ export async function status(p: Parsed): Promise<number> {
  * duplicate keys and YAML tags outside the core schema are refused with a one-line error.
  */
 function readDocuments(file: string): unknown[] {
-  let bytes: Buffer;
-  try {
-    bytes = file === '-' ? fs.readFileSync(0) : fs.readFileSync(file);
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let docs: ParsedDocument[];
-  try {
-    docs = parseYamlStrict(decodeUtf8Strict(bytes));
-  } catch (e) {
-    if (e instanceof DocumentError) {
-      const what = e.code === 'invalid_yaml' ? e.message.replace(/^not valid YAML/, 'not valid YAML or JSON') : e.message;
-      throw new UsageError(`${file}: ${what.split('\n')[0]}`);
-    }
-    throw e;
-  }
+  const docs = readStrictDocuments(file);
   if (docs.length === 0) throw new UsageError(`${file} holds no resource`);
-  return docs.map((d) => d.value);
+  return docs;
 }
 
 /** Validates every document before sending any, so one bad document leaves nothing half-applied. */

@@ -2,10 +2,9 @@
 // flag wins). Validation is strict because a misspelt key silently ignored on a host that must
 // keep its identity for months is worse than a refusal to start.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as YAML from 'yaml';
 import { parseAddr, PIN_RE } from '../../client/trust';
+import { readStrictDocuments } from '../documents';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
 
 export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
@@ -84,15 +83,10 @@ function checkKeys(obj: Record<string, unknown>, spec: Record<string, { kind: Ki
 
 /** Reads and checks the file's shape; values are checked after flags are merged. */
 export function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const doc = YAML.parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length) throw new UsageError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
-  const data: unknown = doc.toJS({ maxAliasCount: 10 });
+  // Read as strictly as the server reads documents: duplicate keys, odd tags, bad UTF-8 refused.
+  const docs = readStrictDocuments(file);
+  if (docs.length > 1) throw new UsageError(`${file}: holds ${docs.length} YAML documents; the configuration is one`);
+  const data: unknown = docs[0];
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${file}: the configuration must be a mapping of keys, not ${typeName(data)}`);
   const obj = data as Record<string, unknown>;

@@ -58,3 +58,21 @@ test.each([
 test('an empty file is a file without keys', () => {
   expect(() => load('')).toThrow(/auth_server \(--auth-server HOST:PORT\) is required/);
 });
+
+test('the file is read as strictly as the server reads documents: duplicate keys, odd tags, bad UTF-8, two documents', () => {
+  const refusal = (yaml: string | Buffer) => {
+    const file = path.join(dir, `s${Math.random().toString(16).slice(2)}.yaml`);
+    fs.writeFileSync(file, yaml);
+    try {
+      loadAgentConfig(parseArgs(['--config', file], AGENT_FLAGS), '/somewhere');
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      return (e as Error).message;
+    }
+    throw new Error('accepted');
+  };
+  expect(refusal('version: v1\nauth_server: a:1\nauth_server: b:2\n')).toMatch(/duplicate key "auth_server"/);
+  expect(refusal('version: v1\nrole: !!js/function x\n')).toMatch(/tag !!js\/function at role is not accepted/);
+  expect(refusal(Buffer.from([0x76, 0x65, 0x72, 0x3a, 0x20, 0xff, 0x0a]))).toMatch(/not valid UTF-8/);
+  expect(refusal('version: v1\n---\nversion: v1\n')).toMatch(/holds 2 YAML documents/);
+});
