@@ -29,6 +29,8 @@
 //   entry in the ancestry refuses, then "*" or any include entry in the ancestry admits. A rule
 //   that does not match lets the next rule try.
 
+import { isObject, isUnset } from './values';
+
 export const ORGANIZATION_ID_RE = /^o-[a-z0-9]{10,32}$/;
 export const ROOT_ID_RE = /^r-[a-z0-9]{4,32}$/;
 export const OU_ID_RE = /^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
@@ -63,14 +65,6 @@ export const ORGANIZATION_FIELD_DOCS: Record<string, string> = {
   'spec.allow.aws_organizational_units.include': 'Root or OU IDs (r-..., ou-...) whose accounts, at any depth, may join; ["*"] for the whole organization.',
   'spec.allow.aws_organizational_units.exclude': 'Root or OU IDs whose accounts, at any depth, may not join; wins over include; no wildcard.',
 };
-
-function isUnset(v: unknown): boolean {
-  return v === undefined || v === null;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Whether a matcher filters at all (Teleport treats `{}` and empty lists as no matcher). */
 export function hasOuMatchers(m: AwsOrganizationalUnitsMatcher | undefined): boolean {
@@ -116,7 +110,7 @@ function checkOuList(raw: unknown, field: string, which: 'include' | 'exclude', 
  */
 export function checkOrganizationRule(raw: unknown, joinMethod: string = 'iam'): OrganizationRuleError[] {
   const errors: OrganizationRuleError[] = [];
-  if (!isPlainObject(raw)) return errors;
+  if (!isObject(raw)) return errors;
   const orgId = raw.aws_organization_id;
   const ous = raw.aws_organizational_units;
   if (isUnset(orgId) && isUnset(ous)) return errors;
@@ -134,7 +128,7 @@ export function checkOrganizationRule(raw: unknown, joinMethod: string = 'iam'):
   }
 
   if (isUnset(ous)) return errors;
-  if (!isPlainObject(ous)) {
+  if (!isObject(ous)) {
     errors.push({ field: 'aws_organizational_units', message: 'must be an object with include and/or exclude lists' });
     return errors;
   }
@@ -176,9 +170,9 @@ export function ouAncestryMatches(m: AwsOrganizationalUnitsMatcher | undefined, 
  */
 export function organizationFieldsOf(raw: Record<string, unknown>): AwsOrganizationRuleFields {
   const out: AwsOrganizationRuleFields = {};
-  if (typeof raw.aws_organization_id === 'string') out.aws_organization_id = raw.aws_organization_id;
+  if (typeof raw.aws_organization_id === 'string' && !isUnset(raw.aws_organization_id)) out.aws_organization_id = raw.aws_organization_id;
   const ous = raw.aws_organizational_units;
-  if (isPlainObject(ous)) {
+  if (isObject(ous)) {
     const m: AwsOrganizationalUnitsMatcher = {};
     if (Array.isArray(ous.include)) m.include = ous.include.filter((v): v is string => typeof v === 'string');
     if (Array.isArray(ous.exclude)) m.exclude = ous.exclude.filter((v): v is string => typeof v === 'string');

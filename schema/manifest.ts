@@ -6,6 +6,7 @@
 // has no meaning for a token and is dropped.
 
 import { TOKEN_KIND, TOKEN_VERSION, TokenValidationError } from './token';
+import { isObject, type Obj } from './values';
 
 export const KUBERNETES_API_VERSION = 'resources.teleport.dev/v2';
 export const KUBERNETES_KIND = 'TeleportProvisionToken';
@@ -13,8 +14,6 @@ export const KUBERNETES_KIND = 'TeleportProvisionToken';
 /** Kubernetes metadata fields that a kubectl export carries and that mean nothing to a token. */
 const KUBERNETES_ONLY_METADATA = ['namespace', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'finalizers', 'ownerReferences', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generateName'];
 
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Whether a document is a TeleportProvisionToken manifest (of any apiVersion: checked on mapping). */
 export function isKubernetesManifest(doc: unknown): boolean {

@@ -6,6 +6,7 @@ import { AWS_ACCOUNT_RE, AWS_REGION_RE, IAM_ROLE_ARN_RE, roleArnAccount } from '
 import { formatDuration, parseGoDuration } from './duration';
 import { checkOrganizationRule, organizationFieldsOf, type AwsOrganizationRuleFields } from './aws-organizations';
 import { canonicalRole, SYSTEM_ROLES } from './roles';
+import { isObject, isUnset, type Obj } from './values';
 import { parseRfc3339, rfc3339Ms } from './time';
 import {
   DEFAULT_AWS_IID_TTL,
@@ -263,20 +264,9 @@ export function checkRole(value: unknown): string | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
-type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** The join method a token without one gets: ec2 when it has allow rules, token otherwise. */
 export function inferJoinMethod(allow: unknown): JoinMethod {
   return Array.isArray(allow) && allow.length > 0 ? 'ec2' : 'token';
-}
-
-/** Absent, null and "" all mean "not set" (YAML and Terraform both produce them for unset fields). */
-function isUnset(v: unknown): boolean {
-  return v === undefined || v === null || v === '';
 }
 
 /** A key as it appears in a field path; hostile keys can be any length. */

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { Store } from '../store/types';
 import { buildCrl, type CrlRequest } from './crl';
+import { toPem } from './der';
 import { hostCertificateIssuer, issueHostCertificate as issueHostCertificateDer, type HostCertificateIssuer } from './host-certificate';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -181,7 +182,3 @@ function isIp(s: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.includes(':');
 }
 
-function toPem(der: Buffer, label: string): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}

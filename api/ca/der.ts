@@ -48,3 +48,9 @@ export function time(d: Date): Buffer {
   const digits = iso.slice(0, 19).replace(/[-T:]/g, '');
   return year < 2050 ? tlv(0x17, Buffer.from(digits.slice(2) + 'Z', 'ascii')) : tlv(0x18, Buffer.from(digits + 'Z', 'ascii'));
 }
+
+/** PEM armour for DER bytes (RFC 7468), 64 characters a line. */
+export function toPem(der: Buffer, label: string): string {
+  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+}

@@ -5,7 +5,7 @@
 // @peculiar/x509 version meant: same subject, SANs, extensions and critical flags.
 
 import { KeyObject, X509Certificate, randomBytes, sign, type webcrypto } from 'node:crypto';
-import { bitString, explicit, octets, oid, seq, set, time, tlv, TRUE, unsignedInteger } from './der';
+import { bitString, explicit, octets, oid, seq, set, time, tlv, toPem, TRUE, unsignedInteger } from './der';
 
 // Anything a reader could render misleadingly, or that is not a Unicode scalar value, has no place
 // in a subject attribute: C0/C1 controls, DEL, lone surrogates, bidirectional overrides.
@@ -168,10 +168,6 @@ export function hostTbsCertificate(issuer: HostCertificateIssuer, req: HostCerti
   );
 }
 
-function toPem(der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-}
 
 /**
  * A client certificate for a joined host: the host ID is the subject CN and (when it is a DNS
@@ -181,5 +177,5 @@ export function issueHostCertificate(issuer: HostCertificateIssuer, req: HostCer
   const serial = randomSerialHex();
   const tbs = hostTbsCertificate(issuer, req, serial);
   const signature = sign('sha256', tbs, { key: issuer.signingKey, dsaEncoding: 'der' });
-  return { certPem: toPem(seq(tbs, SIGNATURE_ALGORITHM, bitString(signature))), serial };
+  return { certPem: toPem(seq(tbs, SIGNATURE_ALGORITHM, bitString(signature)), 'CERTIFICATE'), serial };
 }

@@ -87,3 +87,8 @@ describe('one declaration', () => {
     for (const { path, field } of allFields(TOKEN_FIELDS)) expect([path, field.doc.length > 10]).toEqual([path, true]);
   });
 });
+
+test('an empty aws_organization_id is unset, as Teleport reads Go\'s zero value: not stored, no organization check', () => {
+  const t = parseToken({ kind: 'token', version: 'v2', metadata: { name: 'iam-token' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: '111111111111', aws_organization_id: '' }] } });
+  expect(t.spec.allow).toEqual([{ aws_account: '111111111111' }]);
+});
