@@ -55,47 +55,35 @@ const MAX_TRACKED_CLIENTS = 10_000;
  */
 export function requireAdmin(cred: AdminCredential, store?: Store, trustProxy: readonly string[] = [], now: () => number = Date.now): RequestHandler {
   const failures = new Map<string, { count: number; windowStart: number }>();
-  const refuse = (req: Parameters<RequestHandler>[0], reason: string): HttpError => {
+  return (req, res, next) => {
     const client = rateLimitKey(clientAddress(req, trustProxy));
     const t = now();
     let f = failures.get(client);
-    if (!f || t - f.windowStart >= 60_000) {
-      if (!f && failures.size >= MAX_TRACKED_CLIENTS) failures.delete(failures.keys().next().value as string);
+    if (f && t - f.windowStart >= 60_000) {
+      failures.delete(client);
+      f = undefined;
+    }
+    // A client over its limit waits out the window even with the right credential: otherwise
+    // the answer would tell a guesser which attempt succeeded.
+    if (f && f.count >= ADMIN_FAILURES_PER_MINUTE) {
+      const retry = Math.max(1, Math.ceil((f.windowStart + 60_000 - t) / 1000));
+      res.setHeader('Retry-After', String(retry));
+      return next(new HttpError(429, 'too_many_auth_failures', `too many failed admin authentications from ${client}; retry in ${retry}s`));
+    }
+    const m = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '');
+    const problem = !m
+      ? 'this endpoint needs the admin credential: send "Authorization: Bearer <token>" (see <data-dir>/admin-token or JOINERY_ADMIN_TOKEN)'
+      : !timingSafeEqual(sha256(m[1]), cred.hash)
+        ? 'the admin credential is not valid'
+        : undefined;
+    if (!problem) return next();
+    if (!f) {
+      if (failures.size >= MAX_TRACKED_CLIENTS) failures.delete(failures.keys().next().value as string);
       f = { count: 0, windowStart: t };
       failures.set(client, f);
     }
     f.count++;
-    if (f.count <= ADMIN_FAILURES_PER_MINUTE && store) {
-      void store.audit
-        .append({ time: new Date(t).toISOString(), type: 'admin.auth', success: false, code: 'unauthenticated', message: reason, remoteAddr: client })
-        .catch(() => undefined);
-    }
-    if (f.count > ADMIN_FAILURES_PER_MINUTE) {
-      const retry = Math.max(1, Math.ceil((f.windowStart + 60_000 - t) / 1000));
-      return Object.assign(new HttpError(429, 'too_many_auth_failures', `too many failed admin authentications from ${client}; retry in ${retry}s`), { retryAfter: retry });
-    }
-    return new HttpError(401, 'unauthenticated', reason);
-  };
-  return (req, res, next) => {
-    const client = rateLimitKey(clientAddress(req, trustProxy));
-    const f = failures.get(client);
-    // A client over its limit waits out the window even with the right credential: otherwise
-    // the 429 would tell a guesser which attempt succeeded.
-    if (f && f.count > ADMIN_FAILURES_PER_MINUTE && now() - f.windowStart < 60_000) {
-      const err = refuse(req, 'throttled');
-      res.setHeader('Retry-After', String((err as HttpError & { retryAfter?: number }).retryAfter ?? 60));
-      return next(err);
-    }
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer ([^\s]+)$/i.exec(header);
-    let err: HttpError | undefined;
-    if (!m) err = refuse(req, 'this endpoint needs the admin credential: send "Authorization: Bearer <token>" (see <data-dir>/admin-token or JOINERY_ADMIN_TOKEN)');
-    else if (!timingSafeEqual(sha256(m[1]), cred.hash)) err = refuse(req, 'the admin credential is not valid');
-    if (err) {
-      const retry = (err as HttpError & { retryAfter?: number }).retryAfter;
-      if (retry) res.setHeader('Retry-After', String(retry));
-      return next(err);
-    }
-    next();
+    void store?.audit.append({ time: new Date(t).toISOString(), type: 'admin.auth', success: false, code: 'unauthenticated', message: problem, remoteAddr: client }).catch(() => undefined);
+    next(new HttpError(401, 'unauthenticated', problem));
   };
 }
