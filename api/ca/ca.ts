@@ -41,6 +41,8 @@ function writePrivate(file: string, content: string): void {
 export class ClusterCA {
   private hostIssuer?: HostCertificateIssuer;
   private keyId?: Buffer;
+  private parsed?: NodeX509;
+  private pinText?: string;
 
   private constructor(
     readonly clusterName: string,
@@ -49,7 +51,12 @@ export class ClusterCA {
   ) {}
 
   get pin(): string {
-    return caPin(this.certPem);
+    return (this.pinText ??= caPin(this.certPem));
+  }
+
+  /** The CA certificate, parsed once: renewals check every presented certificate against it. */
+  get certificate(): NodeX509 {
+    return (this.parsed ??= new NodeX509(this.certPem));
   }
 
   /**

@@ -46,7 +46,7 @@ function checkPresented(svc: JoinServices, der: Buffer, now: Date): X509Certific
   } catch {
     throw untrusted('the client certificate cannot be parsed');
   }
-  const ca = new X509Certificate(svc.ca.certPem);
+  const ca = svc.ca.certificate;
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw untrusted(`the client certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by this cluster's CA`);
   const notAfter = Date.parse(cert.validTo);
   const notBefore = Date.parse(cert.validFrom);
