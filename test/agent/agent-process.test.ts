@@ -128,7 +128,7 @@ describe('configuration errors: one line naming the key, exit 2', () => {
     ['bad pin', 'auth_server: a:1\nca_pin: sha1:abc\njoin_params: {token_name: t}\n', /ca_pin must be sha256:<64 hex digits>/],
     ['missing token', 'auth_server: a:1\nca_file: /x\n', /join_params\.token_name \(--token\) is required/],
     ['not YAML', 'auth_server: [a\n', /not valid YAML/],
-    ['duplicate key', 'auth_server: a:1\nauth_server: b:2\n', /not valid YAML/],
+    ['duplicate key', 'auth_server: a:1\nauth_server: b:2\n', /duplicate key "auth_server" at auth_server/],
     ['a list', '- a\n', /must be a mapping of keys, not a list/],
   ];
   test.each(cases)('%s', async (_label, yaml, message) => {
