@@ -11,34 +11,19 @@ import { JoinError } from '../../api/join/errors';
 import { issueIamChallenge } from '../../api/join/iam/join-iam';
 import { startHousekeeping } from '../../api/server/housekeeping';
 import { AUDIT_LIMITS, boundAuditEvent, truncate } from '../../api/store/audit-bounds';
-import { openPostgresStore } from '../../api/store/postgres';
 import { openSqliteStore } from '../../api/store/sqlite';
 import type { AuditEvent, Store } from '../../api/store/types';
 import { loadConfig } from '../../api/config';
-import { createDatabase, startPostgres, type TestPostgres } from '../support/postgres';
+import { storeBackends } from '../support/store-backends';
 
 const DAY = 24 * 3600 * 1000;
 const T0 = new Date('2030-06-01T12:00:00.000Z');
 const silent = pino({ level: 'silent' });
 
-let pg: TestPostgres;
-let dbCount = 0;
 let dir: string;
 let store: Store;
 
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.stop());
-
-const backends: [string, () => Promise<Store>][] = [
-  ['sqlite', async () => openSqliteStore(path.join(dir, 'j.db'))],
-  [
-    'postgres',
-    // A fresh database per test.
-    async () => openPostgresStore(await createDatabase(pg, `b${++dbCount}`)),
-  ],
-];
+const backends = storeBackends(() => dir, 'b');
 
 function event(time: Date, n: number): AuditEvent {
   return { time: time.toISOString(), type: 'join.token', success: false, code: 'token_not_found', message: `attempt ${n}` };

@@ -4,8 +4,7 @@ import * as path from 'node:path';
 import Database from '../../api/store/sqlite-driver';
 import { parseToken } from '../../schema/token';
 import { openSqliteStore } from '../../api/store/sqlite';
-import { openPostgresStore } from '../../api/store/postgres';
-import { createDatabase, startPostgres, type TestPostgres } from '../support/postgres';
+import { storeBackends } from '../support/store-backends';
 import { AlreadyExistsError, ConflictError, NotFoundError, type Store } from '../../api/store/types';
 
 let dir: string;
@@ -67,21 +66,7 @@ describe('sqlite specifics', () => {
 });
 
 // The same behaviour from both backends: callers cannot tell them apart.
-let pg: TestPostgres;
-let dbCount = 0;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.stop());
-
-const backends: [string, () => Promise<Store>][] = [
-  ['sqlite', async () => openSqliteStore(path.join(dir, 'j.db'))],
-  [
-    'postgres',
-    // A fresh database per test.
-    async () => openPostgresStore(await createDatabase(pg, `t${++dbCount}`)),
-  ],
-];
+const backends = storeBackends(() => dir, 't');
 
 describe.each(backends)('%s store', (_name, open) => {
   beforeEach(async () => {
