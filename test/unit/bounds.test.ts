@@ -11,7 +11,6 @@ import { JoinError } from '../../api/join/errors';
 import { issueIamChallenge } from '../../api/join/iam/join-iam';
 import { startHousekeeping } from '../../api/server/housekeeping';
 import { AUDIT_LIMITS, boundAuditEvent, truncate } from '../../api/store/audit-bounds';
-import { openSqliteStore } from '../../api/store/sqlite';
 import type { AuditEvent, Store } from '../../api/store/types';
 import { loadConfig } from '../../api/config';
 import { storeBackends } from '../support/store-backends';
