@@ -48,6 +48,8 @@ export function requiredProvidersBlock(version: string): string {
 
 function isSingleExecutable(): boolean {
   try {
+    // node:sea is loaded lazily: a Node without it (before 20.12) is never a single executable.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('node:sea') as { isSea(): boolean }).isSea();
   } catch {
     return false;
@@ -56,6 +58,8 @@ function isSingleExecutable(): boolean {
 
 /** The version: the checkout's or package's package.json; compiled in for the single file, which has none. */
 function currentVersion(): string {
+  // Loaded only inside the single executable, where the package.json it would read is absent.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return isSingleExecutable() ? (require('../api/version') as { VERSION: string }).VERSION : providerVersion();
 }
 

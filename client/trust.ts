@@ -73,7 +73,7 @@ export async function resolveTrust(addr: string, opts: TrustOptions, timeoutMs =
     try {
       new X509Certificate(opts.caPem);
     } catch (e) {
-      throw new Error(`the CA certificate given is not a PEM certificate: ${(e as Error).message}`);
+      throw new Error(`the CA certificate given is not a PEM certificate: ${(e as Error).message}`, { cause: e });
     }
     return { ca: opts.caPem, insecure: false };
   }
@@ -89,7 +89,7 @@ export async function resolveTrust(addr: string, opts: TrustOptions, timeoutMs =
       pem = fs.readFileSync(opts.caFile, 'utf8');
       new X509Certificate(pem);
     } catch (e) {
-      throw new Error(`cannot use CA file ${opts.caFile}: ${(e as Error).message}`);
+      throw new Error(`cannot use CA file ${opts.caFile}: ${(e as Error).message}`, { cause: e });
     }
     return { ca: pem, insecure: false };
   }

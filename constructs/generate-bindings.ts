@@ -98,6 +98,7 @@ export function committedBindingsDir(): string {
 async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { providerSchemaJson } = require('../provider/schema-json') as { providerSchemaJson(): unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { providerVersion } = require('../provider/address') as { providerVersion(): string };
   const files = await generateBindings(providerSchemaJson(), providerVersion());
   const dir = committedBindingsDir();

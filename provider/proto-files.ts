@@ -25,6 +25,7 @@ function embeddedDescriptor(file: ProtoFile): string | undefined {
   // node:sea exists from Node 20.12; an older Node is never a single executable.
   let sea: { isSea(): boolean; getAsset(key: string, encoding: string): string } | undefined;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     sea = require('node:sea');
   } catch {
     return undefined;

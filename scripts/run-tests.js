@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// `npm test`: type-check, then every jest suite (unit, API, moto-backed joins, provider protocol,
-// real Terraform/OpenTofu and cdktf end to end) in one run, ending with an "N passed, N failed"
-// line. Suites that need moto or Terraform fail, never skip, when those are missing.
+// `npm test`: type-check, lint, then every jest suite (unit, API, moto-backed joins, provider
+// protocol, real Terraform/OpenTofu and cdktf end to end) in one run, ending with an "N passed,
+// N failed" line. Suites that need moto or Terraform fail, never skip, when those are missing.
+//
+// `npm run test:unit` (`--fast`): the inner loop. Type-check, then the suites that need nothing
+// beyond `npm ci` (no Terraform, Go, Python, moto or PostgreSQL); no lint, no installs. What it
+// leaves out is printed, so nobody mistakes it for the whole run.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -9,10 +13,33 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const node = process.execPath;
-const extra = process.argv.slice(2);
+const fast = process.argv.includes('--fast');
+const extra = process.argv.slice(2).filter((a) => a !== '--fast');
+
+// Suites that need a tool the fast loop does not install: real Terraform/OpenTofu and the CDK
+// tools (Go builds), Python (jsii, moto), PostgreSQL (apt). Kept as path patterns so a new suite
+// is in the fast loop unless it is listed here.
+const NEEDS_TOOLS = [
+  ['test/e2e-terraform/', 'Terraform, OpenTofu'],
+  ['test/e2e-cdktf/', 'Terraform, cdktf-cli'],
+  ['test/e2e-cdktn/', 'Terraform, cdktn, Python'],
+  ['test/jsii/', 'Python, jsii'],
+  ['test/release/', 'Terraform, Node 24'],
+  ['test/replicas/', 'PostgreSQL, moto'],
+  ['test/unit/store.test.ts', 'PostgreSQL'],
+  ['test/unit/bounds.test.ts', 'PostgreSQL'],
+  ['test/unit/migrations.test.ts', 'PostgreSQL'],
+  ['test/join-ec2/agent-ec2.test.ts', 'moto'],
+  ['test/join-ec2/describe-instance.test.ts', 'moto'],
+  ['test/join-ec2/join-ec2-server.test.ts', 'moto'],
+  ['test/join-iam/iam-join-moto.test.ts', 'moto'],
+  ['test/join-iam/organizations-e2e.test.ts', 'moto'],
+  ['test/join-iam/organizations.test.ts', 'moto'],
+  ['test/lifecycle/ec2-rejoin.test.ts', 'moto'],
+];
 
 // Whatever the suites need (moto, Terraform, OpenTofu) is installed first; cached after one run.
-if (process.env.JOINERY_SKIP_TEST_DEPS !== '1') {
+if (!fast && process.env.JOINERY_SKIP_TEST_DEPS !== '1') {
   const deps = spawnSync('bash', [path.join(root, 'scripts/install-test-deps.sh')], { stdio: 'inherit', cwd: root });
   if (deps.status !== 0) {
     console.error('installing the test dependencies failed');
@@ -28,8 +55,24 @@ if (tsc.status !== 0) {
   process.exit(1);
 }
 
+// Lint is part of the full run: a finding fails it like a failing test.
+let lintFailed = 0;
+if (!fast) {
+  const lint = spawnSync(node, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '--max-warnings', '0', '.'], { stdio: 'inherit', cwd: root });
+  if (lint.status !== 0) {
+    console.error('lint failed (npm run lint)');
+    lintFailed = 1;
+  }
+}
+
+if (fast) {
+  console.log(`test:unit leaves out ${NEEDS_TOOLS.length} suites that need tools (npm test runs them):`);
+  for (const [p, why] of NEEDS_TOOLS) console.log(`  ${p}  (${why})`);
+}
+const ignore = fast ? NEEDS_TOOLS.map(([p]) => `--testPathIgnorePatterns=${p.replace(/[.]/g, '\\.')}`) : [];
+
 const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-jest-')), 'report.json');
-const jest = spawnSync(node, [path.join(root, 'node_modules/jest/bin/jest.js'), '--json', `--outputFile=${report}`, ...extra], {
+const jest = spawnSync(node, [path.join(root, 'node_modules/jest/bin/jest.js'), '--json', `--outputFile=${report}`, ...ignore, ...extra], {
   stdio: 'inherit',
   cwd: root,
   env: { ...process.env, JOINERY_SKIP_BUILD: '1' },
@@ -47,6 +90,7 @@ try {
 } catch {
   failed = Math.max(failed, 1);
 }
+failed += lintFailed;
 if (passed === 0 && failed === 0) failed = 1; // running no test is a failure
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(jest.status !== 0 || failed > 0 || skipped > 0 ? 1 : 0);

@@ -9,7 +9,6 @@ import { bitString, explicit, octets, oid, seq, set, time, tlv, toPem, TRUE, uns
 
 // Anything a reader could render misleadingly, or that is not a Unicode scalar value, has no place
 // in a subject attribute: C0/C1 controls, DEL, lone surrogates, bidirectional overrides.
-// eslint-disable-next-line no-control-regex
 const FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function utf8String(field: string, value: string): Buffer {
@@ -20,7 +19,6 @@ function utf8String(field: string, value: string): Buffer {
 }
 
 function ia5String(tag: number, value: string): Buffer {
-  // eslint-disable-next-line no-control-regex
   if (!/^[\x21-\x7e]+$/.test(value)) throw new Error(`SAN ${JSON.stringify(value)} is not printable ASCII`);
   return tlv(tag, Buffer.from(value, 'ascii'));
 }

@@ -35,7 +35,7 @@ export function parseTrustProxy(spec: string | undefined, setting = 'JOINERY_TRU
   try {
     proxyaddr.compile(entries.length ? entries : []);
   } catch (e) {
-    throw new Error(`${setting}: ${(e as Error).message}`);
+    throw new Error(`${setting}: ${(e as Error).message}`, { cause: e });
   }
   return entries;
 }

@@ -59,7 +59,7 @@ export function loadHostState(dataDir: string): HostState | undefined {
     try {
       return fs.readFileSync(path.join(dataDir, name), 'utf8');
     } catch (e) {
-      throw new Error(`${path.join(dataDir, name)} is missing or unreadable (${(e as NodeJS.ErrnoException).code}); the data directory holds a damaged identity`);
+      throw new Error(`${path.join(dataDir, name)} is missing or unreadable (${(e as NodeJS.ErrnoException).code}); the data directory holds a damaged identity`, { cause: e });
     }
   };
   const keyPem = read(IDENTITY_FILES.key);
@@ -70,7 +70,7 @@ export function loadHostState(dataDir: string): HostState | undefined {
     cert = new X509Certificate(certPem);
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('the certificate is not for the key');
   } catch (e) {
-    throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`);
+    throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`, { cause: e });
   }
   const obtained = Date.parse(identity.renewed_at ?? identity.joined_at ?? '');
   return { identity, keyPem, certPem, caPem, cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), obtainedAt: Number.isFinite(obtained) ? obtained : undefined };

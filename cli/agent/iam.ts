@@ -60,7 +60,7 @@ export async function prepareIamJoin(opts: PrepareIamJoinOptions): Promise<{ pat
   try {
     resolved = typeof credentials === 'function' ? await credentials() : credentials;
   } catch (e) {
-    throw new Error(`no AWS credentials found (environment, AWS_PROFILE / shared config, or instance role): ${(e as Error).message}`);
+    throw new Error(`no AWS credentials found (environment, AWS_PROFILE / shared config, or instance role): ${(e as Error).message}`, { cause: e });
   }
 
   const { challenge } = await opts.client.post<{ challenge: string; expires: string }>('/v1/join/iam/challenge', {});

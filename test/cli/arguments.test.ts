@@ -10,10 +10,8 @@ import { AGENT_FLAGS } from '../../cli/agent/config';
 import { CLI_JS, runCli } from '../support/server';
 
 // The compiled CLI, in this process: api/version.ts finds package.json from dist/ only.
-/* eslint-disable @typescript-eslint/no-require-imports */
 const { main } = require(CLI_JS) as typeof import('../../cli/main');
 const { buildProgram } = require(path.join(path.dirname(CLI_JS), 'program.js')) as typeof import('../../cli/program');
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

@@ -25,7 +25,6 @@ import { callerIdentityXml } from '../support/fake-sts';
 import { createIidSigner, identityDocument, type IidSigner } from '../support/iid-test-ca';
 import { startTestServer, type TestServer } from '../support/server';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startEc2StandIn } = require('../../bench/ec2-standin') as {
   startEc2StandIn: (opts?: Record<string, unknown>) => Promise<{ url: string; stats: { calls: number; answered: number }; addInstance(i: { id: string; region: string }): void; stop(): Promise<void> }>;
 };

@@ -71,12 +71,12 @@ describe('one declaration', () => {
   test('FIELD_DOCS, the OpenAPI Token schema and the provider resource cover every declared field', () => {
     const paths = allFields().map((f) => f.path);
     expect(Object.keys(FIELD_DOCS).sort()).toEqual([...paths].sort());
-    const doc = openApiDocument('test') as { components: { schemas: Record<string, any> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const doc = openApiDocument('test') as { components: { schemas: Record<string, any> } };
     const tokenSchema = doc.components.schemas.Token;
-    const lookup = (schema: any, path: string[]): any => // eslint-disable-line @typescript-eslint/no-explicit-any
+    const lookup = (schema: any, path: string[]): any =>
       path.reduce((s, p) => (s?.properties?.[p] ?? s?.items?.properties?.[p] ?? (s?.items?.$ref ? doc.components.schemas[s.items.$ref.split('/').pop()].properties[p] : undefined)), schema);
     for (const p of paths) expect([p, lookup(tokenSchema, p.split('.'))?.description]).toEqual([p, FIELD_DOCS[p]]);
-    const providerNames = (attrs: any[], prefix = ''): string[] => // eslint-disable-line @typescript-eslint/no-explicit-any
+    const providerNames = (attrs: any[], prefix = ''): string[] =>
       attrs.flatMap((a) => [prefix + a.name, ...(a.nested ? providerNames(a.nested.attributes, `${prefix}${a.name}.`) : [])]);
     const provider = providerNames(RESOURCE_SCHEMA.attributes);
     // Server-assigned revision lives in private state; every other field is an attribute.

@@ -1,4 +1,4 @@
-import { Annotations, Testing, TerraformVariable } from 'cdktf';
+import { Testing, TerraformVariable } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest'; // the matchers' types
 import { Ec2JoinToken, IamJoinToken, JoinToken, JoinTokenPropsError, ProvisionToken } from '../../constructs';
 import { only, synth } from './synth';

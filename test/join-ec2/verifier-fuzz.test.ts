@@ -36,7 +36,7 @@ async function outcome(input: unknown, original?: { accountId: string; instanceI
   try {
     result = await verifyInstanceIdentity(input, store);
   } catch (e) {
-    if (!(e instanceof JoinError)) throw new Error(`verifier threw a non-refusal: ${String(e)}`);
+    if (!(e instanceof JoinError)) throw new Error(`verifier threw a non-refusal: ${String(e)}`, { cause: e });
     expect(e.status).toBeGreaterThanOrEqual(400);
     expect(e.status).toBeLessThan(500);
     expect(e.code).toMatch(/^[a-z0-9_]+$/);

@@ -12,7 +12,7 @@ function refusalOf(fn: () => unknown): JoinError | undefined {
     fn();
     return undefined;
   } catch (e) {
-    if (!(e instanceof JoinError)) throw new Error(`threw ${String(e)} instead of a JoinError`);
+    if (!(e instanceof JoinError)) throw new Error(`threw ${String(e)} instead of a JoinError`, { cause: e });
     return e;
   }
 }

@@ -88,7 +88,7 @@ describe('installProvider', () => {
 
 describe('schema-json', () => {
   test('has the shape of `terraform providers schema -json`', () => {
-    const s = providerSchemaJson() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const s = providerSchemaJson() as any;
     const p = s.provider_schemas['joinery.local/joinery/teleport'];
     expect(s.format_version).toBe('1.0');
     expect(p.provider.block.attributes.admin_token).toMatchObject({ type: 'string', optional: true, sensitive: true });

@@ -59,7 +59,7 @@ export function parseHandshake(line: string): Handshake {
   return h;
 }
 
-type Rpc = (req: Record<string, unknown>) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Rpc = (req: Record<string, unknown>) => Promise<any>;
 
 export interface ProviderProcess {
   process: ChildProcess;
@@ -75,8 +75,8 @@ export interface ProviderProcess {
 function loadDefinitions() {
   const opts: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
   return {
-    tf: grpc.loadPackageDefinition(protoLoader.loadSync(path.join(PROTO_DIR, 'tfplugin6.proto'), opts)) as any, // eslint-disable-line @typescript-eslint/no-explicit-any
-    plugin: grpc.loadPackageDefinition(protoLoader.loadSync(path.join(PROTO_DIR, 'go-plugin.proto'), opts)) as any, // eslint-disable-line @typescript-eslint/no-explicit-any
+    tf: grpc.loadPackageDefinition(protoLoader.loadSync(path.join(PROTO_DIR, 'tfplugin6.proto'), opts)) as any,
+    plugin: grpc.loadPackageDefinition(protoLoader.loadSync(path.join(PROTO_DIR, 'go-plugin.proto'), opts)) as any,
   };
 }
 

@@ -22,7 +22,7 @@ const TYPE = 'teleport_provision_token';
 
 const mp = (v: CtyValue, t = R) => ({ msgpack: encodeMsgpack(v, t) });
 const val = (dv: { msgpack: Buffer } | null | undefined, t = R) => decodeMsgpack(dv?.msgpack, t) as CtyObject;
-const diags = (res: { diagnostics: any[] }) => res.diagnostics.map((d) => ({ severity: d.severity, summary: d.summary, detail: d.detail, path: steps(d.attribute) })); // eslint-disable-line @typescript-eslint/no-explicit-any
+const diags = (res: { diagnostics: any[] }) => res.diagnostics.map((d) => ({ severity: d.severity, summary: d.summary, detail: d.detail, path: steps(d.attribute) }));
 function steps(attr: { steps: { attribute_name?: string; element_key_int?: number; element_key_string?: string; selector: string }[] } | null) {
   return (attr?.steps ?? []).map((s) => (s.selector === 'attribute_name' ? s.attribute_name : s.selector === 'element_key_int' ? Number(s.element_key_int) : { key: s.element_key_string }));
 }
@@ -95,7 +95,7 @@ describe('go-plugin handshake', () => {
   });
 
   test('rejects a TLS client without the certificate Terraform passed', async () => {
-    const defs = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(REPO_ROOT, 'provider/proto/tfplugin6.proto'), { keepCase: true })) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const defs = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(REPO_ROOT, 'provider/proto/tfplugin6.proto'), { keepCase: true })) as any;
     const creds = grpc.credentials.createSsl(Buffer.from(provider.handshake.serverCert!.toString()));
     const stranger = new defs.tfplugin6.Provider(provider.handshake.address, creds, { 'grpc.ssl_target_name_override': 'localhost' });
     const err = await new Promise<grpc.ServiceError | null>((resolve) => stranger.GetProviderSchema({}, { deadline: Date.now() + 10_000 }, (e: grpc.ServiceError | null) => resolve(e)));
@@ -116,7 +116,7 @@ describe('schema', () => {
   test('GetProviderSchema describes the provider, the resource and the data source', async () => {
     const res = await provider.rpc.GetProviderSchema({});
     expect(diags(res)).toEqual([]);
-    const attrs = (block: any) => Object.fromEntries(block.attributes.map((a: any) => [a.name, a])); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const attrs = (block: any) => Object.fromEntries(block.attributes.map((a: any) => [a.name, a]));
     const prov = attrs(res.provider.block);
     // Joinery's own arguments, then Teleport's provider arguments accepted for compatibility.
     expect(Object.keys(prov).sort()).toEqual(['addr', 'admin_token', 'ca_file', 'ca_pin', 'insecure', ...TELEPORT_PROVIDER_ARGUMENTS.map((a) => a.name)].sort());

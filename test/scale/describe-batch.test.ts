@@ -7,7 +7,6 @@ import { AwsInstanceLookup } from '../../api/join/ec2/describe-instance';
 import { JoinError } from '../../api/join/errors';
 import { caught } from '../support/caught';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startEc2StandIn } = require('../../bench/ec2-standin') as { startEc2StandIn: (opts?: Record<string, unknown>) => Promise<StandIn> };
 
 interface StandIn {

@@ -46,7 +46,6 @@ afterEach(() => jest.restoreAllMocks());
 
 test('P-256 and Ed25519 keys are read without the SPKI decoder, and equal to what it reads', () => {
   // The module object itself (an `import * as` namespace would be a copy the code under test never sees).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const spy = jest.spyOn(require('node:crypto') as typeof import('node:crypto'), 'createPublicKey');
   const keys = [p256, ed].map((der) => parseAgentPublicKey(pemOf(der)));
   expect(spy.mock.calls.map((c) => (c[0] as { format?: string }).format)).toEqual(['jwk', 'jwk']);

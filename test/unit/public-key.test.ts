@@ -123,7 +123,7 @@ describe('fuzz: whatever arrives, the answer is a key of an accepted type or inv
       const key = parseAgentPublicKey(input);
       expect(['rsa', 'ec', 'ed25519']).toContain(key.asymmetricKeyType);
     } catch (e) {
-      if (!(e instanceof JoinError)) throw new Error(`threw a non-refusal: ${String(e)}`);
+      if (!(e instanceof JoinError)) throw new Error(`threw a non-refusal: ${String(e)}`, { cause: e });
       expect([e.status, e.code]).toEqual([400, 'invalid_public_key']);
     }
   }

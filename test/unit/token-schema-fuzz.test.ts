@@ -24,7 +24,7 @@ function outcome(input: unknown): ProvisionToken | undefined {
   try {
     return parseToken(input);
   } catch (e) {
-    if (!(e instanceof TokenValidationError)) throw new Error(`parseToken threw ${String(e)}`);
+    if (!(e instanceof TokenValidationError)) throw new Error(`parseToken threw ${String(e)}`, { cause: e });
     expect(e.errors.length).toBeGreaterThan(0);
     expect(e.errors.length).toBeLessThanOrEqual(MAX_REPORTED_ERRORS);
     for (const err of e.errors) {
