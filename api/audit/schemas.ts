@@ -87,7 +87,7 @@ const renewDetails: Schema = {
 function outcomes(t: Pick<EventTypeInfo, 'accepted' | 'refused'>): Schema[] {
   const list: Schema[] = [];
   if (t.accepted) list.push({ properties: { success: { const: true }, eventCode: { const: t.accepted }, code: false } });
-  if (t.refused) list.push({ properties: { success: { const: false }, eventCode: { const: t.refused } }, required: ['code'] });
+  if (t.refused) list.push({ properties: { success: { const: false }, eventCode: { const: t.refused }, code: str }, required: ['code'] });
   return list;
 }
 
