@@ -3,7 +3,7 @@
 // looks, and the auto-increment column type.
 
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
 import { boundAuditEvent } from './audit-bounds';
 import { LATEST_MIGRATION, MIGRATION_TABLE, migrateToLatest, normalizeSerial } from './migrations';
@@ -324,11 +324,17 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         let q = db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit + 1);
         if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
         if (query.type !== undefined) q = q.where('type', '=', query.type);
-        if (query.refused) q = q.where('success', '=', 0);
+        // A literal, not a parameter: only then can the planner use the partial index of refusals.
+        if (query.refused) q = q.where(sql<boolean>`success = 0`);
         if (query.tokenNames?.length) q = q.where('token_name', 'in', query.tokenNames);
         if (query.hostId !== undefined) q = q.where('host_id', '=', query.hostId);
         if (query.code !== undefined) q = q.where('code', '=', query.code);
-        if (query.since !== undefined) q = q.where('time', '>=', query.since);
+        if (query.since !== undefined) {
+          const since = query.since;
+          // The time index finds where the window starts; the id bound lets the newest-first walk
+          // stop there instead of reading the whole table when the window holds few events.
+          q = q.where('time', '>=', since).where('id', '>=', (eb) => eb.selectFrom('audit_events').select(({ fn }) => fn.min('id').as('first')).where('time', '>=', since));
+        }
         const rows = await q.execute();
         const items = rows.slice(0, limit).map(rowToAuditEvent);
         return { items, ...(rows.length > limit ? { next: String(items[items.length - 1].id) } : {}) };
