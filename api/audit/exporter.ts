@@ -80,6 +80,12 @@ export async function startAuditExport(store: Store, target: AuditExportTarget, 
     sink = stdoutSink();
   }
   log.info({ target: target.kind === 'file' ? target.path : 'stdout', after: cursor }, 'audit export started');
+  const newest = await store.audit.newestId();
+  if (newest > 0 && newest < cursor) {
+    // Not a prune (that never removes the newest event): the database is older than the export,
+    // restored from a backup say, and its next events reuse ids the export has passed.
+    log.error({ exportedUpTo: cursor, newestInDatabase: newest }, 'audit export: the export is ahead of the database (restored from a backup?); events with ids up to the exported one will not be exported. Move the export file aside (and delete the audit_export_cursor settings) to export them');
+  }
 
   const exported = opts.registry && new Counter({ name: 'joinery_audit_exported_events_total', help: 'Audit events written to the export', registers: [opts.registry] });
   const errors = opts.registry && new Counter({ name: 'joinery_audit_export_errors_total', help: 'Failed export passes (retried at the next interval)', registers: [opts.registry] });
