@@ -19,7 +19,8 @@ export const AUDIT_LS_FLAGS: FlagSpec = {
 };
 
 const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1_000_000;
+// Held in memory to print: the export, not this command, is for reading everything.
+const MAX_LIMIT = 100_000;
 /** The server's largest page. */
 const PAGE = 1000;
 
