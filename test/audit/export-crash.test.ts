@@ -17,7 +17,7 @@ const CONCURRENCY = 16;
 const KILL_AFTER = 400;
 
 let dir: string;
-let servers: TestServer[] = [];
+const servers: TestServer[] = [];
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-audit-crash-'));
 });
