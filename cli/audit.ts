@@ -1,7 +1,7 @@
 // `joinery audit ls`: the audit, newest first, filtered by the server, one line per event in text
 // (for a refused rule match, each rule's failed checks), or the events as YAML or JSON.
 
-import type { AuditEventView } from '../api/audit/catalog';
+import { EVENT_TYPES, type AuditEventView } from '../api/audit/catalog';
 import { SINCE_HELP, sinceInstant } from '../api/audit/since';
 import { ApiError } from '../client/api-client';
 import { UsageError, type FlagSpec, type Parsed } from './args';
@@ -10,7 +10,7 @@ import { out, printValue, table } from './output';
 
 export const AUDIT_LS_FLAGS: FlagSpec = {
   refused: { kind: 'boolean', help: 'only refused attempts' },
-  type: { kind: 'string', arg: '<type>', help: 'only this event type: join.token, join.ec2, join.iam, renew, token.create, token.update, token.delete, node.delete, admin.auth' },
+  type: { kind: 'string', arg: '<type>', help: `only this event type: ${EVENT_TYPES.map((t) => t.type).join(', ')}` },
   token: { kind: 'string', arg: '<name>', help: 'only this token (a token-method secret matches its masked form)' },
   host: { kind: 'string', arg: '<host_id>', help: 'only this host' },
   code: { kind: 'string', arg: '<code>', help: 'only this refusal code, e.g. ec2_rule_mismatch' },
