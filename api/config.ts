@@ -2,6 +2,7 @@
 
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseAuditExport, type AuditExportTarget } from './audit/export-target';
 import { parseTrustProxy } from './server/client-address';
 
 export interface ServerConfig {
@@ -45,6 +46,8 @@ export interface ServerConfig {
   auditRetentionDays: number;
   /** At most this many audit events are kept (the newest); 0 = no row limit. */
   auditMaxRows: number;
+  /** JOINERY_AUDIT_EXPORT: every audit event as a JSON line to a file or stdout; unset = no export. */
+  auditExport?: AuditExportTarget;
   /** EC2: how long a join may wait through DescribeInstances pacing and AWS throttling before `aws_throttled`; 0 = no retry. */
   ec2ThrottleWaitMs: number;
   /** EC2: DescribeInstances calls per second per account and region (burst: 2.5 s of them), each for up to 200 instances; AWS allows 20/s for all tools of an account together. */
@@ -132,6 +135,7 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     iamMaxOutstandingChallenges: positiveInt('JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES', env.JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES, 10_000),
     auditRetentionDays: env.JOINERY_AUDIT_RETENTION_DAYS === '0' ? 0 : positiveInt('JOINERY_AUDIT_RETENTION_DAYS', env.JOINERY_AUDIT_RETENTION_DAYS, 90),
     auditMaxRows: env.JOINERY_AUDIT_MAX_ROWS === '0' ? 0 : positiveInt('JOINERY_AUDIT_MAX_ROWS', env.JOINERY_AUDIT_MAX_ROWS, 1_000_000),
+    auditExport: parseAuditExport(env.JOINERY_AUDIT_EXPORT),
     ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, 30_000),
     ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, 1),
   };

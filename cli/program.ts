@@ -6,6 +6,7 @@
 import { Argument, Command } from 'commander';
 import { VERSION } from '../api/version';
 import { AGENT_FLAGS } from './agent/config';
+import { AUDIT_LS_FLAGS } from './audit';
 import { addFlags, parsedFrom, quiet, UsageError, type FlagSpec, type Parsed } from './args';
 import { CONNECTION_FLAGS, formatFlag } from './common';
 import { hintArguments } from './completion';
@@ -109,6 +110,9 @@ export function buildProgram(): Program {
   leaf(nodes, 'rm', 'remove a host: its renewals are refused, its certificates revoked, and it may join again', CONNECTION_FLAGS, async () => (await admin()).nodesRm, [
     new Argument('<host_id>', 'the host'),
   ]);
+
+  const audit = group('audit', 'the audit: every join attempt, renewal and admin change');
+  leaf(audit, 'ls', 'list audit events, newest first, one line each (refusals with the reason, down to the allow rule)', { ...AUDIT_LS_FLAGS, ...format('text'), ...CONNECTION_FLAGS }, async () => (await import('./audit')).auditLs);
 
   leaf(root, 'join', 'join this host once: prove its identity, write key, certificate and CA', JOIN_FLAGS, async () => (await import('./join')).join);
 

@@ -36,6 +36,7 @@ const NEEDS_TOOLS = [
   ['test/join-iam/organizations-e2e.test.ts', 'moto'],
   ['test/join-iam/organizations.test.ts', 'moto'],
   ['test/lifecycle/ec2-rejoin.test.ts', 'moto'],
+  ['test/audit/store-query.test.ts', 'PostgreSQL'],
 ];
 
 // Whatever the suites need (moto, Terraform, OpenTofu) is installed first; cached after one run.

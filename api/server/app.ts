@@ -12,7 +12,8 @@ import { openApiDocument } from './openapi';
 import { clientAddress } from './client-address';
 import { rateLimit } from './rate-limit';
 import { joinRoutes } from './routes/join';
-import { auditRoutes, nodeRoutes } from './routes/nodes';
+import { auditRoutes } from './routes/audit';
+import { nodeRoutes } from './routes/nodes';
 import { crlRoutes, renewRoutes } from './routes/renew';
 import { tokenRoutes } from './routes/tokens';
 
@@ -69,7 +70,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   const adminOnly = requireAdmin(admin, svc.store, svc.config.trustProxy);
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
-  app.use('/v1/audit', adminOnly, auditRoutes(svc.store));
+  app.use('/v1/audit', auditRoutes(svc.store, adminOnly, svc.now)); // admin, but for the public /schema
   app.use('/v1/join', rateLimit(svc.config), joinRoutes(svc, metrics));
   // Authenticated by the host's client certificate, checked in the route, not by the TLS layer.
   app.use('/v1/renew', rateLimit(svc.config), renewRoutes(svc, metrics));

@@ -5,6 +5,7 @@ import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
 import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
 import { RENEW_REFUSAL_CODES } from '../join/renew';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
+import { AUDIT_FILTERS } from './routes/audit';
 
 /** Refusal codes of the token join method (the codes every method shares). */
 export const TOKEN_REFUSAL_CODES: Record<string, string> = {
@@ -206,7 +207,21 @@ export function openApiDocument(version: string) {
           responses: { '204': { description: 'Removed (or already removed)' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such node') },
         },
       },
-      '/v1/audit': { get: { summary: 'Recent audit events', security: admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'type', in: 'query', schema: str }], responses: { '200': { description: '{events: AuditEvent[]}' }, '401': errorResponse('Unauthenticated') } } },
+      '/v1/audit': {
+        get: {
+          summary: 'Audit events, newest first, one page at a time (follow next_page_token); filters combine with AND',
+          security: admin,
+          parameters: [...pageParams, ...Object.entries(AUDIT_FILTERS).map(([name, description]) => ({ name, in: 'query', description, schema: name === 'refused' ? { type: 'string', enum: ['true', 'false'] } : str }))],
+          responses: { '200': listResponse('events', { type: 'object', description: 'An audit event; its JSON Schema is served at GET /v1/audit/schema' }, 'One page of events, newest first'), ...pageErrors, '401': errorResponse('Unauthenticated') },
+        },
+      },
+      '/v1/audit/schema': {
+        get: {
+          summary: 'JSON Schemas (draft 2020-12) of the audit events: the bundle, or with ?type= one event type. Public.',
+          parameters: [{ name: 'type', in: 'query', schema: str }],
+          responses: { '200': { description: 'A JSON Schema', content: { 'application/schema+json': { schema: { type: 'object' } } } }, '404': errorResponse('No such event type') },
+        },
+      },
       '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], TOKEN_REFUSAL_CODES),
       '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], EC2_REFUSAL_CODES),
       '/v1/renew': {

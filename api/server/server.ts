@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import pino, { type Logger } from 'pino';
 import { checkProxyEnvironment } from '../aws/egress-proxy';
+import { startAuditExport, type AuditExporter } from '../audit/exporter';
 import { ClusterCA } from '../ca/ca';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
@@ -40,11 +41,14 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config, { warn: (m) => log.warn(m) });
+  let exporter: AuditExporter | undefined;
   try {
     const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
     const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);
     const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()) };
-    const { app } = createApp(svc, admin, log);
+    const { app, metrics } = createApp(svc, admin, log);
+    // Before listening: an export file that cannot be written stops the start.
+    if (config.auditExport) exporter = await startAuditExport(store, config.auditExport, log, { registry: metrics.registry, handleSighup: true });
 
     const names = [os.hostname(), ...config.tlsSans];
     if (config.host !== '0.0.0.0' && config.host !== '::') names.push(config.host);
@@ -79,10 +83,12 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
           // In-flight requests get a grace period, then their connections are cut.
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
+        await exporter?.stop(); // the events of the last requests go out too
         await store.close();
       })());
     return { url, port, ca, store, admin, log, close };
   } catch (e) {
+    await exporter?.stop().catch(() => undefined);
     await store.close();
     throw e;
   }

@@ -3,7 +3,7 @@
 // looks, and the auto-increment column type.
 
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
 import { boundAuditEvent } from './audit-bounds';
 import { LATEST_MIGRATION, MIGRATION_TABLE, migrateToLatest, normalizeSerial } from './migrations';
@@ -317,19 +317,35 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       async list(opts = {}) {
         let q = db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000));
         if (opts.type) q = q.where('type', '=', opts.type);
+        return (await q.execute()).map(rowToAuditEvent);
+      },
+      async page(query) {
+        const limit = Math.min(Math.max(query.limit, 1), MAX_LIST_LIMIT);
+        let q = db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit + 1);
+        if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
+        if (query.type !== undefined) q = q.where('type', '=', query.type);
+        // A literal, not a parameter: only then can the planner use the partial index of refusals.
+        if (query.refused) q = q.where(sql<boolean>`success = 0`);
+        if (query.tokenNames?.length) q = q.where('token_name', 'in', query.tokenNames);
+        if (query.hostId !== undefined) q = q.where('host_id', '=', query.hostId);
+        if (query.code !== undefined) q = q.where('code', '=', query.code);
+        if (query.since !== undefined) {
+          const since = query.since;
+          // The time index finds where the window starts; the id bound lets the newest-first walk
+          // stop there instead of reading the whole table when the window holds few events.
+          q = q.where('time', '>=', since).where('id', '>=', (eb) => eb.selectFrom('audit_events').select(({ fn }) => fn.min('id').as('first')).where('time', '>=', since));
+        }
         const rows = await q.execute();
-        return rows.map((r) => ({
-          id: Number(r.id),
-          time: r.time,
-          type: r.type,
-          success: Number(r.success) === 1,
-          code: r.code ?? undefined,
-          message: r.message ?? undefined,
-          tokenName: r.token_name ?? undefined,
-          hostId: r.host_id ?? undefined,
-          remoteAddr: r.remote_addr ?? undefined,
-          details: r.details ? JSON.parse(r.details) : undefined,
-        }));
+        const items = rows.slice(0, limit).map(rowToAuditEvent);
+        return { items, ...(rows.length > limit ? { next: String(items[items.length - 1].id) } : {}) };
+      },
+      async after(afterId, limit) {
+        const rows = await db.selectFrom('audit_events').selectAll().where('id', '>', afterId).orderBy('id', 'asc').limit(Math.max(limit, 1)).execute();
+        return rows.map(rowToAuditEvent);
+      },
+      async newestId() {
+        const row = await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
+        return row?.id === undefined ? 0 : Number(row.id);
       },
       async prune({ before, keepRows }) {
         let deleted = 0;
@@ -393,6 +409,21 @@ function auditRow(event: AuditEvent): Omit<AuditTable, 'id'> {
     host_id: e.hostId ?? null,
     remote_addr: e.remoteAddr ?? null,
     details: e.details ? JSON.stringify(e.details) : null,
+  };
+}
+
+function rowToAuditEvent(r: AuditTable): AuditEvent {
+  return {
+    id: Number(r.id),
+    time: r.time,
+    type: r.type,
+    success: Number(r.success) === 1,
+    code: r.code ?? undefined,
+    message: r.message ?? undefined,
+    tokenName: r.token_name ?? undefined,
+    hostId: r.host_id ?? undefined,
+    remoteAddr: r.remote_addr ?? undefined,
+    details: r.details ? JSON.parse(r.details) : undefined,
   };
 }
 

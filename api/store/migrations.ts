@@ -100,6 +100,21 @@ const SCHEMA_MIGRATIONS: SchemaMigration[] = [
       }
     },
   },
+  {
+    version: 3,
+    name: 'audit queries: indexes for the filters of joinery audit ls',
+    slug: 'audit_query_indexes',
+    async up(db) {
+      // Each filter of `GET /v1/audit` walks its own index newest first (id descending within
+      // the value), so an operator asking for one host's or one token's events among millions
+      // reads that host's rows only. Refusals get a partial index: they are the rare rows.
+      await sql`CREATE INDEX audit_events_type_id ON audit_events (type, id)`.execute(db);
+      await sql`CREATE INDEX audit_events_host_id ON audit_events (host_id, id)`.execute(db);
+      await sql`CREATE INDEX audit_events_token_name ON audit_events (token_name, id)`.execute(db);
+      await sql`CREATE INDEX audit_events_code ON audit_events (code, id)`.execute(db);
+      await sql`CREATE INDEX audit_events_refused ON audit_events (id) WHERE success = 0`.execute(db);
+    },
+  },
 ];
 
 /** The host certificate lifetime before version 2 recorded expiries. */

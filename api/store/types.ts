@@ -169,9 +169,31 @@ export interface ChallengeStore {
   countActive(now: Date, atMost?: number): Promise<number>;
 }
 
+/** A page of the audit, newest first, every filter optional (they combine with AND). */
+export interface AuditQuery {
+  limit: number;
+  /** Keyset: only events with an id below this one (the previous page's last). */
+  beforeId?: number;
+  type?: string;
+  /** Only refused attempts (success false). */
+  refused?: boolean;
+  /** Any of these token names (a secret name is stored masked, so callers pass both forms). */
+  tokenNames?: string[];
+  hostId?: string;
+  code?: string;
+  /** Only events at or after this instant (ISO 8601, as stored). */
+  since?: string;
+}
+
 export interface AuditStore {
   append(event: AuditEvent): Promise<void>;
   list(opts?: { limit?: number; type?: string }): Promise<AuditEvent[]>;
+  /** One page of events matching the query, newest first; `next` is the last event's id when more may follow. */
+  page(query: AuditQuery): Promise<ListPage<AuditEvent>>;
+  /** Events with an id above `afterId`, in id order, at most `limit`: the exporter's cursor read. */
+  after(afterId: number, limit: number): Promise<AuditEvent[]>;
+  /** The highest event id (0 when there is none). */
+  newestId(): Promise<number>;
   /** Deletes events older than `before` and all but the newest `keepRows`; returns how many. */
   prune(opts: { before?: Date; keepRows?: number }): Promise<number>;
 }

@@ -47,14 +47,3 @@ export function nodeRoutes(store: Store, now: () => Date): Router {
   });
   return router;
 }
-
-export function auditRoutes(store: Store): Router {
-  const router = Router();
-  router.get('/', async (req, res) => {
-    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 1000', 'limit');
-    const type = typeof req.query.type === 'string' ? req.query.type : undefined;
-    res.json({ events: await store.audit.list({ limit, type }) });
-  });
-  return router;
-}
