@@ -36,10 +36,11 @@ export function escapeUnsafeText(text: string, keep = ''): string {
 }
 
 /**
- * Serialized JSON or a YAML double-quoted scalar with each control or invisible character as a
- * `\uXXXX` escape: the same value to a parser, nothing that acts on a terminal. Every character
- * in the set is a single UTF-16 unit, so four hex digits always do.
+ * Serialized JSON or YAML with each control or invisible character as a `\uXXXX` escape: the
+ * same value to a parser, nothing that acts on a terminal. Only characters inside quoted strings
+ * may be escaped so, which is why the layout's line breaks are kept. Every character in the set
+ * is a single UTF-16 unit, so four hex digits always do.
  */
 export function escapeUnsafeAsJson(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(UNSAFE, (c) => (c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
