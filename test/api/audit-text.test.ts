@@ -2,12 +2,9 @@
 // characters into a join's role and into the issuer and subject of a self-signed client
 // certificate; every answer stays a 4xx JSON error and the audit serves them written out.
 
-import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import { isSafeText } from '../../schema/text-safety';
 import { newHostKey, renew, startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+import { selfSignedCertificate } from '../support/self-signed';
 
 const FORMS: [string, string][] = [
   ['C1 CSI', '\u009b'],
@@ -52,18 +49,8 @@ test.each(FORMS)("a join's role holding %s", async (_name, c) => {
 
 // Node writes a C0 control in a distinguished name as an RFC 4514 escape (`\\1B`) itself.
 test.each(FORMS.filter(([, c]) => c.charCodeAt(0) > 0x7f))('a self-signed client certificate whose issuer and subject hold %s', async (_name, c) => {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '0badc0de',
-    name: [{ CN: [`evil${c}host`] }, { O: [`life-cluster${c}`] }],
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 3600_000),
-    keys,
-    signingAlgorithm: alg,
-  });
-  const key = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
-  const r = await renew(s, { certificate: cert.toString('pem'), key: { privatePem: key, publicPem: '' } }, {});
+  const { certPem, keyPem } = await selfSignedCertificate([{ CN: [`evil${c}host`] }, { O: [`life-cluster${c}`] }]);
+  const r = await renew(s, { certificate: certPem, key: { privatePem: keyPem, publicPem: '' } }, {});
   expect(r.status).toBeGreaterThanOrEqual(400);
   expect(r.status).toBeLessThan(500);
   expect(r.json().error.code).toEqual(expect.any(String));

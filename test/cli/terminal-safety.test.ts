@@ -4,17 +4,15 @@
 // characters, a lone surrogate, line breaks); every command is run in every format. Text shows
 // them written out (`\u{202e}`); JSON and YAML carry them as escapes that parse to the exact value.
 
-import { webcrypto } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as x509 from '@peculiar/x509';
 import fc from 'fast-check';
 import * as YAML from 'yaml';
 import { jsonText, table, yamlText } from '../../cli/output';
 import { escapeUnsafeText, isSafeText } from '../../schema/text-safety';
+import { selfSignedCertificate } from '../support/self-signed';
 import { runCli } from '../support/server';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 jest.setTimeout(60_000);
 
 const HOSTILE = 'a\u001b]0;pwned\u0007\u009b31m\u202etxt.exe\u2066\u200b\ufeff\ud800\u2028\u0085b\nc\td\u007f';
@@ -32,18 +30,8 @@ let server: https.Server;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: 'CN=stand-in',
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 3600_000),
-    keys,
-    signingAlgorithm: alg,
-  });
-  const key = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
-  server = https.createServer({ key, cert: cert.toString('pem') }, (req, res) => {
+  const { certPem, keyPem } = await selfSignedCertificate('CN=stand-in');
+  server = https.createServer({ key: keyPem, cert: certPem }, (req, res) => {
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
