@@ -38,6 +38,7 @@ beforeAll(async () => {
     };
     const url = new URL(req.url!, 'https://x');
     if (url.pathname === '/v1/status') return send(200, status);
+    if (url.pathname === '/v1/tokens' && req.method === 'POST') return send(201, token);
     if (url.pathname === '/v1/tokens') return send(200, { tokens: [token] });
     if (url.pathname === '/v1/nodes') return send(200, { nodes: [node] });
     if (url.pathname === '/v1/tokens/found') return send(200, token);
@@ -90,6 +91,16 @@ describe('every command, every format', () => {
     expect(r.stderr).toMatch(/^error: /m);
     expectTerminalSafe(r.stderr);
     expect(r.stderr).toContain(args[1].startsWith('token/x') ? escapeUnsafeText(TYPED) : '\\u{202e}txt.exe');
+  });
+
+  test('tokens add: the printed command and agent configuration keep their lines whatever the server answers', async () => {
+    const r = await runCli(['tokens', 'add', '--type', 'node'], { env });
+    expect(r.code).toBe(0);
+    expectTerminalSafe(r.stdout);
+    expect(r.stdout).toContain(`The invite token: ${VISIBLE}`);
+    expect(r.stdout).toContain(`  role: ${VISIBLE}`);
+    // HOSTILE holds "b\nc": a raw line break would start a line of its own with "c".
+    expect(r.stdout).not.toMatch(/^\s*c(\t|\\u\{9\})d/m);
   });
 
   test('an error is one line: a line break in the server message cannot forge another line', async () => {
