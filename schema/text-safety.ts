@@ -9,7 +9,6 @@
 //   byte order mark, and lone surrogates (not text at all: no encoder can write them).
 
 /** C0, DEL, C1, U+2028 and U+2029. */
-// eslint-disable-next-line no-control-regex
 export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 
 /** Bidirectional controls, zero-width and other invisible characters, the BOM, lone surrogates. */
