@@ -52,6 +52,16 @@ export interface ServerConfig {
   ec2ThrottleWaitMs: number;
   /** EC2: DescribeInstances calls per second per account and region (burst: 2.5 s of them), each for up to 200 instances; AWS allows 20/s for all tools of an account together. */
   ec2DescribePerSecond: number;
+  /** Connections that have not finished the TLS handshake in this time are dropped (a silent TCP connection too). */
+  tlsHandshakeTimeoutMs: number;
+  /** A request whose headers have not all arrived in this time gets 408 and its connection closed. */
+  headersTimeoutMs: number;
+  /** A request (headers and body) not received in full in this time gets 408; at least headersTimeoutMs. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at once (handshaking, active and idle); more are closed as they arrive. */
+  maxConnections: number;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:3025';
@@ -138,5 +148,27 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     auditExport: parseAuditExport(env.JOINERY_AUDIT_EXPORT),
     ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, 30_000),
     ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, 1),
+    ...connectionLimits(env),
+  };
+}
+
+/**
+ * How long a client may hold a connection without progress, and how many it may hold. Node's
+ * own defaults (a two-minute TLS handshake, no connection cap) let a few thousand silent sockets
+ * take a server's file descriptors.
+ */
+function connectionLimits(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'tlsHandshakeTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'> {
+  const headersTimeoutMs = positiveInt('JOINERY_HEADERS_TIMEOUT_MS', env.JOINERY_HEADERS_TIMEOUT_MS, 20_000);
+  const requestTimeoutMs = positiveInt('JOINERY_REQUEST_TIMEOUT_MS', env.JOINERY_REQUEST_TIMEOUT_MS, 30_000);
+  // Node refuses the pair the other way round; say so at start, naming both settings.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new Error(`JOINERY_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed JOINERY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
+  return {
+    tlsHandshakeTimeoutMs: positiveInt('JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', env.JOINERY_TLS_HANDSHAKE_TIMEOUT_MS, 10_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: positiveInt('JOINERY_KEEP_ALIVE_TIMEOUT_MS', env.JOINERY_KEEP_ALIVE_TIMEOUT_MS, 5_000),
+    maxConnections: positiveInt('JOINERY_MAX_CONNECTIONS', env.JOINERY_MAX_CONNECTIONS, 1_000),
   };
 }

@@ -6,13 +6,13 @@ import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
 import { readStrictDocuments } from './documents';
 import { adminClient, formatOf, str } from './common';
-import { nodeTable, out, printResources, printValue, tokenResource, tokenTable } from './output';
+import { nodeTable, out, printResources, printValue, terminalValue, tokenResource, tokenTable } from './output';
 
 export async function status(p: Parsed): Promise<number> {
   const s = await adminClient(p).status();
   const format = formatOf(p, 'text');
   if (format !== 'text') printValue(s, format);
-  else out(`Cluster  ${s.cluster_name}\nVersion  ${s.version}\nCA pin   ${s.ca_pin}\nStorage  ${s.storage}`);
+  else out(`Cluster  ${terminalValue(s.cluster_name)}\nVersion  ${terminalValue(s.version)}\nCA pin   ${terminalValue(s.ca_pin)}\nStorage  ${terminalValue(s.storage)}`);
   return 0;
 }
 

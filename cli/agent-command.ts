@@ -6,6 +6,7 @@ import { abortableSleep, runAgent } from './agent/agent';
 import { loadAgentConfig } from './agent/config';
 import { backoffFromEnv } from './agent/schedule';
 import { INSECURE_WARNING } from '../client/trust';
+import { terminalValue } from './output';
 
 export async function agent(p: Parsed, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (p.positional.length) throw new UsageError(`agent takes no arguments (got ${p.positional.join(' ')}); see joinery agent --help`);
@@ -16,7 +17,8 @@ export async function agent(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pr
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const log = (line: string) => process.stderr.write(`joinery agent: ${line}\n`);
+  // One line per event, whatever a server's error message holds (see cli/output.ts).
+  const log = (line: string) => process.stderr.write(`joinery agent: ${terminalValue(line)}\n`);
   if (cfg.insecure && !cfg.caPin && !cfg.caFile) log(INSECURE_WARNING);
 
   const controller = new AbortController();

@@ -8,6 +8,7 @@ import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
 import { checkDataDir, writeIdentity, type Identity } from './agent/identity';
 import { str, trustFrom } from './common';
+import { out, terminalValue } from './output';
 
 export interface PreparedJoin {
   path: string;
@@ -125,10 +126,11 @@ export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pro
   const client = new JoineryClient({ addr: server, ...trustFrom(p, env) });
   const outcome = await joinHost(client, { method, tokenName, role, dataDir, hostId: str(p, 'host-id'), region: str(p, 'region') });
   if (!outcome.joined) {
-    process.stdout.write(`${dataDir} already holds the identity of this host (${outcome.existing.host_id}); nothing to do\n`);
+    // The host ID comes from a file or the server: printed as text that cannot act on a terminal.
+    out(`${dataDir} already holds the identity of this host (${terminalValue(outcome.existing.host_id)}); nothing to do`);
     return 0;
   }
-  process.stdout.write(`joined as ${outcome.hostId} (role ${role}, method ${method}); identity written to ${dataDir}\n`);
+  out(`joined as ${terminalValue(outcome.hostId)} (role ${role}, method ${method}); identity written to ${dataDir}`);
   return 0;
 }
 

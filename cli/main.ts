@@ -7,18 +7,25 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { CommanderError, type Command } from 'commander';
 import { ApiError } from '../client/api-client';
 import { normalizeBooleanArgs, usageMessage, UsageError } from './args';
+import { terminalText, terminalValue } from './output';
 import { buildProgram } from './program';
 
 /** Exit status of usage errors (unknown command, flag or value; missing or extra arguments). */
 export const EXIT_USAGE = 2;
 
+/**
+ * An error as one printable message. The server's words (which may quote what any client sent)
+ * keep no control or invisible character, line breaks included; local messages keep their line
+ * breaks (see cli/output.ts).
+ */
 function describe(e: unknown): string {
   if (e instanceof ApiError) {
-    if (e.status === 401) return `${e.message} (401)`;
-    return `${e.message}${e.field ? ` [${e.field}]` : ''}${e.status ? ` (${e.status} ${e.code})` : ''}`;
+    const message = terminalValue(e.message);
+    if (e.status === 401) return `${message} (401)`;
+    return `${message}${e.field ? ` [${terminalValue(e.field)}]` : ''}${e.status ? ` (${e.status} ${terminalValue(e.code)})` : ''}`;
   }
   const err = e as NodeJS.ErrnoException;
-  return err?.message ?? String(e);
+  return terminalText(err?.message ?? String(e));
 }
 
 /** The command the arguments name (subcommand words, skipping flags and their values). */
@@ -61,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and --version exit 0; help shown for a missing subcommand has already been printed.
       if (e.exitCode === 0) return 0;
-      if (e.code !== 'commander.help') process.stderr.write(`error: ${usageMessage(e)}\n`);
+      if (e.code !== 'commander.help') process.stderr.write(`error: ${terminalText(usageMessage(e))}\n`);
       return EXIT_USAGE;
     }
     process.stderr.write(`error: ${describe(e)}\n`);

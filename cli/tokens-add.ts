@@ -6,7 +6,7 @@ import { ApiError, type TokenResource } from '../client/api-client';
 import { formatDuration, parseGoDuration } from '../schema/duration';
 import { UsageError, type Parsed } from './args';
 import { adminClient, apiAddr, formatOf, str } from './common';
-import { out, printValue, tokenResource } from './output';
+import { out, printValue, terminalValue, tokenResource } from './output';
 
 export const DEFAULT_TOKEN_TTL = '30m';
 /** Where the printed commands keep the host's identity (the agent's default). */
@@ -111,6 +111,10 @@ export async function tokensAdd(p: Parsed, env: NodeJS.ProcessEnv = process.env,
     return 0;
   }
   const { ca_pin: caPin } = await client.status();
-  out(joinInstructions({ token: created.metadata.name, roles: created.spec.roles, server: str(p, 'auth-server') ?? apiAddr(p, env), caPin, expires: created.metadata.expires, ttlText: formatDuration(ttlMs) }));
+  // The server's answer goes into a command and a configuration file to copy: no value of it may
+  // break a line there or act on the terminal (the server validated them; this holds regardless).
+  const v = terminalValue;
+  const instructions = { token: v(created.metadata.name), roles: created.spec.roles.map(v), caPin: v(caPin), expires: created.metadata.expires === undefined ? undefined : v(created.metadata.expires) };
+  out(joinInstructions({ ...instructions, server: str(p, 'auth-server') ?? apiAddr(p, env), ttlText: formatDuration(ttlMs) }));
   return 0;
 }

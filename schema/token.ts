@@ -7,6 +7,7 @@ import { formatDuration, parseGoDuration } from './duration';
 import { checkOrganizationRule, organizationFieldsOf, type AwsOrganizationRuleFields } from './aws-organizations';
 import { canonicalRole, SYSTEM_ROLES } from './roles';
 import { isObject, isUnset, type Obj } from './values';
+import { CONTROL_CHARS, INVISIBLE_CHARS } from './text-safety';
 import { parseRfc3339, rfc3339Ms } from './time';
 import {
   DEFAULT_AWS_IID_TTL,
@@ -63,12 +64,6 @@ export const MAX_REPORTED_ERRORS = 20;
 export const MIN_AWS_IID_TTL_MS = 1000;
 export const MAX_AWS_IID_TTL_MS = 9_223_372_036_854.775;
 const MAX_ARN = 2048;
-// Control characters (C0, DEL, C1) and Unicode line/paragraph separators.
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-// Characters that make a name display as something it is not: bidirectional embeddings,
-// overrides and isolates, zero-width characters, the byte order mark, and lone surrogates.
-const INVISIBLE_RE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\p{Cs}/u;
-
 export interface AwsAllowRule extends AwsOrganizationRuleFields {
   /** The AWS account ID (12 digits) the joining host must be in. */
   aws_account?: string;
@@ -157,7 +152,7 @@ export function shown(value: unknown, max = 100): string {
 
 /** A message when the text holds a bidi-control, zero-width or other invisible character. */
 export function checkVisible(text: string): string | undefined {
-  const m = INVISIBLE_RE.exec(text);
+  const m = INVISIBLE_CHARS.exec(text);
   if (!m) return undefined;
   const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
   return `must not contain invisible or bidirectional-control characters (U+${code} at position ${m.index})`;
@@ -167,7 +162,7 @@ export function checkName(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'must be a string';
   if (name.length === 0) return 'is required and must not be empty';
   if (name.length > MAX_NAME_LENGTH) return `must be at most ${MAX_NAME_LENGTH} characters (got ${name.length})`;
-  if (CONTROL_RE.test(name)) return 'must not contain control characters';
+  if (CONTROL_CHARS.test(name)) return 'must not contain control characters';
   if (name.trim() !== name) return 'must not start or end with white space';
   return checkVisible(name);
 }
@@ -187,7 +182,7 @@ export function checkLabelKey(key: string): string | undefined {
 export function checkLabelValue(key: string, value: unknown): string | undefined {
   if (typeof value !== 'string') return 'label values must be strings';
   if (value.length > MAX_LABEL_VALUE) return `label value is longer than ${MAX_LABEL_VALUE} characters`;
-  if (CONTROL_RE.test(value)) return 'label value must not contain control characters';
+  if (CONTROL_CHARS.test(value)) return 'label value must not contain control characters';
   const invisible = checkVisible(value);
   if (invisible) return `label value ${invisible}`;
   if (key === ORIGIN_LABEL && !(ORIGINS as readonly string[]).includes(value)) {
@@ -234,7 +229,7 @@ export function checkAwsRole(value: unknown): string | undefined {
 export function checkAwsArn(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return 'must be a non-empty ARN pattern';
   if (value.length > MAX_ARN) return `must be at most ${MAX_ARN} characters`;
-  if (CONTROL_RE.test(value) || /\s/.test(value)) return 'must not contain white space or control characters';
+  if (CONTROL_CHARS.test(value) || /\s/.test(value)) return 'must not contain white space or control characters';
   return undefined;
 }
 
@@ -527,7 +522,7 @@ function parseSuggestedLabels(raw: unknown, path: string, c: Collector): Suggest
       c.add(at, `must list at most ${MAX_LABELS} values`);
       continue;
     }
-    const problem = values.map((x) => (typeof x !== 'string' ? 'values must be strings' : CONTROL_RE.test(x) ? 'values must not contain control characters' : checkVisible(x))).find(Boolean);
+    const problem = values.map((x) => (typeof x !== 'string' ? 'values must be strings' : CONTROL_CHARS.test(x) ? 'values must not contain control characters' : checkVisible(x))).find(Boolean);
     if (c.add(at, problem)) out.set(k, Array.isArray(v) ? [...(v as string[])] : (v as string));
   }
   return Object.fromEntries([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

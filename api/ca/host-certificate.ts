@@ -5,14 +5,13 @@
 // @peculiar/x509 version meant: same subject, SANs, extensions and critical flags.
 
 import { KeyObject, X509Certificate, randomBytes, sign, type webcrypto } from 'node:crypto';
+import { isSafeText } from '../../schema/text-safety';
 import { bitString, explicit, octets, oid, seq, set, time, tlv, toPem, TRUE, unsignedInteger } from './der';
 
-// Anything a reader could render misleadingly, or that is not a Unicode scalar value, has no place
-// in a subject attribute: C0/C1 controls, DEL, lone surrogates, bidirectional overrides.
-const FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 function utf8String(field: string, value: string): Buffer {
-  if (value.length === 0 || FORBIDDEN_IN_NAME.test(value)) {
+  // Anything a reader could render misleadingly, or that is not a Unicode scalar value, has no
+  // place in a subject attribute.
+  if (value.length === 0 || !isSafeText(value)) {
     throw new Error(`certificate subject ${field} ${JSON.stringify(value)} is empty or holds control, invisible or unpaired characters`);
   }
   return tlv(0x0c, Buffer.from(value, 'utf8'));

@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { clientAddress } from './client-address';
 import { rateLimit } from './rate-limit';
+import { responseHeaders } from './response-headers';
 import { joinRoutes } from './routes/join';
 import { auditRoutes } from './routes/audit';
 import { nodeRoutes } from './routes/nodes';
@@ -33,6 +34,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(responseHeaders);
 
   app.use((req, res, next) => {
     const incoming = req.headers['x-request-id'];

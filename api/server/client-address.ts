@@ -4,7 +4,7 @@
 // proxies are believed. The same answer feeds the rate limit, the audit and the access log.
 
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
 
@@ -49,20 +49,57 @@ function trustFor(list: readonly string[]): Trust {
   return trust;
 }
 
-/** IPv4-mapped IPv6 (`::ffff:192.0.2.1`) written as the IPv4 address it is. */
-function canonical(addr: string): string {
-  if (!ipaddr.IPv6.isValid(addr)) return addr;
-  const ip = ipaddr.IPv6.parse(addr);
+/**
+ * One spelling per address, or undefined when `raw` is not an address. A trusted proxy may pass
+ * any of the forms that mean the same host, and a client chooses which one its proxy sees:
+ * brackets and a port (`[2001:db8::1]:443`, `192.0.2.1:8080`), a zone id (`fe80::1%eth0`),
+ * zero padding and upper case (`2001:0DB8::1`), a trailing dotted quad (`2001:db8::1.2.3.4`,
+ * which ipaddr.js does not parse but Node accepts) and IPv4-mapped IPv6 (`::ffff:192.0.2.1`,
+ * written back as the IPv4 address it is). The result is RFC 5952 text: lower case, compressed.
+ * IPv4 is held to Node's strict dotted decimal (no `127.1`, no leading zeros, which some parsers
+ * read as octal), as JOINERY_TRUST_PROXY is.
+ */
+export function normalizeAddress(raw: string): string | undefined {
+  let s = raw.trim();
+  const withPort = /^\[([^\]]*)\](?::(\d{1,5}))?$/.exec(s) ?? /^([\d.]+):(\d{1,5})$/.exec(s);
+  if (withPort) {
+    if (withPort[2] !== undefined && Number(withPort[2]) > 65535) return undefined;
+    s = withPort[1];
+  }
+  if (isIPv4(s)) return s;
+  const zone = s.indexOf('%');
+  if (zone !== -1) s = s.slice(0, zone);
+  if (!isIPv6(s)) return undefined;
+  const lastColon = s.lastIndexOf(':');
+  const tail = s.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    // isIPv6 has checked the dotted quad; as two hex groups ipaddr.js reads it.
+    const [a, b, c, d] = tail.split('.').map(Number);
+    s = `${s.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const ip = ipaddr.IPv6.parse(s);
   return ip.isIPv4MappedAddress() ? ip.toIPv4Address().toString() : ip.toString();
 }
 
 /** The client's address as the operator's trusted proxies report it (see the file comment). */
 export function clientAddress(req: IncomingMessage, trustProxy: readonly string[] = []): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!trustProxy.length) return canonical(peer);
-  const addr = proxyaddr(req, trustFor(trustProxy));
-  // A trusted proxy that passes junk through is not a reason to key limits on attacker text.
-  return isIP(addr) ? canonical(addr) : canonical(peer);
+  const canonicalPeer = normalizeAddress(peer) ?? peer;
+  if (!trustProxy.length) return canonicalPeer;
+  const trust = trustFor(trustProxy);
+  // [peer, right-most X-Forwarded-For hop, ..., left-most]: walk left while the hop is trusted.
+  // Each hop is normalised before the trust check, so a proxy written `[10.0.0.1]:80` is still
+  // that proxy, and the answer is in the same spelling as every other client's.
+  const hops = proxyaddr.all(req);
+  let client = canonicalPeer;
+  for (let i = 0; i < hops.length; i++) {
+    const hop = normalizeAddress(hops[i]);
+    // A trusted proxy that passes junk through is not a reason to key limits on attacker text.
+    if (hop === undefined) return canonicalPeer;
+    client = hop;
+    if (!trust(hop, i)) break;
+  }
+  return client;
 }
 
 /**
@@ -70,8 +107,9 @@ export function clientAddress(req: IncomingMessage, trustProxy: readonly string[
  * per address would let it rotate through 2^64 of them; IPv4-mapped addresses count as IPv4.
  */
 export function rateLimitKey(addr: string): string {
-  const c = canonical(addr);
-  if (!ipaddr.IPv6.isValid(c)) return c;
+  const c = normalizeAddress(addr);
+  if (c === undefined) return addr;
+  if (!c.includes(':')) return c;
   const parts = ipaddr.IPv6.parse(c).parts;
   const prefix = new ipaddr.IPv6([parts[0], parts[1], parts[2], parts[3], 0, 0, 0, 0]);
   return `${prefix.toString()}/64`;

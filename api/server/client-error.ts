@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
+import { RESPONSE_HEADERS } from './response-headers';
 
 interface ParserError extends Error {
   code?: string;
@@ -30,6 +31,7 @@ export function clientErrorResponse(code: string | undefined): string {
   return [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     'Content-Type: application/json; charset=utf-8',
+    ...RESPONSE_HEADERS.map(([name, value]) => `${name}: ${value}`),
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
     '',
@@ -43,7 +45,11 @@ export function clientErrorHandler(log: Logger): (err: ParserError, socket: Dupl
     // A reset connection has no one to answer; a response already under way must not be
     // interleaved with another (Node's own handler makes the same checks).
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    // The HTTPS server passes TLS failures here too (a handshake timeout, a ClientHello it cannot
+    // read): there is no HTTP conversation to answer, and a plaintext answer on a half-made TLS
+    // socket would hold it open for the grace period below.
+    const tlsFailure = /^ERR_(TLS|SSL)_/.test(err.code ?? '');
+    if (err.code === 'ECONNRESET' || tlsFailure || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }

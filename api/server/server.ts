@@ -57,10 +57,40 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     // Client certificates are asked for but not required: join and admin routes serve clients
     // without one, and POST /v1/renew checks the one it gets itself (CA, expiry, serial, node).
     // `ca` names the cluster CA in the request so a client picks its host certificate.
-    const server = https.createServer({ key: tls.keyPem, cert: tls.certPem + ca.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, app);
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 30_000;
-    server.keepAliveTimeout = 5_000;
+    const server = https.createServer(
+      {
+        key: tls.keyPem,
+        cert: tls.certPem + ca.certPem,
+        ca: [ca.certPem],
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        // A connection that never finishes the handshake (or never starts it: a silent TCP
+        // client) is dropped after this, not after Node's two minutes.
+        handshakeTimeout: config.tlsHandshakeTimeoutMs,
+        // Counted from a connection's start as well as each request's: a TLS connection that
+        // sends nothing after the handshake gets the 408 of a stalled request.
+        headersTimeout: config.headersTimeoutMs,
+        requestTimeout: config.requestTimeoutMs,
+        keepAliveTimeout: config.keepAliveTimeoutMs,
+        // Node looks for expired header and request timers this often (30 s by default): a
+        // timeout is only as sharp as this sweep.
+        connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+      },
+      app,
+    );
+    // Beyond this Node closes each new connection as it arrives; open ones are served on.
+    server.maxConnections = config.maxConnections;
+    // One line a minute at most: a flood of refused connections must not become a flood of logs.
+    let dropped = 0;
+    let loggedAt = -Infinity;
+    server.on('drop', () => {
+      dropped++;
+      if (Date.now() - loggedAt < 60_000) return;
+      log.warn({ dropped, maxConnections: config.maxConnections }, 'connections refused: JOINERY_MAX_CONNECTIONS reached');
+      dropped = 0;
+      loggedAt = Date.now();
+    });
     server.on('clientError', clientErrorHandler(log));
 
     await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,12 @@
 // Audit events quote what clients sent (token names, refusal messages that repeat input, details
 // copied from requests). Those clients are unauthenticated, so every string is cut to a bound and
 // `details` to a bounded shape before it is stored: a flood of refused joins costs rows, not
-// megabytes per row.
+// megabytes per row. Every string (keys of details too) also has its control and invisible
+// characters written out visibly (`\u{202e}`) first, whatever a join method or route put in: the
+// audit is read on terminals, and a C1 control or a bidirectional override from an
+// unauthenticated client must not act there.
 
+import { escapeUnsafeText } from '../../schema/text-safety';
 import type { AuditEvent } from './types';
 
 export const AUDIT_LIMITS = {
@@ -20,6 +24,11 @@ export const AUDIT_LIMITS = {
 
 const MARK = '…[truncated]';
 
+/** Escapes `s` (see the file comment), then cuts it to `max` characters. */
+function bound(s: string, max: number): string {
+  return truncate(escapeUnsafeText(s), max);
+}
+
 /** Cuts `s` to at most `max` characters (marker included), never inside a surrogate pair. */
 export function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
@@ -30,7 +39,7 @@ export function truncate(s: string, max: number): string {
 }
 
 function boundValue(v: unknown, depth: number): unknown {
-  if (typeof v === 'string') return truncate(v, AUDIT_LIMITS.detailString);
+  if (typeof v === 'string') return bound(v, AUDIT_LIMITS.detailString);
   if (v === null || typeof v !== 'object') return v;
   if (depth >= AUDIT_LIMITS.detailDepth) return '[nested too deep]';
   if (Array.isArray(v)) {
@@ -41,19 +50,19 @@ function boundValue(v: unknown, depth: number): unknown {
   const entries = Object.entries(v as Record<string, unknown>);
   const out: Record<string, unknown> = {};
   for (const [k, x] of entries.slice(0, AUDIT_LIMITS.detailKeys)) {
-    Object.defineProperty(out, truncate(k, AUDIT_LIMITS.field), { value: boundValue(x, depth + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, bound(k, AUDIT_LIMITS.field), { value: boundValue(x, depth + 1), enumerable: true, writable: true, configurable: true });
   }
   if (entries.length > AUDIT_LIMITS.detailKeys) out['…'] = `${entries.length - AUDIT_LIMITS.detailKeys} more keys`;
   return out;
 }
 
 export function boundAuditEvent(e: AuditEvent): AuditEvent {
-  const short = (s: string | undefined) => (s === undefined ? undefined : truncate(s, AUDIT_LIMITS.field));
+  const short = (s: string | undefined) => (s === undefined ? undefined : bound(s, AUDIT_LIMITS.field));
   return {
     ...e,
-    type: truncate(e.type, AUDIT_LIMITS.field),
+    type: bound(e.type, AUDIT_LIMITS.field),
     code: short(e.code),
-    message: e.message === undefined ? undefined : truncate(e.message, AUDIT_LIMITS.message),
+    message: e.message === undefined ? undefined : bound(e.message, AUDIT_LIMITS.message),
     tokenName: short(e.tokenName),
     hostId: short(e.hostId),
     remoteAddr: short(e.remoteAddr),

@@ -3,7 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { loadConfig } from '../../api/config';
-import { clientAddress, parseTrustProxy, rateLimitKey } from '../../api/server/client-address';
+import fc from 'fast-check';
+import { clientAddress, normalizeAddress, parseTrustProxy, rateLimitKey } from '../../api/server/client-address';
 import { rateLimit } from '../../api/server/rate-limit';
 
 function req(peer: string, xff?: string): IncomingMessage {
@@ -89,5 +90,101 @@ describe('rate-limit keys', () => {
     expect([outcome(behind, '203.0.113.1'), outcome(behind, '203.0.113.2'), outcome(behind, '203.0.113.1')]).toEqual(['ok', 'ok', 'limited']);
     const direct = rateLimit({ joinRatePerMinute: 1 }, () => 0);
     expect([outcome(direct, '203.0.113.1'), outcome(direct, '203.0.113.2')]).toEqual(['ok', 'limited']);
+  });
+});
+
+describe('every spelling of an address is one client (issue 17, item 6)', () => {
+  const trusted = parseTrustProxy('10.0.0.0/8,2001:db8:ffff::/48');
+
+  test.each([
+    ['2001:db8:1:2::1.2.3.4', '2001:db8:1:2::102:304'],
+    ['2001:0DB8:0001:0002:0000:0000:0102:0304', '2001:db8:1:2::102:304'],
+    ['[2001:db8:1:2::102:304]:443', '2001:db8:1:2::102:304'],
+    ['[2001:db8:1:2::102:304]', '2001:db8:1:2::102:304'],
+    ['fe80::1%eth0', 'fe80::1'],
+    ['[fe80::1%25eth0]:80', 'fe80::1'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['::FFFF:c000:0201', '192.0.2.1'],
+    ['0:0:0:0:0:ffff:192.0.2.1', '192.0.2.1'],
+    ['[::ffff:192.0.2.1]:8080', '192.0.2.1'],
+    ['192.0.2.1:8080', '192.0.2.1'],
+    [' 192.0.2.1 ', '192.0.2.1'],
+  ])('%s from a trusted proxy is the client %s', (spelling, expected) => {
+    expect(clientAddress(req('10.1.2.3', spelling), trusted)).toBe(expected);
+    expect(normalizeAddress(spelling)).toBe(expected);
+  });
+
+  test.each(['127.1', '0x7f.0.0.1', '192.000.002.001', '2001:db8::1.2.3', '2001:db8::1.2.3.256', '[2001:db8::1', 'unknown', '1.2.3.4:99999', ''])('%s is not an address: the peer stays the client', (junk) => {
+    expect(normalizeAddress(junk)).toBeUndefined();
+    expect(clientAddress(req('10.1.2.3', junk), trusted)).toBe('10.1.2.3');
+  });
+
+  test('a trusted proxy written with brackets and a port in the chain is still skipped', () => {
+    expect(clientAddress(req('10.1.2.3', '203.0.113.5, [::ffff:10.9.9.9]:3128'), trusted)).toBe('203.0.113.5');
+    expect(clientAddress(req('::ffff:10.1.2.3', '2001:db8:1:2::1.2.3.4, [2001:DB8:FFFF::7]:80'), trusted)).toBe('2001:db8:1:2::102:304');
+  });
+
+  test('the peer itself is normalised (a zone id on a link-local peer)', () => {
+    expect(clientAddress(req('fe80::1%eth0'), [])).toBe('fe80::1');
+  });
+
+  const hex = (n: number, pad: boolean, upper: boolean): string => {
+    const h = n.toString(16).padStart(pad ? 4 : 1, '0');
+    return upper ? h.toUpperCase() : h;
+  };
+  /** One of the many ways to write the eight groups `g`. */
+  const spelling = (g: number[], style: { pad: boolean; upper: boolean; dotted: boolean; compress: number; zone: boolean; bracket: number }): string => {
+    let groups = g.map((n) => hex(n, style.pad, style.upper));
+    let tail: string[] = [];
+    if (style.dotted) {
+      tail = [[g[6] >> 8, g[6] & 255, g[7] >> 8, g[7] & 255].join('.')];
+      groups = groups.slice(0, 6);
+    }
+    // Compress one run of zero groups (any run, not only the longest: all are valid spellings).
+    const runs: [number, number][] = [];
+    for (let i = 0; i < groups.length; i++) {
+      if (Number.parseInt(groups[i], 16) !== 0) continue;
+      let j = i;
+      while (j < groups.length && Number.parseInt(groups[j], 16) === 0) j++;
+      runs.push([i, j]);
+      i = j;
+    }
+    let text: string;
+    if (runs.length && style.compress % (runs.length + 1) !== 0) {
+      const [i, j] = runs[(style.compress % (runs.length + 1)) - 1];
+      text = `${groups.slice(0, i).join(':')}::${groups.slice(j).concat(tail).join(':')}`;
+    } else text = groups.concat(tail).join(':');
+    if (style.zone) text += '%eth0';
+    if (style.bracket === 1) text = `[${text}]`;
+    if (style.bracket === 2) text = `[${text}]:443`;
+    return text;
+  };
+  const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+  const style = fc.record({ pad: fc.boolean(), upper: fc.boolean(), dotted: fc.boolean(), compress: fc.nat(8), zone: fc.boolean(), bracket: fc.integer({ min: 0, max: 2 }) });
+
+  test('property: every spelling of an address in a /64 lands in the bucket of that /64', () => {
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 4, maxLength: 4 }), fc.array(group, { minLength: 4, maxLength: 4 }), style, fc.array(group, { minLength: 4, maxLength: 4 }), style, (prefix, host1, style1, host2, style2) => {
+        fc.pre(!(prefix[0] === 0 && prefix[1] === 0 && prefix[2] === 0 && prefix[3] === 0));
+        const a = spelling([...prefix, ...host1], style1);
+        const b = spelling([...prefix, ...host2], style2);
+        const key = rateLimitKey(clientAddress(req('10.0.0.1', a), trusted));
+        expect(key).toBe(rateLimitKey(clientAddress(req('10.0.0.1', b), trusted)));
+        expect(key).toBe(`${normalizeAddress(prefix.map((n) => n.toString(16)).join(':') + '::')}/64`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('property: every spelling of an IPv4 address, mapped or not, is that IPv4 address', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), style, fc.integer({ min: 0, max: 3 }), (octets, s, form) => {
+        const v4 = octets.join('.');
+        const mapped = spelling([0, 0, 0, 0, 0, 0xffff, (octets[0] << 8) | octets[1], (octets[2] << 8) | octets[3]], s);
+        const text = [v4, `${v4}:1234`, mapped, `[::ffff:${v4}]:80`][form];
+        expect(rateLimitKey(clientAddress(req('10.0.0.1', text), trusted))).toBe(v4);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
