@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ApiError, JoineryClient, type IssuedCertificate } from '../client/api-client';
 import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
-import { checkDataDir, writeIdentity, type Identity } from './agent/identity';
+import { checkDataDir, prepareIdentityDir, writeIdentity, type Identity, type Warn } from './agent/identity';
 import { str, trustFrom } from './common';
 
 export interface PreparedJoin {
@@ -63,6 +63,8 @@ export interface JoinSettings {
   signal?: AbortSignal;
   /** The agent's clock (injectable in tests). */
   now?: () => number;
+  /** Where a warning about the data directory goes (a mode it repaired); stderr by default. */
+  warn?: Warn;
 }
 
 export type JoinOutcome =
@@ -86,12 +88,14 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
   if (!isJoinMethod(s.method)) throw new UsageError(`method must be one of ${joinMethods().join(', ')} (got ${s.method})`);
   // Refuse a data directory with another identity before contacting anyone; for ec2 the host ID
   // is only known from the identity document, so that check follows the IMDS read.
-  if (!s.replaceExisting && !HOST_ID_FROM_PROOF.has(s.method)) checkDataDir(s.dataDir);
+  // The data directory's path and modes are checked (and a loose mode repaired) first of all.
+  prepareIdentityDir(s.dataDir, { warn: s.warn });
+  if (!s.replaceExisting && !HOST_ID_FROM_PROOF.has(s.method)) checkDataDir(s.dataDir, undefined, s.warn);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
   const prepared = await PREPARERS[s.method]()({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
   if (prepared.expectedHostId && !s.replaceExisting) {
-    const same = checkDataDir(s.dataDir, prepared.expectedHostId);
+    const same = checkDataDir(s.dataDir, prepared.expectedHostId, s.warn);
     if (same) return { joined: false, existing: same };
   }
   const res = await client.post<IssuedCertificate>(prepared.path, prepared.body, { signal: s.signal });
@@ -108,7 +112,7 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
     certPem: res.certificate,
     caPem: res.ca_certificates.join(''),
     identity: { host_id: res.host_id, join_method: s.method, role: s.role, server: client.origin, joined_at: new Date(s.now ? s.now() : Date.now()).toISOString() },
-  });
+  }, s.warn);
   return { joined: true, hostId: res.host_id, certificate };
 }
 
