@@ -41,7 +41,7 @@ function kindOf(st: fs.Stats): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
+  return st.isFile() ? 'a regular file' : 'of an unknown kind';
 }
 
 function linkTarget(p: string): string {
