@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { ApiError, JoineryClient, type IssuedCertificate } from '../client/api-client';
 import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
+import { readTrustedHostFile } from './agent/config';
 import { checkDataDir, prepareIdentityDir, writeIdentity, type Identity, type Warn } from './agent/identity';
 import { str, trustFrom } from './common';
 
@@ -126,7 +127,10 @@ export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pro
   if (!tokenName) throw new UsageError('join needs --token NAME');
   if (!server) throw new UsageError('join needs --server HOST:PORT');
 
-  const client = new JoineryClient({ addr: server, ...trustFrom(p, env) });
+  const trust = trustFrom(p, env);
+  // The CA file decides whom this host trusts: held to the agent's rules for its configuration.
+  if (trust.caFile) readTrustedHostFile(path.resolve(trust.caFile), 'CA file');
+  const client = new JoineryClient({ addr: server, ...trust });
   const outcome = await joinHost(client, { method, tokenName, role, dataDir, hostId: str(p, 'host-id'), region: str(p, 'region') });
   if (!outcome.joined) {
     process.stdout.write(`${dataDir} already holds the identity of this host (${outcome.existing.host_id}); nothing to do\n`);

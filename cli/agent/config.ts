@@ -87,7 +87,7 @@ function checkKeys(obj: Record<string, unknown>, spec: Record<string, { kind: Ki
  * alone can change it: the configuration says whom to trust and which command to run as the
  * agent's user (on_renew), so a file others can write is refused (exit status 2), never used.
  */
-function readTrustedHostFile(file: string, what: string): Buffer | undefined {
+export function readTrustedHostFile(file: string, what: string): Buffer | undefined {
   try {
     return readTrustedFile(file, what);
   } catch (e) {

@@ -86,6 +86,16 @@ describe('joinery join', () => {
     expect(fs.readdirSync(path.join(dir, 'elsewhere'))).toEqual([]);
   });
 
+  test('a CA file others can write: exit 2 with the chmod to run; nothing joined', async () => {
+    const { dir, dataDir } = place();
+    const caFile = path.join(dir, 'ca.crt');
+    fs.copyFileSync(server.caFile, caFile);
+    fs.chmodSync(caFile, 0o664);
+    const r = await run(['join', '--token', TOKEN, '--server', server.addr, '--ca-file', caFile, '--data-dir', dataDir]);
+    expect([r.code, r.stderr]).toEqual([2, `error: ${caFile} has mode 0664: group or others can write the CA file; run chmod go-w ${caFile}\n`]);
+    expect(fs.existsSync(dataDir)).toBe(false);
+  });
+
   test('a data directory with mode 0777 is repaired to 0700 and said so; the join goes on', async () => {
     const { dataDir } = place();
     fs.mkdirSync(dataDir);
