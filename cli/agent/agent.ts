@@ -68,7 +68,7 @@ export function loadHostState(dataDir: string, warn?: Warn): HostState | undefin
     cert = new X509Certificate(certPem);
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('the certificate is not for the key');
   } catch (e) {
-    throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`);
+    throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`, { cause: e });
   }
   const obtained = Date.parse(identity.renewed_at ?? identity.joined_at ?? '');
   return { identity, keyPem, certPem, caPem, cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), obtainedAt: Number.isFinite(obtained) ? obtained : undefined };

@@ -91,8 +91,8 @@ export function readTrustedHostFile(file: string, what: string): Buffer | undefi
   try {
     return readTrustedFile(file, what);
   } catch (e) {
-    if (e instanceof UnsafePathError) throw new UsageError(e.message);
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if (e instanceof UnsafePathError) throw new UsageError(e.message, { cause: e });
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
 }
 

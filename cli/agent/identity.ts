@@ -49,8 +49,8 @@ export function readIdentity(dataDir: string, warn?: Warn): Identity | undefined
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as Identity;
-  } catch {
-    throw new Error(`${file} exists but is not readable JSON; the data directory holds a damaged identity — remove it to join again`);
+  } catch (e) {
+    throw new Error(`${file} exists but is not readable JSON; the data directory holds a damaged identity — remove it to join again`, { cause: e });
   }
 }
 
