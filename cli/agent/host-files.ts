@@ -20,8 +20,8 @@ const STICKY = 0o1000;
 
 /** A file or directory the agent will not use as it is; the message names it and says what to do. */
 export class UnsafePathError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'UnsafePathError';
   }
 }
@@ -220,8 +220,8 @@ export function createOwnFile(file: string, content: string, mode: number): void
   } catch (e) {
     if (code(e) === 'EEXIST' || code(e) === 'ELOOP') {
       const st = lstatOrUndefined(file);
-      if (st) checkOwnFile(file, st);
-      throw new UnsafePathError(`${file} appeared while the agent was writing its files; is another agent using this directory?`);
+      const what = st?.isSymbolicLink() ? `a symbolic link (to ${linkTarget(file)})` : st ? kindOf(st) : 'a name that came and went';
+      throw new UnsafePathError(`${file} already exists as ${what}; joinery creates its files anew and never writes through an existing name: remove it (is another joinery using this directory?)`, { cause: e });
     }
     throw e;
   }

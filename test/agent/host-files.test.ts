@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadHostState } from '../../cli/agent/agent';
+import { createOwnFile } from '../../cli/agent/host-files';
 import { readIdentity, recoverIdentity, writeIdentity } from '../../cli/agent/identity';
 import { parseArgs } from '../../cli/args';
 import { AGENT_FLAGS, loadAgentConfig } from '../../cli/agent/config';
@@ -81,6 +82,15 @@ describe.each(Object.keys(FORMS))('a link to %s planted in the data directory', 
     expect(() => recoverIdentity(dataDir, quiet)).toThrow(linkRefusal(path.join(dataDir, name)));
     victim.untouched();
   });
+});
+
+test.each(Object.keys(FORMS))('a file created anew (as install systemd writes its unit) never goes through a link to %s', (form) => {
+  const dir = fresh('create');
+  const victim = FORMS[form](dir);
+  const file = path.join(dir, 'joinery.service.tmp-1');
+  fs.symlinkSync(victim.target, file);
+  expect(() => createOwnFile(file, 'unit', 0o644)).toThrow(`${file} already exists as a symbolic link (to ${victim.target}); joinery creates its files anew and never writes through an existing name`);
+  victim.untouched();
 });
 
 describe('the data directory itself', () => {
