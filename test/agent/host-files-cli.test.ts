@@ -86,6 +86,14 @@ describe('joinery join', () => {
     expect(fs.readdirSync(path.join(dir, 'elsewhere'))).toEqual([]);
   });
 
+  test('a data directory under a directory others can write (not sticky) is refused, naming that directory', async () => {
+    const { dir, dataDir } = place();
+    fs.chmodSync(dir, 0o777);
+    const r = await run(joinArgs(dataDir));
+    expect([r.code, r.stderr]).toEqual([1, `error: ${dir} (on the path of ${dataDir}) has mode 0777: group or others could replace what the agent uses there; run chmod go-w ${dir}\n`]);
+    expect(fs.existsSync(dataDir)).toBe(false);
+  });
+
   test('a CA file others can write: exit 2 with the chmod to run; nothing joined', async () => {
     const { dir, dataDir } = place();
     const caFile = path.join(dir, 'ca.crt');
