@@ -14,6 +14,11 @@ export function readStrictDocuments(file: string): unknown[] {
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  return parseStrictDocuments(bytes, file);
+}
+
+/** The documents in `bytes`, read from `file` (named in errors). */
+export function parseStrictDocuments(bytes: Buffer, file: string): unknown[] {
   try {
     return parseYamlStrict(decodeUtf8Strict(bytes)).map((d) => d.value);
   } catch (e) {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, type Parsed } from './args';
 import { DEFAULT_DATA_DIR, readConfigFile } from './agent/config';
+import { createOwnFile } from './agent/host-files';
 import { str } from './common';
 
 export const DEFAULT_CONFIG_FILE = '/etc/joinery.yaml';
@@ -93,8 +94,9 @@ export async function installSystemd(p: Parsed): Promise<number> {
     process.stdout.write(unit);
     return 0;
   }
+  // Created anew (never through a link someone left under the temporary name), then renamed over.
   const tmp = `${out}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, unit, { mode: 0o644 });
+  createOwnFile(tmp, unit, 0o644);
   fs.renameSync(tmp, out);
   const name = path.basename(out);
   process.stderr.write(`wrote ${out}${fs.existsSync(configFile) ? '' : ` (${configFile} does not exist yet: write it before starting the unit)`}\nthen: systemctl daemon-reload && systemctl enable --now ${name}\n`);

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { ApiError, JoineryClient, type IssuedCertificate } from '../client/api-client';
 import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
-import { checkDataDir, writeIdentity, type Identity } from './agent/identity';
+import { readTrustedHostFile } from './agent/config';
+import { checkDataDir, prepareIdentityDir, writeIdentity, type Identity, type Warn } from './agent/identity';
 import { str, trustFrom } from './common';
 import { out, terminalValue } from './output';
 
@@ -64,6 +65,8 @@ export interface JoinSettings {
   signal?: AbortSignal;
   /** The agent's clock (injectable in tests). */
   now?: () => number;
+  /** Where a warning about the data directory goes (a mode it repaired); stderr by default. */
+  warn?: Warn;
 }
 
 export type JoinOutcome =
@@ -87,12 +90,14 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
   if (!isJoinMethod(s.method)) throw new UsageError(`method must be one of ${joinMethods().join(', ')} (got ${s.method})`);
   // Refuse a data directory with another identity before contacting anyone; for ec2 the host ID
   // is only known from the identity document, so that check follows the IMDS read.
-  if (!s.replaceExisting && !HOST_ID_FROM_PROOF.has(s.method)) checkDataDir(s.dataDir);
+  // The data directory's path and modes are checked (and a loose mode repaired) first of all.
+  prepareIdentityDir(s.dataDir, { warn: s.warn });
+  if (!s.replaceExisting && !HOST_ID_FROM_PROOF.has(s.method)) checkDataDir(s.dataDir, undefined, s.warn);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
   const prepared = await PREPARERS[s.method]()({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
   if (prepared.expectedHostId && !s.replaceExisting) {
-    const same = checkDataDir(s.dataDir, prepared.expectedHostId);
+    const same = checkDataDir(s.dataDir, prepared.expectedHostId, s.warn);
     if (same) return { joined: false, existing: same };
   }
   const res = await client.post<IssuedCertificate>(prepared.path, prepared.body, { signal: s.signal });
@@ -109,7 +114,7 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
     certPem: res.certificate,
     caPem: res.ca_certificates.join(''),
     identity: { host_id: res.host_id, join_method: s.method, role: s.role, server: client.origin, joined_at: new Date(s.now ? s.now() : Date.now()).toISOString() },
-  });
+  }, s.warn);
   return { joined: true, hostId: res.host_id, certificate };
 }
 
@@ -123,7 +128,10 @@ export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pro
   if (!tokenName) throw new UsageError('join needs --token NAME');
   if (!server) throw new UsageError('join needs --server HOST:PORT');
 
-  const client = new JoineryClient({ addr: server, ...trustFrom(p, env) });
+  const trust = trustFrom(p, env);
+  // The CA file decides whom this host trusts: held to the agent's rules for its configuration.
+  if (trust.caFile) readTrustedHostFile(path.resolve(trust.caFile), 'CA file');
+  const client = new JoineryClient({ addr: server, ...trust });
   const outcome = await joinHost(client, { method, tokenName, role, dataDir, hostId: str(p, 'host-id'), region: str(p, 'region') });
   if (!outcome.joined) {
     // The host ID comes from a file or the server: printed as text that cannot act on a terminal.

@@ -3,13 +3,13 @@
 // sleep, randomness and the HTTP client are passed in, so tests run whole lifetimes in no time.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiError, JoineryClient, type ClientOptions } from '../../client/api-client';
 import { CertificateCheckError, checkIssuedCertificate } from '../../client/trust';
 import { joinHost } from '../join';
 import type { AgentConfig } from './config';
-import { IDENTITY_FILES, readIdentity, writeIdentity, type Identity } from './identity';
+import { UnsafePathError } from './host-files';
+import { IDENTITY_FILES, readIdentity, readIdentityFile, writeIdentity, type Identity, type Warn } from './identity';
 import { runOnRenew, type HookEvent } from './on-renew';
 import { DEFAULT_BACKOFF, isRetryable, renewalDue, retryDelay, type BackoffPolicy } from './schedule';
 
@@ -52,15 +52,13 @@ export interface HostState {
   obtainedAt?: number;
 }
 
-export function loadHostState(dataDir: string): HostState | undefined {
-  const identity = readIdentity(dataDir);
+export function loadHostState(dataDir: string, warn?: Warn): HostState | undefined {
+  const identity = readIdentity(dataDir, warn);
   if (!identity) return undefined;
   const read = (name: string) => {
-    try {
-      return fs.readFileSync(path.join(dataDir, name), 'utf8');
-    } catch (e) {
-      throw new Error(`${path.join(dataDir, name)} is missing or unreadable (${(e as NodeJS.ErrnoException).code}); the data directory holds a damaged identity`, { cause: e });
-    }
+    const text = readIdentityFile(dataDir, name);
+    if (text === undefined) throw new Error(`${path.join(dataDir, name)} is missing; the data directory holds a damaged identity`);
+    return text;
   };
   const keyPem = read(IDENTITY_FILES.key);
   const certPem = read(IDENTITY_FILES.cert);
@@ -136,7 +134,7 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
   async function joinOnce(replaceExisting: boolean): Promise<void> {
     const client = makeClient({ addr: cfg.authServer, ...trust });
     const outcome = await withRetry(replaceExisting ? 're-join' : 'join', () =>
-      join(client, { method: cfg.method, tokenName: cfg.tokenName, role: cfg.role, dataDir: cfg.dataDir, replaceExisting, signal, now: deps.now }),
+      join(client, { method: cfg.method, tokenName: cfg.tokenName, role: cfg.role, dataDir: cfg.dataDir, replaceExisting, signal, now: deps.now, warn: log }),
     );
     if (!outcome.joined) {
       log(`${cfg.dataDir} already holds the identity of this host (${outcome.existing.host_id})`);
@@ -172,7 +170,7 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
       certPem: res.answer.certificate,
       caPem: returned.length ? returned.join('') : state.caPem,
       identity: { ...state.identity, renewed_at: iso(deps.now()) },
-    });
+    }, log);
     log(`renewed the certificate of ${state.identity.host_id}${cfg.rotateKeys ? ' with a new key' : ''}; serial ${cert.serialNumber.toLowerCase()}, valid until ${iso(Date.parse(cert.validTo))}`);
     await hook('renew', state.identity.host_id);
   }
@@ -195,7 +193,7 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
   try {
     for (;;) {
       if (stopped()) throw new Stopped();
-      const state = loadHostState(cfg.dataDir);
+      const state = loadHostState(cfg.dataDir, log);
       if (!state) {
         log(`no identity in ${cfg.dataDir}; joining ${cfg.authServer} with the ${cfg.method} method`);
         await joinOnce(false);
@@ -247,12 +245,12 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
       return EXIT_FAILED;
     }
     log(`error: ${reason(e)}`);
-    const refused = e instanceof AgentStop || e instanceof CertificateCheckError || (e instanceof ApiError && e.status >= 400 && e.status < 500) || (e instanceof ApiError && e.code === 'untrusted');
+    const refused = e instanceof AgentStop || e instanceof UnsafePathError || e instanceof CertificateCheckError || (e instanceof ApiError && e.status >= 400 && e.status < 500) || (e instanceof ApiError && e.code === 'untrusted');
     return refused ? EXIT_REFUSED : EXIT_FAILED;
   }
 
   function validOnDisk(): number {
-    const s = loadHostState(cfg.dataDir);
+    const s = loadHostState(cfg.dataDir, log);
     if (s && deps.now() < s.notAfter) return 0;
     log(`error: no valid identity in ${cfg.dataDir} after this run`);
     return EXIT_FAILED;

@@ -4,7 +4,8 @@
 
 import * as path from 'node:path';
 import { parseAddr, PIN_RE } from '../../client/trust';
-import { readStrictDocuments } from '../documents';
+import { parseStrictDocuments } from '../documents';
+import { readTrustedFile, UnsafePathError } from './host-files';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
 
 export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
@@ -81,10 +82,26 @@ function checkKeys(obj: Record<string, unknown>, spec: Record<string, { kind: Ki
   }
 }
 
+/**
+ * Reads a file the agent trusts (its configuration, its CA file) only if root or the agent's user
+ * alone can change it: the configuration says whom to trust and which command to run as the
+ * agent's user (on_renew), so a file others can write is refused (exit status 2), never used.
+ */
+export function readTrustedHostFile(file: string, what: string): Buffer | undefined {
+  try {
+    return readTrustedFile(file, what);
+  } catch (e) {
+    if (e instanceof UnsafePathError) throw new UsageError(e.message, { cause: e });
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
 /** Reads and checks the file's shape; values are checked after flags are merged. */
 export function readConfigFile(file: string): Record<string, unknown> {
   // Read as strictly as the server reads documents: duplicate keys, odd tags, bad UTF-8 refused.
-  const docs = readStrictDocuments(file);
+  const bytes = readTrustedHostFile(file, 'configuration');
+  if (!bytes) throw new UsageError(`cannot read ${file}: ENOENT`);
+  const docs = parseStrictDocuments(bytes, file);
   if (docs.length > 1) throw new UsageError(`${file}: holds ${docs.length} YAML documents; the configuration is one`);
   const data: unknown = docs[0];
   if (data === null || data === undefined) return {};
@@ -134,5 +151,8 @@ export function loadAgentConfig(p: Parsed, cwd: string = process.cwd()): AgentCo
   const fromFile = (flag: string) => p.flags[flag] === undefined && configFile !== undefined;
   const dataDir = path.resolve(fromFile('data-dir') ? base : cwd, dataDirRaw);
   const caFile = caFileRaw === undefined ? undefined : path.resolve(fromFile('ca-file') ? base : cwd, caFileRaw);
+  // The CA file is the agent's trust anchor: held to the configuration's rules. It is read again
+  // when the agent connects, which also reports one that does not exist.
+  if (caFile) readTrustedHostFile(caFile, 'CA file');
   return { authServer, caPin: caPin?.trim().toLowerCase(), caFile, insecure, dataDir, tokenName, method: method as AgentJoinMethod, role, onRenew, rotateKeys };
 }

@@ -258,3 +258,55 @@ test('on_renew runs after a new certificate; its failure is logged and not fatal
     await server.stop();
   }
 });
+
+describe('a link planted in the data directory while the agent runs', () => {
+  /** A file outside the data directory that the link points at. */
+  function victim(): string {
+    const file = path.join(fs.mkdtempSync(path.join(tmp, 'v-')), 'victim');
+    fs.writeFileSync(file, 'precious\n');
+    return file;
+  }
+
+  test('while it sleeps until renewal: the next pass refuses it (exit 3) without asking the server', async () => {
+    const { clock, deps } = fakeTime(99);
+    const issue = issuer(clock);
+    const server = await startFakeJoinery(ca, (r) => issue(r));
+    const target = victim();
+    try {
+      const cfg = config(server);
+      const sleep = deps.sleep;
+      deps.sleep = async (ms, signal) => {
+        fs.symlinkSync(target, path.join(cfg.dataDir, '.commit.tmp'));
+        await sleep(ms, signal);
+      };
+      expect(await runAgent(cfg, { once: false }, deps)).toBe(EXIT_REFUSED);
+      expect(server.requests.map((r) => r.path)).toEqual(['/v1/join/token']);
+      expect(clock.lines.at(-1)).toBe(`error: ${path.join(cfg.dataDir, '.commit.tmp')} is a symbolic link (to ${target}); the agent never follows links in its data directory: remove it, and find out who put it there`);
+      expect(fs.readFileSync(target, 'utf8')).toBe('precious\n');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test.each(['.commit.tmp', '.key.pem.tmp', 'cert.pem'])('under %s while the renewal is in flight: nothing is written through it', async (name) => {
+    const { clock, deps } = fakeTime(99);
+    const issue = issuer(clock);
+    const target = victim();
+    let cfg!: AgentConfig;
+    const server = await startFakeJoinery(ca, async (r) => {
+      fs.rmSync(path.join(cfg.dataDir, name), { force: true });
+      fs.symlinkSync(target, path.join(cfg.dataDir, name));
+      return issue(r);
+    });
+    try {
+      cfg = config(server);
+      await identityOnDisk(cfg.dataDir, clock, clock.t - 50 * MIN, clock.t + 10 * MIN);
+      expect(await runAgent(cfg, { once: true }, deps)).toBe(EXIT_REFUSED);
+      expect(server.requests.map((r) => r.path)).toEqual(['/v1/renew']);
+      expect(clock.lines.at(-1)).toMatch(/^error: .* is a symbolic link \(to .*\); the agent never follows links in its data directory/);
+      expect(fs.readFileSync(target, 'utf8')).toBe('precious\n');
+    } finally {
+      await server.stop();
+    }
+  });
+});

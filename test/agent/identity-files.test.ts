@@ -36,7 +36,8 @@ test('a crash after the commit marker is rolled forward: the new key never sits 
 test('a crash before the commit marker is rolled back: the old identity stays', () => {
   const dir = path.join(tmp, 'c');
   writeIdentity(dir, files('old'));
-  fs.writeFileSync(path.join(dir, '.key.pem.tmp'), 'key-new');
+  // As the agent writes it: the key's temporary file is 0600 too.
+  fs.writeFileSync(path.join(dir, '.key.pem.tmp'), 'key-new', { mode: 0o600 });
   fs.writeFileSync(path.join(dir, '.cert.pem.tmp'), 'cert-ne');
   recoverIdentity(dir);
   expect(read(dir)).toEqual(['key-old', 'cert-old', 'ca-old']);
