@@ -36,6 +36,8 @@ const NEEDS_TOOLS = [
   ['test/join-iam/organizations-e2e.test.ts', 'moto'],
   ['test/join-iam/organizations.test.ts', 'moto'],
   ['test/lifecycle/ec2-rejoin.test.ts', 'moto'],
+  ['test/ca-keys/kms-signer.test.ts', 'moto'],
+  ['test/ca-keys/pkcs11-signer.test.ts', 'SoftHSM2'],
 ];
 
 // Whatever the suites need (moto, Terraform, OpenTofu) is installed first; cached after one run.

@@ -13,7 +13,7 @@ import { toPem } from '../../api/ca/der';
 
 export async function expectVerifiableChain(signer: CaSigner, clusterName = 'ca-keys-test'): Promise<void> {
   // Signatures over arbitrary data verify with the public key.
-  for (const data of [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(3000, 7)]) {
+  for (const data of [Buffer.from([0]), Buffer.from('hello'), Buffer.alloc(3000, 7)]) {
     const sig = await signer.sign(data);
     expect(sig[0]).toBe(0x30); // DER SEQUENCE
     expect(verify('sha256', data, { key: signer.publicKey, dsaEncoding: 'der' }, sig)).toBe(true);
