@@ -141,7 +141,7 @@ export class Pkcs11Signer implements CaSigner {
     const { mod, lib } = await acquireModule(uri.modulePath);
     let signer: Pkcs11Signer | undefined;
     try {
-      const { slot, label } = findToken(lib, uri);
+      const { slot, label } = findToken(mod, lib, uri);
       const session = lib.C_OpenSession(slot, mod.CKF_SERIAL_SESSION);
       let publicKey: KeyObject;
       try {
@@ -221,11 +221,13 @@ export class Pkcs11Signer implements CaSigner {
   }
 }
 
-function findToken(lib: P.PKCS11, uri: Pkcs11Uri): { slot: Buffer; label: string } {
+function findToken(mod: Pkcs11Module, lib: P.PKCS11, uri: Pkcs11Uri): { slot: Buffer; label: string } {
   const matches: { slot: Buffer; label: string }[] = [];
   const seen: string[] = [];
   for (const slot of lib.C_GetSlotList(true)) {
     const info = lib.C_GetTokenInfo(slot);
+    // A blank token (SoftHSM2 always offers one for initialising) holds no key.
+    if (!(info.flags & mod.CKF_TOKEN_INITIALIZED)) continue;
     const label = info.label.trimEnd();
     seen.push(`"${label}" (slot ${slotNumber(slot)})`);
     if (uri.token !== undefined && uri.token !== label) continue;
