@@ -26,6 +26,8 @@ const NEEDS_TOOLS = [
   ['test/jsii/', 'Python, jsii'],
   ['test/release/', 'Terraform, Node 24'],
   ['test/replicas/', 'PostgreSQL, moto'],
+  ['test/ca-keys/kms-signer.test.ts', 'moto'],
+  ['test/ca-keys/pkcs11-signer.test.ts', 'SoftHSM2'],
   ['test/unit/store.test.ts', 'PostgreSQL'],
   ['test/unit/bounds.test.ts', 'PostgreSQL'],
   ['test/unit/migrations.test.ts', 'PostgreSQL'],
@@ -36,8 +38,6 @@ const NEEDS_TOOLS = [
   ['test/join-iam/organizations-e2e.test.ts', 'moto'],
   ['test/join-iam/organizations.test.ts', 'moto'],
   ['test/lifecycle/ec2-rejoin.test.ts', 'moto'],
-  ['test/ca-keys/kms-signer.test.ts', 'moto'],
-  ['test/ca-keys/pkcs11-signer.test.ts', 'SoftHSM2'],
 ];
 
 // Whatever the suites need (moto, Terraform, OpenTofu) is installed first; cached after one run.
