@@ -1,5 +1,6 @@
 // The CA key setting: every accepted form, and a clear refusal naming the setting for the rest.
 
+import fc from 'fast-check';
 import { parseCaKeySpec } from '../../api/ca/signers/spec';
 
 describe('parseCaKeySpec', () => {
@@ -26,6 +27,7 @@ describe('parseCaKeySpec', () => {
       uri: { token: 'My Token', object: 'ca-key', id: Buffer.from([1, 2]), modulePath: '/usr/lib/softhsm/libsofthsm2.so', pinFile: '/etc/joinery/pin' },
     });
     expect(parseCaKeySpec('pkcs11:slot-id=3;id=%AB?pin-source=/run/pin&module-path=/m.so')).toMatchObject({ uri: { slotId: 3, pinFile: '/run/pin' } });
+    expect(parseCaKeySpec('pkcs11:object=%E2%9C%93?module-path=/m.so&pin-source=file:///run/pin')).toMatchObject({ uri: { object: '✓', pinFile: '/run/pin' } });
   });
 
   test.each([
@@ -46,8 +48,27 @@ describe('parseCaKeySpec', () => {
     ['pkcs11:object=ca;slot-id=x?module-path=/m.so&pin-source=file:/p', /slot-id must be a decimal number/],
     ['pkcs11:object=ca?module-path=/m.so&pin-source=file:pin', /pin-source must be file:<absolute path>/],
     ['pkcs11:object?module-path=/m.so&pin-source=file:/p', /"object" in the path is not name=value/],
+    ['pkcs11:object=ca?module-path=/m.so&pin-source=file://otherhost/pin', /pin-source must be file:<absolute path>/],
+    ['pkcs11:object=ca?module-path=/m.so&pin-source=file:/p%00x', /pin-source must be file:<absolute path>/],
   ])('refuses %s', (value, message) => {
     expect(() => parseCaKeySpec(value)).toThrow(message);
+  });
+
+  test('any input either parses or is refused naming the setting; nothing else is thrown', () => {
+    const pieces = fc.constantFrom('file', 'awskms', 'pkcs11', ':', ';', '?', '&', '=', '%', '%4', '%41', '/', 'alias/', 'arn:aws:kms:', 'object', 'id', 'token', 'module-path', 'pin-source', 'file:/', 'x', ' ', '\0', '\n');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(pieces, fc.string({ maxLength: 4 })), { maxLength: 12 }), (parts) => {
+        const value = parts.join('');
+        try {
+          const spec = parseCaKeySpec(value);
+          expect(['file', 'awskms', 'pkcs11']).toContain(spec.kind);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Error);
+          expect((err as Error).message.startsWith(`JOINERY_CA_KEY=${JSON.stringify(value.trim())}: `)).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test('the error names the setting it was given as', () => {

@@ -103,8 +103,9 @@ function parsePkcs11Uri(spec: string, bad: (why: string) => Error): Pkcs11Uri {
   if (!modulePath?.startsWith('/')) throw bad('the PKCS#11 URI needs module-path=<absolute path to the PKCS#11 library> in its query (e.g. ?module-path=/usr/lib/softhsm/libsofthsm2.so)');
   const pinSource = text('pin-source', query);
   if (!pinSource) throw bad('the PKCS#11 URI needs pin-source=file:<path> in its query: the token PIN is read from that file (mode 0600)');
+  // file:/p and file:///p (RFC 8089); file://host/p names another machine, which is no PIN file.
   const pinFile = pinSource.startsWith('file:') ? pinSource.slice('file:'.length).replace(/^\/\/(?=\/)/, '') : pinSource;
-  if (!pinFile.startsWith('/')) throw bad(`pin-source must be file:<absolute path>, got ${JSON.stringify(pinSource)}`);
+  if (!pinFile.startsWith('/') || pinFile.startsWith('//') || pinFile.includes('\0')) throw bad(`pin-source must be file:<absolute path>, got ${JSON.stringify(pinSource)}`);
 
   const type = text('type', path);
   if (type !== undefined && type !== 'private') throw bad(`type=${type} names no signing key; the CA key is type=private (or leave type out)`);
