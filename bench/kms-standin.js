@@ -39,6 +39,7 @@ async function startKmsStandIn(opts = {}) {
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' });
   const stats = { getPublicKey: 0, sign: 0, throttled: 0, raw: 0, digest: 0 };
   let throttleLeft = opts.throttleFirst ?? 0;
+  const failures = []; // queued by tests: { status, type, message }
   let tokens = burst;
   let at = Date.now();
 
@@ -73,6 +74,8 @@ async function startKmsStandIn(opts = {}) {
     }
     if (target !== 'Sign') return fail(res, 400, 'UnknownOperationException', target);
     stats.sign++;
+    const failure = failures.shift();
+    if (failure) return fail(res, failure.status, failure.type, failure.message);
     if (throttleLeft > 0 || !takeToken()) {
       if (throttleLeft > 0) throttleLeft--;
       stats.throttled++;
@@ -115,6 +118,10 @@ async function startKmsStandIn(opts = {}) {
     keyArn: arn,
     publicKey,
     stats,
+    /** Makes the next Sign calls answer these errors, one each: [{ status, type, message }]. */
+    failNext(...answers) {
+      failures.push(...answers);
+    },
     /** Makes the next n Sign calls answer ThrottlingException. */
     throttleNext(n) {
       throttleLeft = n;

@@ -4,6 +4,9 @@
 // kms-standin.test.ts, which signs digests as AWS does.
 
 import { createHash, verify } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { KmsSigner } from '../../api/ca/signers/kms-signer';
 import { openCaSigner } from '../../api/ca/signers';
@@ -27,12 +30,15 @@ async function createKey(keySpec: 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'RSA_2048'
   return { id: out.KeyMetadata!.KeyId!, arn: out.KeyMetadata!.Arn! };
 }
 
-test('a moto KMS key signs a CA and a host certificate that openssl verifies', async () => {
+test('a moto KMS key signs a CA and a host certificate that openssl verifies; nothing is written to the data directory', async () => {
   const key = await createKey();
-  const signer = await openCaSigner(`awskms:${key.id}`, { dataDir: '/nonexistent', kmsClient: kms });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-data-'));
+  const signer = await openCaSigner(`awskms:${key.id}`, { dataDir, kmsClient: kms });
   // AWS answers GetPublicKey with the key's ARN, moto with its ID: either is what the signer names.
   expect([`awskms ${key.arn} (${key.id})`, `awskms ${key.id}`]).toContain(signer.describe());
   await expectVerifiableChain(signer);
+  expect(fs.readdirSync(dataDir)).toEqual([]);
+  fs.rmSync(dataDir, { recursive: true });
   await signer.close();
   await expect(signer.sign(Buffer.from('x'))).rejects.toThrow(/closed/);
 });

@@ -14,6 +14,7 @@ interface StandIn {
   publicKey: KeyObject;
   stats: { getPublicKey: number; sign: number; throttled: number; raw: number; digest: number };
   throttleNext(n: number): void;
+  failNext(...answers: Array<{ status: number; type: string; message: string }>): void;
   close(): Promise<void>;
 }
 const { startKmsStandIn } = require('../../bench/kms-standin') as { startKmsStandIn: (opts?: Record<string, unknown>) => Promise<StandIn> };
@@ -72,4 +73,24 @@ test('a TBS over 4,096 bytes is signed as a SHA-256 DIGEST and verifies', async 
   expect(standIn.stats.digest).toBe(1);
   await signer.sign(Buffer.alloc(4096, 1));
   expect(standIn.stats.raw).toBe(1);
+});
+
+test('transient KMS failures are retried a few times; a refusal is not retried and says what to do', async () => {
+  const signer = await KmsSigner.open({ keyId: standIn.keyId, client });
+  standIn.failNext({ status: 500, type: 'KMSInternalException', message: 'internal' }, { status: 500, type: 'DependencyTimeoutException', message: 'timeout' });
+  const data = Buffer.from('after two hiccups');
+  expect(verify('sha256', data, { key: standIn.publicKey, dsaEncoding: 'der' }, await signer.sign(data))).toBe(true);
+  expect(standIn.stats.sign).toBe(3);
+
+  standIn.failNext(...Array.from({ length: 4 }, () => ({ status: 500, type: 'KMSInternalException', message: 'down' })));
+  await expect(signer.sign(data)).rejects.toThrow(/kms:Sign failed: KMSInternalException: down/);
+  expect(standIn.stats.sign).toBe(3 + 4); // the first try and three retries
+
+  standIn.failNext({ status: 400, type: 'AccessDeniedException', message: 'not authorized' });
+  const before = standIn.stats.sign;
+  await expect(signer.sign(data)).rejects.toThrow(`kms:Sign failed: the server's AWS identity may not call kms:Sign on KMS key ${standIn.keyId}; allow kms:GetPublicKey and kms:Sign on it (key policy or IAM policy)`);
+  expect(standIn.stats.sign).toBe(before + 1);
+
+  standIn.failNext({ status: 400, type: 'DisabledException', message: 'disabled' });
+  await expect(signer.sign(data)).rejects.toThrow(`kms:Sign failed: KMS key ${standIn.keyId} is disabled; enable it`);
 });
