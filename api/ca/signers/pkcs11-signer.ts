@@ -32,8 +32,24 @@ export const DEFAULT_PKCS11_PACING: KeyServicePacing = { callsPerSecond: 1000, m
 /** One loaded, initialised module per library path: PKCS#11 allows C_Initialize once per process. */
 const modules = new Map<string, { lib: P.PKCS11; users: number }>();
 
+/**
+ * The binding, loaded on first use: it is an optional dependency compiled on install (node-gyp),
+ * so a machine without build tools still installs Joinery and only PKCS#11 keys are unavailable.
+ */
+async function loadBinding(): Promise<Pkcs11Module> {
+  try {
+    return (await import('pkcs11js')) as Pkcs11Module;
+  } catch (err) {
+    throw new Error(
+      `PKCS#11 CA keys need the pkcs11js module, which is not installed or did not build here (${(err as Error).message.split('\n')[0]}); ` +
+        'install python3, make and a C++ compiler, then run npm rebuild pkcs11js in the Joinery installation',
+      { cause: err },
+    );
+  }
+}
+
 async function acquireModule(path: string): Promise<{ mod: Pkcs11Module; lib: P.PKCS11 }> {
-  const mod = (await import('pkcs11js')) as Pkcs11Module;
+  const mod = await loadBinding();
   let entry = modules.get(path);
   if (!entry) {
     const lib = new mod.PKCS11();
