@@ -94,3 +94,18 @@ test('transient KMS failures are retried a few times; a refusal is not retried a
   standIn.failNext({ status: 400, type: 'DisabledException', message: 'disabled' });
   await expect(signer.sign(data)).rejects.toThrow(`kms:Sign failed: KMS key ${standIn.keyId} is disabled; enable it`);
 });
+
+test('a key named without a region, where the SDK finds none, says how to name one', async () => {
+  const saved = { ...process.env };
+  for (const k of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete process.env[k];
+  process.env.AWS_CONFIG_FILE = '/nonexistent/config';
+  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/credentials';
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  try {
+    await expect(KmsSigner.open({ keyId: 'alias/joinery-ca', pacing: { maxWaitMs: 100 } })).rejects.toThrow(
+      'kms:GetPublicKey failed: no AWS region for KMS key alias/joinery-ca; name the key by its ARN (awskms:arn:aws:kms:<region>:…) or set AWS_REGION',
+    );
+  } finally {
+    process.env = saved;
+  }
+});

@@ -41,6 +41,9 @@ function isTransient(err: unknown): boolean {
 function explain(err: unknown, action: string, key: string): Error {
   const name = errorName(err);
   const detail = String((err as Error)?.message ?? err).replace(/\s+/g, ' ').slice(0, 300);
+  if (detail === 'Region is missing') {
+    return new Error(`${action} failed: no AWS region for KMS key ${key}; name the key by its ARN (awskms:arn:aws:kms:<region>:…) or set AWS_REGION`, { cause: err });
+  }
   const why: Record<string, string> = {
     NotFoundException: `KMS key ${key} does not exist in this region (or the alias points nowhere)`,
     AccessDeniedException: `the server's AWS identity may not call ${action} on KMS key ${key}; allow kms:GetPublicKey and kms:Sign on it (key policy or IAM policy)`,
