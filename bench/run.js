@@ -3,8 +3,9 @@
 // exists: token-method joins against an Express 5 hello-world over HTTPS (same load generator,
 // new TLS connection per request and keep-alive); a burst of 1,000 EC2 joins against a throttled
 // EC2 stand-in; IAM joins against a fake STS answering in 50 ms; two replicas on one PostgreSQL
-// against one server on SQLite; the admin API; server RSS after each. Prints the figures against the targets and exits 1 when one is missed. Loopback only,
-// bounded in count and time (a few minutes at most).
+// against one server on SQLite; the admin API; server RSS after each; the CA's signing cost per
+// certificate with a key file, KMS and PKCS#11. Prints the figures against the targets and exits 1
+// when one is missed. Loopback only, bounded in count and time (a few minutes at most).
 const os = require('node:os');
 const { JoineryClient } = require('../dist/client/api-client');
 const { startJoinery } = require('./processes');
@@ -12,6 +13,7 @@ const tokenJoins = require('./token-joins');
 const ec2Burst = require('./ec2-burst');
 const iamJoins = require('./iam-joins');
 const replicas = require('./replicas');
+const caSigning = require('./ca-signing');
 
 const HARD_LIMIT_MS = 6 * 60_000;
 
@@ -102,6 +104,15 @@ async function main() {
   } else {
     console.log(`  replicas skipped: ${rep.skipped}`);
   }
+
+  console.log('\nCA signing: one host certificate per signature, by where the CA key lives (issue + verify; sequential, then 32 in flight)');
+  const cs = await caSigning.run();
+  const signerLine = (name, r) =>
+    console.log(r.skipped ? `  ${name.padEnd(24)} skipped: ${r.skipped}` : `  ${name.padEnd(24)} ${f(r.latencyMs, 2).padStart(8)} ms/certificate  ${f(r.perSec, 0).padStart(6)}/s at 32 in flight  ${f(r.latencyMs / cs.file.latencyMs, 1)}x the file key's cost  failed ${r.failed}`);
+  signerLine('file (ca.key)', cs.file);
+  signerLine(`KMS (stand-in, ${cs.kmsLatencyMs} ms)`, cs.kms);
+  signerLine('PKCS#11 (SoftHSM2)', cs.pkcs11);
+  target('CA signatures failed', cs.file.failed + cs.kms.failed + (cs.pkcs11.failed ?? 0), '<=', 0);
 
   console.log(`\n${'target'.padEnd(36)} ${'figure'.padStart(10)}   goal`);
   for (const r of results) console.log(`${r.name.padEnd(36)} ${f(r.value, r.unit === 'x' ? 2 : 1).padStart(10)}${r.unit.padEnd(4)} ${r.op} ${r.goal}${r.unit}  ${r.ok ? 'ok' : 'MISSED'}`);

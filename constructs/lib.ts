@@ -36,6 +36,7 @@ export {
 export { AssumeRolePolicy, AssumeRolePolicyProps } from './aws/assume-role-policy';
 export { IamJoinRole, IamJoinRoleProps } from './aws/iam-join-role';
 export { IRoleReference, RoleReference, RoleReferenceFromNameOptions } from './aws/role-reference';
+export { CaSigningKey, CaSigningKeyProps, CaSigningPolicy, CaSigningPolicyOptions, CaSigningPolicyProps } from './aws/ca-signing-key';
 
 // Composite.
 export { MultiAccountEc2Join, MultiAccountEc2JoinProps, AuthServiceAccount, ForeignAccount } from './multi-account-ec2-join';

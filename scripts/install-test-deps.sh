@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suites need on a fresh machine: moto (the AWS emulator) from PyPI, and
-# Terraform + OpenTofu built from the Go module proxy (scripts/install-terraform.sh). Idempotent:
+# Installs what the test suites need on a fresh machine: moto (the AWS emulator) from PyPI, SoftHSM2
+# and OpenSC from Debian, and Terraform + OpenTofu built from the Go module proxy
+# (scripts/install-terraform.sh). Idempotent:
 # it does nothing for what is already there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +28,17 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   echo "installing postgresql"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+fi
+
+# SoftHSM2 (a PKCS#11 token in a directory) and OpenSC's pkcs11-tool, for the CA key tests
+# (test/ca-keys/pkcs11-signer.test.ts); pkcs11js compiles with the build tools npm's node-gyp uses.
+missing=""
+command -v softhsm2-util >/dev/null 2>&1 || missing="$missing softhsm2"
+command -v pkcs11-tool >/dev/null 2>&1 || missing="$missing opensc"
+if [ -n "$missing" ]; then
+  echo "installing$missing"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; fi
 fi
 
 if [ -x "$here/install-terraform.sh" ]; then

@@ -26,6 +26,8 @@ const NEEDS_TOOLS = [
   ['test/jsii/', 'Python, jsii'],
   ['test/release/', 'Terraform, Node 24'],
   ['test/replicas/', 'PostgreSQL, moto'],
+  ['test/ca-keys/kms-signer.test.ts', 'moto'],
+  ['test/ca-keys/pkcs11-signer.test.ts', 'SoftHSM2'],
   ['test/unit/store.test.ts', 'PostgreSQL'],
   ['test/unit/bounds.test.ts', 'PostgreSQL'],
   ['test/unit/migrations.test.ts', 'PostgreSQL'],

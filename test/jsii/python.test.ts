@@ -8,7 +8,9 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Testing } from 'cdktf';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { Testing, TerraformOutput, TerraformStack } from 'cdktf';
+import { CaSigningKey } from '../../constructs';
 import { MultiAccountEc2Stack } from '../../examples/multi-account-ec2/stack';
 import { REPO_ROOT } from '../support/server';
 import { CDK_TOOLS, installCdkTools, NODE22 } from './tools';
@@ -57,6 +59,26 @@ describe('constructs/API.md', () => {
     const committed = fs.readFileSync(path.join(REPO_ROOT, 'constructs', 'API.md'), 'utf8');
     expect(committed).toEqual(fs.readFileSync(path.join(work, 'API.md'), 'utf8'));
     expect(committed).toContain('fromTokenName');
+  });
+});
+
+describe('CaSigningKey from Python', () => {
+  it('synthesizes the key, alias, key policy and signing policy the TypeScript construct does', () => {
+    const out = path.join(work, 'cdktf-ca.out');
+    const env = { ...process.env, PATH: `${path.dirname(NODE22)}${path.delimiter}${process.env.PATH}` };
+    const printed = execFileSync(VENV_PYTHON, [path.join(__dirname, 'ca_signing_key.py'), out], { encoding: 'utf8', cwd: work, env });
+    expect(printed).toContain('synthesized');
+    const py: Tf = JSON.parse(fs.readFileSync(path.join(out, 'stacks', 'ca-signing-key', 'cdk.tf.json'), 'utf8'));
+
+    const stack = new TerraformStack(Testing.app(), 'ca-signing-key');
+    new AwsProvider(stack, 'aws', { region: 'us-east-1' });
+    const key = new CaSigningKey(stack, 'ca-key', { accountId: '111122223333', partition: 'aws', serverRoles: ['joinery-server'], deletionWindowInDays: 7, signingPolicy: { name: 'prod-ca-signing' } });
+    key.grantSign('joinery-replica');
+    new TerraformOutput(stack, 'ca_key_setting', { value: key.caKeySetting });
+    const ts: Tf = JSON.parse(Testing.synth(stack));
+    expect(blocks(py)).toEqual(blocks(ts));
+    expect(Object.values(py.resource.aws_kms_key)[0]).toMatchObject({ customer_master_key_spec: 'ECC_NIST_P256', key_usage: 'SIGN_VERIFY' });
+    expect(Object.values(py.resource.aws_iam_role_policy_attachment).map((a) => a.role)).toEqual(['joinery-server', 'joinery-replica']);
   });
 });
 

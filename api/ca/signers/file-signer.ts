@@ -1,0 +1,54 @@
+// The CA key as a PKCS#8 file (today's <data-dir>/ca.key): read once, refused when others can
+// read it, signed with node:crypto. The key is in the process's memory; KMS or PKCS#11 keep it out.
+
+import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import * as fs from 'node:fs';
+import { CA_SIGNING_ALGORITHM, requireP256, type CaSigner } from './signer';
+
+export class FileSigner implements CaSigner {
+  readonly algorithm = CA_SIGNING_ALGORITHM;
+  readonly publicKey: KeyObject;
+  private key?: KeyObject;
+
+  private constructor(
+    private readonly file: string,
+    key: KeyObject,
+  ) {
+    this.key = key;
+    this.publicKey = createPublicKey(key);
+  }
+
+  /** Opens an existing key file; the CA creates it (0600) on first start. */
+  static open(file: string): FileSigner {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch (err) {
+      throw new Error(`cannot read the CA key ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!stat.isFile()) throw new Error(`the CA key ${file} is not a regular file`);
+    const mode = stat.mode & 0o777;
+    if (mode & 0o077) throw new Error(`${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${file}`);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(fs.readFileSync(file));
+    } catch (err) {
+      throw new Error(`${file} is not a PEM or DER private key: ${(err as Error).message}`, { cause: err });
+    }
+    return new FileSigner(file, requireP256(key, file));
+  }
+
+  sign(tbs: Buffer): Promise<Buffer> {
+    if (!this.key) return Promise.reject(new Error(`the CA signer for ${this.file} is closed`));
+    return Promise.resolve(sign('sha256', tbs, { key: this.key, dsaEncoding: 'der' }));
+  }
+
+  describe(): string {
+    return `file ${this.file}`;
+  }
+
+  close(): Promise<void> {
+    this.key = undefined;
+    return Promise.resolve();
+  }
+}
