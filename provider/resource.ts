@@ -35,6 +35,7 @@ export function planToken(prior: CtyObject | null, proposed: CtyObject | null, c
 
   const cfgMd = config.metadata;
   const priorMd = asObj(prior?.metadata);
+  const nameLeftOut = cfgMd === null || (!isUnknown(cfgMd) && (asObj(cfgMd)!.name === null || asObj(cfgMd)!.name === ''));
   if (isUnknown(cfgMd)) planned.metadata = UNKNOWN;
   else if (cfgMd === null) planned.metadata = priorMd ? structuredCloneValue(priorMd) : UNKNOWN;
   else {
@@ -58,7 +59,14 @@ export function planToken(prior: CtyObject | null, proposed: CtyObject | null, c
   planned.id = typeof name === 'string' && typeof method === 'string' ? resourceId(name, method) : UNKNOWN;
   const requiresReplace: PathStep[][] = [];
   if (prior && name !== asObj(prior.metadata)?.name) requiresReplace.push(['metadata', 'name']);
-  return { planned, requiresReplace, diagnostics: expiryDiagnostics(planned, !prior || requiresReplace.length > 0, now) };
+  const diagnostics = prior ? [] : missingNameDiagnostics(nameLeftOut, method);
+  return { planned, requiresReplace, diagnostics: [...diagnostics, ...expiryDiagnostics(planned, !prior || requiresReplace.length > 0, now)] };
+}
+
+/** Creating a token without a name: only the server can name a token-method token. */
+function missingNameDiagnostics(nameLeftOut: boolean, method: CtyValue | undefined): Diagnostic[] {
+  if (!nameLeftOut || typeof method !== 'string' || method === 'token') return [];
+  return [error('Invalid token', `metadata.name: is required for join_method ${method} (only token-method names are generated)`, ['metadata', 'name'])];
 }
 
 /**

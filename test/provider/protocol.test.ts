@@ -172,11 +172,25 @@ describe('validation', () => {
     expect((await validate(c)).map((x) => x.path)).toEqual([['spec', 'allow', 0, 'aws_arn']]);
   });
 
-  test('ec2 tokens need a name; token-method names may be left to the server', async () => {
+  test('ec2 tokens need a name to be created; token-method names may be left to the server; an existing token keeps its name', async () => {
     const c = seedConfig();
     (c.metadata as CtyObject).name = null;
-    expect((await validate(c)).map((x) => x.path)).toEqual([['metadata', 'name']]);
-    expect(await validate({ ...c, labels: null, metadata: null, spec: { roles: ['Node'], join_method: null, bot_name: null, aws_iid_ttl: null, allow: null } })).toEqual([]);
+    // Judged by the plan, which knows whether the token exists (-generate-config-out leaves the sensitive name out).
+    expect(await validate(c)).toEqual([]);
+    const create = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(c), config: mp(c) });
+    expect(diags(create)).toEqual([{ severity: 'ERROR', summary: 'Invalid token', detail: 'metadata.name: is required for join_method ec2 (only token-method names are generated)', path: ['metadata', 'name'] }]);
+    const noMetadata = { ...c, labels: null, metadata: null };
+    const created = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(noMetadata), config: mp(noMetadata) });
+    expect(diags(created).map((d) => d.path)).toEqual([['metadata', 'name']]);
+    const tokenMethod = { ...c, labels: null, metadata: null, spec: { roles: ['Node'], join_method: null, bot_name: null, aws_iid_ttl: null, allow: null } };
+    expect(await validate(tokenMethod)).toEqual([]);
+    expect(diags(await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(tokenMethod), config: mp(tokenMethod) }))).toEqual([]);
+
+    const prior = { ...seedConfig('proto-named'), id: 'proto-named', kind: 'token' };
+    const kept = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(prior), proposed_new_state: mp({ ...c, id: 'proto-named', kind: 'token' }), config: mp(c) });
+    expect(diags(kept)).toEqual([]);
+    expect(val(kept.planned_state)).toMatchObject({ metadata: { name: 'proto-named' } });
+    expect(kept.requires_replace).toEqual([]);
   });
 
   test('unknown values (including refined unknowns, msgpack extension 12) are not judged; known ones are', async () => {
