@@ -423,6 +423,16 @@ describe('resource identity (protocol 6.9, Terraform 1.12+)', () => {
     expect(diags(res)).toEqual([{ severity: 'ERROR', summary: 'Missing token name', detail: expect.stringMatching(/identity = \{ name = "<token name>" \}/), path: [] }]);
   });
 
+  test('a hostile identity name is one clear diagnostic, never an internal error or another token', async () => {
+    for (const name of ['..', '../tokens', 'a/b', '%2e%2e', ' ', 'x'.repeat(5000)]) {
+      const res = await provider.rpc.ImportResourceState({ type_name: TYPE, id: '', identity: identity(name) });
+      expect(res.imported_resources).toEqual([]);
+      expect(diags(res)).toHaveLength(1);
+      expect(diags(res)[0]).toMatchObject({ severity: 'ERROR' });
+      expect(diags(res)[0].summary).not.toMatch(/Internal error/);
+    }
+  });
+
   test('UpgradeResourceIdentity keeps a version 0 identity and refuses one from the future', async () => {
     const ok0 = await provider.rpc.UpgradeResourceIdentity({ type_name: TYPE, version: 0, raw_identity: { json: Buffer.from('{"name":"a-token"}') } });
     expect(diags(ok0)).toEqual([]);
