@@ -1,14 +1,26 @@
 // teleport_provision_token: plan, apply, refresh and import against the Joinery API.
 
 import { ApiError, type JoineryClient, type TokenResource } from '../client/api-client';
+import { rfc3339Ms } from '../schema/time';
 import { DEFAULT_AWS_IID_TTL, maskTokenName } from '../schema/token';
 import { isUnknown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
-import { apiDiagnostic, error, type Diagnostic, type PathStep } from './diagnostics';
+import { apiDiagnostic, error, warning, type Diagnostic, type PathStep } from './diagnostics';
 import { asObj, dataValueFromToken, fillUnknowns, inferredJoinMethod, resourceId, sameToken, tokenFromValue, valueFromToken } from './token-state';
 
 export interface PlanResult {
   planned: CtyValue;
   requiresReplace: PathStep[][];
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * The token's resource identity (Terraform 1.12+): its name, which is unique in Joinery and never
+ * changes (a new name replaces the token). Null while the name is not known (a name the server
+ * generates at create), as Terraform allows for a create.
+ */
+export function tokenIdentity(value: CtyValue | undefined): CtyObject | null {
+  const name = asObj(asObj(value)?.metadata)?.name;
+  return typeof name === 'string' && name !== '' ? { name } : null;
 }
 
 /**
@@ -16,13 +28,14 @@ export interface PlanResult {
  * know yet marked unknown, and server defaults the plan can predict filled in (join_method,
  * aws_iid_ttl), so that the state after apply matches and the next plan is empty.
  */
-export function planToken(prior: CtyObject | null, proposed: CtyObject | null, config: CtyObject | null): PlanResult {
-  if (!proposed || !config) return { planned: null, requiresReplace: [] };
+export function planToken(prior: CtyObject | null, proposed: CtyObject | null, config: CtyObject | null, now: Date = new Date()): PlanResult {
+  if (!proposed || !config) return { planned: null, requiresReplace: [], diagnostics: [] };
   const planned: CtyObject = structuredCloneValue(proposed);
   planned.kind = 'token';
 
   const cfgMd = config.metadata;
   const priorMd = asObj(prior?.metadata);
+  const nameLeftOut = cfgMd === null || (!isUnknown(cfgMd) && (asObj(cfgMd)!.name === null || asObj(cfgMd)!.name === ''));
   if (isUnknown(cfgMd)) planned.metadata = UNKNOWN;
   else if (cfgMd === null) planned.metadata = priorMd ? structuredCloneValue(priorMd) : UNKNOWN;
   else {
@@ -46,7 +59,43 @@ export function planToken(prior: CtyObject | null, proposed: CtyObject | null, c
   planned.id = typeof name === 'string' && typeof method === 'string' ? resourceId(name, method) : UNKNOWN;
   const requiresReplace: PathStep[][] = [];
   if (prior && name !== asObj(prior.metadata)?.name) requiresReplace.push(['metadata', 'name']);
-  return { planned, requiresReplace };
+  const diagnostics = prior ? [] : missingNameDiagnostics(nameLeftOut, method);
+  return { planned, requiresReplace, diagnostics: [...diagnostics, ...expiryDiagnostics(planned, !prior || requiresReplace.length > 0, now)] };
+}
+
+/** Creating a token without a name: only the server can name a token-method token. */
+function missingNameDiagnostics(nameLeftOut: boolean, method: CtyValue | undefined): Diagnostic[] {
+  if (!nameLeftOut || typeof method !== 'string' || method === 'token') return [];
+  return [error('Invalid token', `metadata.name: is required for join_method ${method} (only token-method names are generated)`, ['metadata', 'name'])];
+}
+
+/**
+ * What the plan says about a metadata.expires that has passed. Creating such a token is refused
+ * (it could never be used to join, and the date is almost always a stale copy); a token that
+ * exists and has expired plans as usual, with a warning saying what to do, so an expiry that
+ * passes never breaks a plan or forces a diff.
+ */
+export function expiryDiagnostics(planned: CtyObject, creating: boolean, now: Date): Diagnostic[] {
+  const expires = asObj(planned.metadata)?.expires;
+  const at = rfc3339Ms(expires);
+  if (typeof expires !== 'string' || at === undefined || at > now.getTime()) return []; // unset, unknown, invalid (validation reports it) or ahead
+  const path = ['metadata', 'expires'];
+  if (creating) {
+    return [
+      error(
+        'Token would be created expired',
+        `metadata.expires (${expires}) has already passed, so no host could ever join with this token. Set metadata.expires to a future time, or leave it out for a token that does not expire.`,
+        path,
+      ),
+    ];
+  }
+  return [
+    warning(
+      'Token has expired',
+      `Token ${shownName(planned)} expired at ${expires}: hosts can no longer join with it. To use it again, set metadata.expires to a later time (an in-place update); if it is no longer needed, remove the resource so that the next apply deletes it.`,
+      path,
+    ),
+  ];
 }
 
 function structuredCloneValue<T extends CtyValue>(v: T): T {
@@ -150,6 +199,17 @@ export async function readToken(client: JoineryClient, prior: CtyObject): Promis
   } catch (e) {
     return { newState: prior, diagnostics: [apiDiagnostic(e, `reading token ${shownName(prior, name)}`, secretName(prior, name))] };
   }
+}
+
+/**
+ * The name of the token to import: the import ID (`terraform import ADDR NAME`, or an import block
+ * with `id`), or on Terraform 1.12+ the name in an import block's `identity = { name = ... }`.
+ */
+export function importName(id: string, identity: CtyObject | null): string | Diagnostic {
+  if (id !== '') return id;
+  const name = identity?.name;
+  if (typeof name === 'string' && name !== '') return name;
+  return error('Missing token name', 'Import takes the token name: as the import ID, or in an import block as identity = { name = "<token name>" }.');
 }
 
 export async function importToken(client: JoineryClient, id: string): Promise<ApplyResult> {

@@ -3,7 +3,7 @@
 
 import { typeJson } from './cty';
 import { PROVIDER_SOURCE } from './address';
-import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, PROVIDER_SCHEMA, RESOURCE_SCHEMA, RESOURCE_TYPE, type Attr, type Schema } from './schema';
+import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, type Attr, type Schema } from './schema';
 
 function attrJson(a: Attr): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -36,6 +36,16 @@ function schemaJson(s: Schema): Record<string, unknown> {
   };
 }
 
+/** The resource identity, as Terraform >= 1.12 lists it under resource_identity_schemas. */
+function identityJson(): Record<string, unknown> {
+  return {
+    version: RESOURCE_IDENTITY.version,
+    attributes: Object.fromEntries(
+      RESOURCE_IDENTITY.attributes.map((a) => [a.name, { type: typeJson(a.type), description: a.description, ...(a.requiredForImport ? { required_for_import: true } : { optional_for_import: true }) }]),
+    ),
+  };
+}
+
 export function providerSchemaJson(source: string = PROVIDER_SOURCE): Record<string, unknown> {
   return {
     format_version: '1.0',
@@ -44,6 +54,7 @@ export function providerSchemaJson(source: string = PROVIDER_SOURCE): Record<str
         provider: schemaJson(PROVIDER_SCHEMA),
         resource_schemas: { [RESOURCE_TYPE]: schemaJson(RESOURCE_SCHEMA) },
         data_source_schemas: { [DATA_SOURCE_TYPE]: schemaJson(DATA_SOURCE_SCHEMA) },
+        resource_identity_schemas: { [RESOURCE_TYPE]: identityJson() },
       },
     },
   };

@@ -147,3 +147,22 @@ export function attrType(a: Attr): CtyType {
 export function schemaType(s: Schema): CtyType {
   return ['object', Object.fromEntries(s.attributes.map((a) => [a.name, attrType(a)]))];
 }
+
+/** An attribute of a resource identity: always required or optional for import, never computed. */
+export interface IdentityAttr {
+  name: string;
+  type: CtyType;
+  description: string;
+  requiredForImport: boolean;
+}
+
+/**
+ * The resource identity of teleport_provision_token (Terraform 1.12+): the token's name, which an
+ * import block may give as `identity = { name = "..." }`. Versioned apart from the resource schema.
+ */
+export const RESOURCE_IDENTITY: { version: number; attributes: IdentityAttr[] } = {
+  version: 0,
+  attributes: [{ name: 'name', type: 'string', requiredForImport: true, description: 'The token name (metadata.name).' }],
+};
+
+export const IDENTITY_TYPE: CtyType = ['object', Object.fromEntries(RESOURCE_IDENTITY.attributes.map((a) => [a.name, a.type]))];

@@ -4,11 +4,11 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import { JoineryClient } from '../client/api-client';
-import { decodeDynamic, dynamic, type CtyObject, type CtyType, type CtyValue, typeJson } from './cty';
+import { decodeDynamic, decodeJson, dynamic, type CtyObject, type CtyType, type CtyValue, typeJson } from './cty';
 import { resolveProviderConfig, validateProviderConfig } from './config';
 import { error, toProto, type Diagnostic } from './diagnostics';
-import { applyToken, importToken, planToken, readToken, readTokenDataSource } from './resource';
-import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, PROVIDER_SCHEMA, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
+import { applyToken, importName, importToken, planToken, readToken, readTokenDataSource, tokenIdentity } from './resource';
+import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, IDENTITY_TYPE, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
 import { validateResourceConfig } from './token-state';
 
 const PROVIDER_T = schemaType(PROVIDER_SCHEMA);
@@ -38,6 +38,28 @@ function schemaProto(s: Schema): Record<string, unknown> {
 
 function diagList(diags: Diagnostic[]): Record<string, unknown>[] {
   return diags.map(toProto);
+}
+
+function identitySchemaProto(): Record<string, unknown> {
+  return {
+    version: RESOURCE_IDENTITY.version,
+    identity_attributes: RESOURCE_IDENTITY.attributes.map((a) => ({
+      name: a.name,
+      type: Buffer.from(JSON.stringify(typeJson(a.type))),
+      required_for_import: a.requiredForImport,
+      optional_for_import: !a.requiredForImport,
+      description: a.description,
+    })),
+  };
+}
+
+/** ResourceIdentityData on the wire; absent (not an empty message) when there is no identity. */
+function identityData(identity: CtyObject | null): { identity_data: { msgpack: Buffer } } | undefined {
+  return identity ? { identity_data: dynamic(identity, IDENTITY_TYPE) } : undefined;
+}
+
+function decodeIdentity(data: { identity_data?: Req } | null | undefined): CtyObject | null {
+  return decodeDynamic(data?.identity_data, IDENTITY_TYPE) as CtyObject | null;
 }
 
 export class ProviderService {
@@ -71,6 +93,18 @@ export class ProviderService {
       diagnostics: [],
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
     }),
+
+    // Terraform 1.12+ asks for identity schemas beside GetProviderSchema; older clients never do.
+    GetResourceIdentitySchemas: () => ({ identity_schemas: { [RESOURCE_TYPE]: identitySchemaProto() }, diagnostics: [] }),
+
+    UpgradeResourceIdentity: (req) => {
+      // One identity version so far: nothing older to upgrade from.
+      this.typeFor(req.type_name, 'resource');
+      if (Number(req.version) !== RESOURCE_IDENTITY.version) {
+        return { diagnostics: diagList([error('Cannot upgrade resource identity', `identity version ${req.version} is unknown to this provider (it writes version ${RESOURCE_IDENTITY.version}); use the provider version that wrote the state`)]) };
+      }
+      return { upgraded_identity: identityData(decodeJson(req.raw_identity?.json, IDENTITY_TYPE) as CtyObject | null), diagnostics: [] };
+    },
 
     ValidateProviderConfig: (req) => ({ diagnostics: diagList(validateProviderConfig(decodeDynamic(req.config, PROVIDER_T) as CtyObject)) }),
 
@@ -107,9 +141,9 @@ export class ProviderService {
       const prior = decodeDynamic(req.current_state, t) as CtyObject | null;
       if (!prior) return { new_state: dynamic(null, t), diagnostics: [] };
       const client = this.requireClient();
-      if (Array.isArray(client)) return { new_state: req.current_state, diagnostics: diagList(client) };
+      if (Array.isArray(client)) return { new_state: req.current_state, diagnostics: diagList(client), new_identity: req.current_identity };
       const { newState, diagnostics, revision } = await readToken(client, prior);
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.private };
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.private, new_identity: identityData(tokenIdentity(newState)) };
     },
 
     PlanResourceChange: (req) => {
@@ -117,12 +151,13 @@ export class ProviderService {
       const prior = decodeDynamic(req.prior_state, t) as CtyObject | null;
       const proposed = decodeDynamic(req.proposed_new_state, t) as CtyObject | null;
       const config = decodeDynamic(req.config, t) as CtyObject | null;
-      const { planned, requiresReplace } = planToken(prior, proposed, config);
+      const { planned, requiresReplace, diagnostics } = planToken(prior, proposed, config);
       return {
         planned_state: dynamic(planned, t),
         requires_replace: requiresReplace.map((p) => toProto(error('', '', p)).attribute),
         planned_private: req.prior_private,
-        diagnostics: [],
+        diagnostics: diagList(diagnostics),
+        planned_identity: identityData(tokenIdentity(planned)),
       };
     },
 
@@ -133,16 +168,20 @@ export class ProviderService {
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: dynamic(prior, t), diagnostics: diagList(client) };
       const { newState, diagnostics, revision } = await applyToken(client, prior, planned, privateRevision(req.planned_private));
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.planned_private };
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.planned_private, new_identity: identityData(tokenIdentity(newState)) };
     },
 
     ImportResourceState: async (req) => {
       const t = this.typeFor(req.type_name, 'resource');
       const client = this.requireClient();
       if (Array.isArray(client)) return { imported_resources: [], diagnostics: diagList(client) };
-      const { newState, diagnostics, revision } = await importToken(client, String(req.id ?? ''));
+      const name = importName(String(req.id ?? ''), decodeIdentity(req.identity));
+      if (typeof name !== 'string') return { imported_resources: [], diagnostics: diagList([name]) };
+      const { newState, diagnostics, revision } = await importToken(client, name);
       return {
-        imported_resources: newState ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? encodePrivate(revision) : undefined }] : [],
+        imported_resources: newState
+          ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? encodePrivate(revision) : undefined, identity: identityData(tokenIdentity(newState)) }]
+          : [],
         diagnostics: diagList(diagnostics),
       };
     },

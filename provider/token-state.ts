@@ -177,22 +177,16 @@ export function validateResourceConfig(config: Obj): Diagnostic[] {
   }
 
   const input = tokenFromValue(config);
-  const spec = asObj(config.spec) ?? {};
-  const method = isSet(spec.join_method) ? spec.join_method : inferredJoinMethod(spec.allow);
-  let nameReported = false;
   if (!input.metadata?.name) {
-    if (method === 'token') {
-      // The server generates the (secret) name of a token-method token; validate the rest.
-      input.metadata = { ...input.metadata, name: 'generated-by-the-server' };
-    } else if (typeof method === 'string' && !checkJoinMethod(method)) {
-      invalid(['metadata', 'name'], `is required for join_method ${method} (only token-method names are generated)`);
-      nameReported = true;
-    }
+    // A name left out is judged by the plan (missingNameDiagnostics), which knows whether the
+    // token exists: the server generates a token-method name, and an existing token keeps its
+    // name from the state (configuration written by -generate-config-out leaves the sensitive
+    // name out). Validate the rest.
+    input.metadata = { ...input.metadata, name: 'generated-by-the-server' };
   }
   const result = validateToken(input);
   if (!result.ok) {
     for (const e of result.errors) {
-      if (nameReported && e.field === 'metadata.name') continue;
       const steps = labelPath(parseFieldPath(e.field), config);
       diags.push(error('Invalid token', `${e.field || 'token'}: ${e.message}`, steps));
     }

@@ -12,11 +12,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { providerVersion, PROVIDER_SOURCE, EXECUTABLE_NAME } from '../../provider/address';
 import { REPO_ROOT, startTestServer, TestServer } from '../support/server';
+import { TF_BIN_DIR, TOOL_VERSIONS } from '../support/terraform';
 
 const CDKTF = path.join(REPO_ROOT, 'node_modules', '.bin', 'cdktf');
 const EXAMPLE = path.join(REPO_ROOT, 'examples', 'single-account-ec2');
 const PROVIDER_JS = path.join(REPO_ROOT, 'dist', 'provider', 'main.js');
-const TERRAFORM = process.env.TERRAFORM_BINARY_NAME || path.join(os.homedir(), '.cache', 'joinery', 'bin', 'terraform');
+// The newest Terraform scripts/install-terraform.sh builds, unless TERRAFORM_BINARY_NAME names another.
+const TERRAFORM = process.env.TERRAFORM_BINARY_NAME || path.join(TF_BIN_DIR, `terraform-${TOOL_VERSIONS.newest.terraform}`);
 const STACK = 'ec2-token';
 
 jest.setTimeout(600_000);

@@ -16,13 +16,15 @@ import { AuthServiceIamStack, Ec2TokenStack } from '../../examples/single-accoun
 import { EXECUTABLE_NAME, PROVIDER_SOURCE, providerVersion } from '../../provider/address';
 import { CDK_TOOLS, installCdkTools, NODE22 } from '../jsii/tools';
 import { REPO_ROOT, startTestServer, TestServer } from '../support/server';
+import { TF_BIN_DIR, TOOL_VERSIONS } from '../support/terraform';
 
 jest.setTimeout(900_000);
 
 const CDKTN_MODULES = path.join(CDK_TOOLS, 'cdktn', 'node_modules');
 const CDKTN = path.join(CDKTN_MODULES, 'cdktn-cli', 'bin', 'cdktn');
 const PROVIDER_JS = path.join(REPO_ROOT, 'dist', 'provider', 'main.js');
-const TERRAFORM = process.env.TERRAFORM_BINARY_NAME || path.join(os.homedir(), '.cache', 'joinery', 'bin', 'terraform');
+// The newest Terraform scripts/install-terraform.sh builds, unless TERRAFORM_BINARY_NAME names another.
+const TERRAFORM = process.env.TERRAFORM_BINARY_NAME || path.join(TF_BIN_DIR, `terraform-${TOOL_VERSIONS.newest.terraform}`);
 const PACKAGE = '@joinery/constructs-cdktn';
 const EXAMPLES = ['single-account-ec2', 'multi-account-ec2', 'iam-join'];
 

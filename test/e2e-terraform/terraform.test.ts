@@ -1,12 +1,14 @@
-// Real Terraform v1.5.7 and OpenTofu v1.6.3 applying the seed document's HCL through the local
-// provider against a live Joinery API, checking the API after every step.
+// Real Terraform and OpenTofu applying the seed document's HCL through the local provider against a
+// live Joinery API, checking the API after every step: every suite on the newest release of each
+// (scripts/terraform-releases), the provider-protocol essentials on the oldest.
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TokenResource } from '../../client/api-client';
+import { providerSchemaJson } from '../../provider/schema-json';
 import { runCli, startTestServer, type TestServer } from '../support/server';
-import { terraformBinary, terraformWorkspace, type RunResult, type TerraformWorkspace } from '../support/terraform';
+import { terraformBinary, terraformWorkspace, TOOL_VERSIONS, type RunResult, type TerraformTool, type TerraformWorkspace } from '../support/terraform';
 
 jest.setTimeout(180_000);
 
@@ -66,7 +68,7 @@ function ok(r: RunResult, what: string): RunResult {
   return r;
 }
 
-describe.each(['terraform', 'tofu'] as const)('%s end to end', (name) => {
+describe.each(['terraform', 'tofu'] as const)('%s (newest) end to end', (name) => {
   let server: TestServer;
   let ws: TerraformWorkspace;
   let hcl: string;
@@ -255,7 +257,7 @@ resource "teleport_provision_token" "dependent" {
   });
 });
 
-describe.each(['terraform', 'tofu'] as const)('`joinery provider install` for %s', (name) => {
+describe.each(['terraform', 'tofu'] as const)('`joinery provider install` for %s (newest)', (name) => {
   test('puts the provider where init finds it with no CLI configuration and no registry', async () => {
     const ws = await terraformWorkspace(terraformBinary(name), {}, { impliedMirror: true });
     try {
@@ -272,5 +274,205 @@ describe.each(['terraform', 'tofu'] as const)('`joinery provider install` for %s
     } finally {
       ws.cleanup();
     }
+  });
+});
+
+/** A workspace on one release with a live server of its own, torn down after the describe. */
+function liveWorkspace(name: TerraformTool, version: string) {
+  const ctx = {} as { server: TestServer; ws: TerraformWorkspace; write(body: string): void; planExit(): Promise<RunResult> };
+  beforeAll(async () => {
+    ctx.server = await startTestServer();
+    ctx.ws = await terraformWorkspace(terraformBinary(name, version), { JOINERY_ADMIN_TOKEN: ctx.server.adminToken });
+    expect(ok(await ctx.ws.run(['version']), 'version').stdout).toContain(`v${version}`);
+  });
+  afterAll(async () => {
+    ctx.ws?.cleanup();
+    await ctx.server?.stop();
+  });
+  ctx.write = (body) => ctx.ws.writeMain(header(ctx.ws, ctx.server) + body);
+  ctx.planExit = async () => {
+    const r = await ctx.ws.run(['plan', '-detailed-exitcode']);
+    if (r.code === 1) throw new Error(`plan failed\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  return ctx;
+}
+
+describe.each([
+  ['terraform', TOOL_VERSIONS.oldest.terraform],
+  ['tofu', TOOL_VERSIONS.oldest.tofu],
+] as const)('provider protocol on the oldest release: %s %s', (name, version) => {
+  const t = liveWorkspace(name, version);
+
+  test('init, apply, a clean second plan, import and destroy of the seed HCL', async () => {
+    t.write(SEED);
+    ok(await t.ws.run(['init']), 'init');
+    ok(await t.ws.run(['apply', '-auto-approve']), 'apply');
+    expect((await t.server.client().getToken('ec2-token'))?.spec.allow?.[0].aws_regions).toEqual(['us-west-1', 'us-west-2']);
+    expect((await t.planExit()).code).toBe(0);
+    await t.server.client().createToken({ version: 'v2', metadata: { name: 'made-by-cli', description: 'created with joinery create' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: '333333333333', aws_arn: 'arn:aws:sts::333333333333:assumed-role/ci/*' }] } });
+    t.write(SEED + IMPORTED);
+    ok(await t.ws.run(['import', 'teleport_provision_token.imported', 'made-by-cli']), 'import');
+    expect((await t.planExit()).code).toBe(0);
+    ok(await t.ws.run(['destroy', '-auto-approve']), 'destroy');
+    expect(await t.server.client().listTokens()).toEqual([]);
+  });
+});
+
+const EXPIRED_YAML = (expires: string) => `kind: token
+version: v2
+metadata:
+  name: expired-token
+  expires: "${expires}"
+spec:
+  roles: [Node]
+  join_method: iam
+  allow:
+    - aws_account: "444444444444"
+`;
+
+const expiringResource = (expires: string, name = 'expired-token') => `
+resource "teleport_provision_token" "expiring" {
+  version  = "v2"
+  metadata = {
+    name    = "${name}"
+    expires = "${expires}"
+  }
+  spec = {
+    roles       = ["Node"]
+    join_method = "iam"
+    allow       = [{ aws_account = "444444444444" }]
+  }
+}
+`;
+
+/** Terraform wraps diagnostic text at 80 columns: compare it as one line. */
+const oneLine = (text: string) => text.replace(/\s+/g, ' ');
+
+describe.each(['terraform', 'tofu'] as const)('expired tokens in code, %s (newest)', (name) => {
+  const t = liveWorkspace(name, TOOL_VERSIONS.newest[name]);
+
+  test('creating a token whose expires has passed fails the plan on metadata.expires, before any API call', async () => {
+    t.write(expiringResource('2020-01-01T00:00:00Z'));
+    ok(await t.ws.run(['init']), 'init');
+    const plan = await t.ws.run(['plan']);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toMatch(/Error: Token would be created expired/);
+    expect(oneLine(plan.stderr)).toMatch(/metadata\.expires \(2020-01-01T00:00:00Z\) has already passed, so no host could ever join with this token/);
+    expect(plan.stderr).toMatch(/in resource "teleport_provision_token" "expiring"/);
+    expect(await t.server.client().listTokens()).toEqual([]);
+  });
+
+  test('a managed token that has expired plans clean with a warning saying what to do', async () => {
+    // The token expired while Terraform managed it: made with the CLI, then imported.
+    const made = await runCli(['create', '-f', '-', '--addr', t.server.addr, '--ca-file', t.server.caFile], { input: EXPIRED_YAML('2021-06-01T12:00:00Z'), env: { JOINERY_ADMIN_TOKEN: t.server.adminToken } });
+    expect(made.code).toBe(0);
+    t.write(expiringResource('2021-06-01T12:00:00Z'));
+    ok(await t.ws.run(['import', 'teleport_provision_token.expiring', 'expired-token']), 'import');
+    const plan = await t.planExit();
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/No changes/);
+    const out = oneLine(plan.stdout + plan.stderr);
+    expect(out).toMatch(/Warning: Token has expired/);
+    expect(out).toMatch(/Token "expired-token" expired at 2021-06-01T12:00:00Z: hosts can no longer join with it/);
+    expect(out).toMatch(/set metadata\.expires to a later time/);
+  });
+
+  test('extending expires is an in-place update, and the warning goes away', async () => {
+    t.write(expiringResource('2099-01-01T00:00:00Z'));
+    const plan = await t.planExit();
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toMatch(/will be updated in-place/);
+    expect(plan.stdout + plan.stderr).not.toMatch(/Warning/);
+    ok(await t.ws.run(['apply', '-auto-approve']), 'apply');
+    expect((await t.server.client().getToken('expired-token'))?.metadata.expires).toBe('2099-01-01T00:00:00Z');
+    expect((await t.planExit()).code).toBe(0);
+    ok(await t.ws.run(['destroy', '-auto-approve']), 'destroy');
+  });
+});
+
+describe(`Terraform ${TOOL_VERSIONS.newest.terraform}: resource identity`, () => {
+  const t = liveWorkspace('terraform', TOOL_VERSIONS.newest.terraform);
+  const IDENTITY_YAML = IMPORTED_YAML.replace('name: made-by-cli', 'name: by-identity');
+
+  test('an import block with identity adopts a token, and the second plan is clean', async () => {
+    const made = await runCli(['create', '-f', '-', '--addr', t.server.addr, '--ca-file', t.server.caFile], { input: IDENTITY_YAML, env: { JOINERY_ADMIN_TOKEN: t.server.adminToken } });
+    expect(made.code).toBe(0);
+    const before = await t.server.client().getToken('by-identity');
+    t.write(`import {
+  to       = teleport_provision_token.imported
+  identity = { name = "by-identity" }
+}
+${IMPORTED.replace('"made-by-cli"', '"by-identity"')}`);
+    ok(await t.ws.run(['init']), 'init');
+    const plan = await t.planExit();
+    expect(plan.stdout).toMatch(/teleport_provision_token\.imported will be imported/);
+    expect(plan.stdout).toMatch(/1 to import, 0 to add, 0 to change, 0 to destroy/);
+    ok(await t.ws.run(['apply', '-auto-approve']), 'apply');
+    const second = await t.planExit();
+    expect(second.stdout).toMatch(/No changes/);
+    expect(second.code).toBe(0);
+    // Adopted, not rewritten; the state holds the identity Terraform matches on.
+    expect((await t.server.client().getToken('by-identity'))?.metadata.revision).toBe(before?.metadata.revision);
+    const shown = JSON.parse(ok(await t.ws.run(['show', '-json']), 'show').stdout);
+    const res = shown.values.root_module.resources.find((r: { address: string }) => r.address === 'teleport_provision_token.imported');
+    expect(res.identity).toEqual({ name: 'by-identity' });
+    expect(res.identity_schema_version).toBe(0);
+  });
+
+  test('`providers schema -json` shows the identity schema exactly as `terraform-provider-teleport schema-json` does', async () => {
+    t.write(SEED);
+    ok(await t.ws.run(['init']), 'init');
+    const shown = JSON.parse(ok(await t.ws.run(['providers', 'schema', '-json']), 'providers schema').stdout);
+    const ours = (providerSchemaJson(t.ws.source) as any).provider_schemas[t.ws.source]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(shown.provider_schemas[t.ws.source].resource_identity_schemas).toEqual(ours.resource_identity_schemas);
+  });
+
+  test('an identity naming no token is one clear error', async () => {
+    t.write(`import {
+  to       = teleport_provision_token.missing
+  identity = { name = "no-such-token" }
+}
+${IMPORTED.replace('"made-by-cli"', '"no-such-token"').replace('"imported"', '"missing"')}`);
+    const plan = await t.ws.run(['plan']);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toMatch(/Cannot import non-existent remote object/);
+  });
+
+  test('-generate-config-out writes the configuration of a token an import block names', async () => {
+    const made = await runCli(['create', '-f', '-', '--addr', t.server.addr, '--ca-file', t.server.caFile], { input: IMPORTED_YAML.replace('name: made-by-cli', 'name: generated-config'), env: { JOINERY_ADMIN_TOKEN: t.server.adminToken } });
+    expect(made.code).toBe(0);
+    t.write(`import {
+  to       = teleport_provision_token.generated
+  identity = { name = "generated-config" }
+}
+`);
+    ok(await t.ws.run(['init']), 'init');
+    const plan = ok(await t.ws.run(['plan', '-generate-config-out=generated.tf']), 'plan -generate-config-out');
+    expect(plan.stdout).toMatch(/teleport_provision_token\.generated will be imported\n\s+# \(config will be generated\)/);
+    const file = path.join(t.ws.dir, 'generated.tf');
+    const generated = fs.readFileSync(file, 'utf8');
+    expect(generated).toMatch(/resource "teleport_provision_token" "generated" \{/);
+    expect(generated).toMatch(/join_method\s+= "iam"/);
+    expect(generated).toMatch(/aws_arn\s+= "arn:aws:sts::333333333333:assumed-role\/ci\/\*"/);
+    // Terraform leaves sensitive attributes out; the token keeps its name from the state.
+    expect(generated).toMatch(/name\s+= null # sensitive/);
+    const before = await t.server.client().getToken('generated-config');
+    ok(await t.ws.run(['apply', '-auto-approve']), 'apply');
+    const second = await t.planExit();
+    expect(second.stdout).toMatch(/No changes/);
+    expect(second.code).toBe(0);
+    expect((await t.server.client().getToken('generated-config'))?.metadata.revision).toBe(before?.metadata.revision);
+    fs.rmSync(file); // the next apply deletes the token
+  });
+
+  test('tokens created by Terraform get an identity, and destroy deletes them', async () => {
+    t.write(SEED);
+    ok(await t.ws.run(['apply', '-auto-approve']), 'apply');
+    const shown = JSON.parse(ok(await t.ws.run(['show', '-json']), 'show').stdout);
+    expect(shown.values.root_module.resources.map((r: { identity?: unknown }) => r.identity)).toEqual([{ name: 'ec2-token' }]);
+    expect((await t.planExit()).code).toBe(0);
+    ok(await t.ws.run(['destroy', '-auto-approve']), 'destroy');
+    expect(await t.server.client().listTokens()).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { decodeMsgpack, encodeMsgpack, UNKNOWN, type CtyObject, type CtyValue } from '../../provider/cty';
-import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, schemaType, TELEPORT_PROVIDER_ARGUMENTS } from '../../provider/schema';
+import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, IDENTITY_TYPE, schemaType, TELEPORT_PROVIDER_ARGUMENTS } from '../../provider/schema';
 import { FIELD_DOCS } from '../../schema/token';
 import { resolveProviderConfig } from '../../provider/config';
 import { startTestServer, type TestServer, REPO_ROOT } from '../support/server';
@@ -172,11 +172,25 @@ describe('validation', () => {
     expect((await validate(c)).map((x) => x.path)).toEqual([['spec', 'allow', 0, 'aws_arn']]);
   });
 
-  test('ec2 tokens need a name; token-method names may be left to the server', async () => {
+  test('ec2 tokens need a name to be created; token-method names may be left to the server; an existing token keeps its name', async () => {
     const c = seedConfig();
     (c.metadata as CtyObject).name = null;
-    expect((await validate(c)).map((x) => x.path)).toEqual([['metadata', 'name']]);
-    expect(await validate({ ...c, labels: null, metadata: null, spec: { roles: ['Node'], join_method: null, bot_name: null, aws_iid_ttl: null, allow: null } })).toEqual([]);
+    // Judged by the plan, which knows whether the token exists (-generate-config-out leaves the sensitive name out).
+    expect(await validate(c)).toEqual([]);
+    const create = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(c), config: mp(c) });
+    expect(diags(create)).toEqual([{ severity: 'ERROR', summary: 'Invalid token', detail: 'metadata.name: is required for join_method ec2 (only token-method names are generated)', path: ['metadata', 'name'] }]);
+    const noMetadata = { ...c, labels: null, metadata: null };
+    const created = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(noMetadata), config: mp(noMetadata) });
+    expect(diags(created).map((d) => d.path)).toEqual([['metadata', 'name']]);
+    const tokenMethod = { ...c, labels: null, metadata: null, spec: { roles: ['Node'], join_method: null, bot_name: null, aws_iid_ttl: null, allow: null } };
+    expect(await validate(tokenMethod)).toEqual([]);
+    expect(diags(await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(tokenMethod), config: mp(tokenMethod) }))).toEqual([]);
+
+    const prior = { ...seedConfig('proto-named'), id: 'proto-named', kind: 'token' };
+    const kept = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(prior), proposed_new_state: mp({ ...c, id: 'proto-named', kind: 'token' }), config: mp(c) });
+    expect(diags(kept)).toEqual([]);
+    expect(val(kept.planned_state)).toMatchObject({ metadata: { name: 'proto-named' } });
+    expect(kept.requires_replace).toEqual([]);
   });
 
   test('unknown values (including refined unknowns, msgpack extension 12) are not judged; known ones are', async () => {
@@ -364,6 +378,101 @@ describe('refresh, drift and import', () => {
     expect(diags(res)).toEqual([]);
     const v = val(res.state, D);
     expect(v).toMatchObject({ id: 'proto-data', version: 'v2', metadata: { labels: { 'teleport.dev/origin': 'dynamic' } }, spec: { join_method: 'ec2', aws_iid_ttl: '5m' } });
+  });
+});
+
+describe('resource identity (protocol 6.9, Terraform 1.12+)', () => {
+  const identity = (name: string) => ({ identity_data: mp({ name }, IDENTITY_TYPE) });
+  const idOf = (data: { identity_data?: { msgpack: Buffer } } | null | undefined) => (data ? decodeMsgpack(data.identity_data?.msgpack, IDENTITY_TYPE) : null);
+
+  test('GetResourceIdentitySchemas names a token by its name, required for import', async () => {
+    const res = await provider.rpc.GetResourceIdentitySchemas({});
+    expect(diags(res)).toEqual([]);
+    const schema = res.identity_schemas[TYPE];
+    expect(Number(schema.version)).toBe(0);
+    expect(schema.identity_attributes.map((a: any) => ({ name: a.name, type: JSON.parse(a.type.toString()), required: a.required_for_import, optional: a.optional_for_import }))).toEqual([ // eslint-disable-line @typescript-eslint/no-explicit-any
+      { name: 'name', type: 'string', required: true, optional: false },
+    ]);
+  });
+
+  test('import by identity, and the identity in every read, plan and apply answer', async () => {
+    await server.client().createToken({ version: 'v2', metadata: { name: 'proto-identity' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: '222222222222' }] } });
+    const imported = await provider.rpc.ImportResourceState({ type_name: TYPE, id: '', identity: identity('proto-identity') });
+    expect(diags(imported)).toEqual([]);
+    const state = val(imported.imported_resources[0].state);
+    expect((state.metadata as CtyObject).name).toBe('proto-identity');
+    expect(idOf(imported.imported_resources[0].identity)).toEqual({ name: 'proto-identity' });
+
+    const read = await provider.rpc.ReadResource({ type_name: TYPE, current_state: mp(state), current_identity: identity('proto-identity') });
+    expect(idOf(read.new_identity)).toEqual({ name: 'proto-identity' });
+    const plan = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(state), proposed_new_state: mp(state), config: mp({ ...state, id: null }), prior_identity: identity('proto-identity') });
+    expect(idOf(plan.planned_identity)).toEqual({ name: 'proto-identity' });
+    const destroy = await provider.rpc.ApplyResourceChange({ type_name: TYPE, prior_state: mp(state), planned_state: mp(null), config: mp(null), planned_identity: identity('proto-identity') });
+    expect(diags(destroy)).toEqual([]);
+    expect(destroy.new_identity).toBeNull();
+
+    // A name the server generates is not known at plan time: no identity until apply.
+    const generated: CtyObject = { ...seedConfig(''), labels: null, metadata: { name: null, description: null, labels: null, expires: null }, spec: { roles: ['Node'], join_method: 'token', bot_name: null, aws_iid_ttl: null, allow: null } };
+    const { plan: created, apply } = await planApply(provider, generated);
+    expect(created.planned_identity).toBeNull();
+    expect(idOf(apply.new_identity)).toEqual({ name: (val(apply.new_state).metadata as CtyObject).name });
+  });
+
+  test('import with neither an ID nor an identity asks for the name', async () => {
+    const res = await provider.rpc.ImportResourceState({ type_name: TYPE, id: '' });
+    expect(diags(res)).toEqual([{ severity: 'ERROR', summary: 'Missing token name', detail: expect.stringMatching(/identity = \{ name = "<token name>" \}/), path: [] }]);
+  });
+
+  test('a hostile identity name is one clear diagnostic, never an internal error or another token', async () => {
+    for (const name of ['..', '../tokens', 'a/b', '%2e%2e', ' ', 'x'.repeat(5000)]) {
+      const res = await provider.rpc.ImportResourceState({ type_name: TYPE, id: '', identity: identity(name) });
+      expect(res.imported_resources).toEqual([]);
+      expect(diags(res)).toHaveLength(1);
+      expect(diags(res)[0]).toMatchObject({ severity: 'ERROR' });
+      expect(diags(res)[0].summary).not.toMatch(/Internal error/);
+    }
+  });
+
+  test('UpgradeResourceIdentity keeps a version 0 identity and refuses one from the future', async () => {
+    const ok0 = await provider.rpc.UpgradeResourceIdentity({ type_name: TYPE, version: 0, raw_identity: { json: Buffer.from('{"name":"a-token"}') } });
+    expect(diags(ok0)).toEqual([]);
+    expect(idOf(ok0.upgraded_identity)).toEqual({ name: 'a-token' });
+    const future = await provider.rpc.UpgradeResourceIdentity({ type_name: TYPE, version: 3, raw_identity: { json: Buffer.from('{"name":"a-token"}') } });
+    expect(diags(future)[0]).toMatchObject({ severity: 'ERROR', summary: 'Cannot upgrade resource identity' });
+  });
+});
+
+describe('a metadata.expires that has passed', () => {
+  const expiring = (expires: string, name = 'proto-expiring'): CtyObject => {
+    const c = seedConfig(name);
+    return { ...c, metadata: { ...(c.metadata as CtyObject), expires } };
+  };
+
+  test('creating such a token is an error on metadata.expires at plan time', async () => {
+    const config = expiring('2001-02-03T04:05:06Z');
+    const plan = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(null), proposed_new_state: mp(config), config: mp(config) });
+    expect(diags(plan)).toEqual([{ severity: 'ERROR', summary: 'Token would be created expired', detail: expect.stringContaining('metadata.expires (2001-02-03T04:05:06Z) has already passed'), path: ['metadata', 'expires'] }]);
+  });
+
+  test('an existing token that expired plans with a warning, no change; renaming it (a new token) is an error', async () => {
+    const { state } = await planApply(provider, expiring('2099-01-01T00:00:00Z'));
+    const past = { ...state, metadata: { ...(state.metadata as CtyObject), expires: '2001-02-03T04:05:06+02:00' } };
+    const plan = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(past), proposed_new_state: mp(past), config: mp({ ...past, id: null }) });
+    expect(val(plan.planned_state)).toEqual(past);
+    expect(diags(plan)).toEqual([{ severity: 'WARNING', summary: 'Token has expired', detail: expect.stringContaining('Token "proto-expiring" expired at 2001-02-03T04:05:06+02:00: hosts can no longer join with it'), path: ['metadata', 'expires'] }]);
+
+    const renamed = { ...past, id: null, metadata: { ...(past.metadata as CtyObject), name: 'proto-expiring-2' } };
+    const replace = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(past), proposed_new_state: mp(renamed), config: mp(renamed) });
+    expect(diags(replace).map((d) => d.summary)).toEqual(['Token would be created expired']);
+  });
+
+  test('a token-method token\'s secret name stays masked in the warning', async () => {
+    const secret = 'proto-expiring-secret-name-0123456789';
+    const c = expiring('2001-02-03T04:05:06Z', secret);
+    const prior = { ...c, id: 'x', kind: 'token', labels: null, spec: { ...(c.spec as CtyObject), join_method: 'token', allow: null, aws_iid_ttl: null } };
+    const plan = await provider.rpc.PlanResourceChange({ type_name: TYPE, prior_state: mp(prior), proposed_new_state: mp(prior), config: mp(prior) });
+    expect(diags(plan)[0].severity).toBe('WARNING');
+    expect(diags(plan)[0].detail).not.toContain(secret);
   });
 });
 

@@ -10,12 +10,36 @@ import { installProvider } from '../../cli/provider-install';
 
 export const TF_BIN_DIR = process.env.JOINERY_TF_BIN_DIR ?? path.join(os.homedir(), '.cache', 'joinery', 'bin');
 
-/** The binary's path; throws (so the test fails, never skips) when it is not installed. */
-export function terraformBinary(name: 'terraform' | 'tofu'): string {
-  const bin = path.join(TF_BIN_DIR, name);
+export type TerraformTool = 'terraform' | 'tofu';
+
+/**
+ * The releases scripts/install-terraform.sh builds, from scripts/terraform-releases: every
+ * real-tool suite runs on the newest of each; the oldest keep the provider-protocol suite, so the
+ * provider stays usable from them.
+ */
+export const TOOL_VERSIONS = readReleases(path.join(__dirname, '..', '..', 'scripts', 'terraform-releases'));
+
+function readReleases(file: string): Record<'newest' | 'oldest', Record<TerraformTool, string>> {
+  const out: Record<string, Record<string, string>> = { newest: {}, oldest: {} };
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const [name, version, role] = line.replace(/#.*/, '').trim().split(/\s+/);
+    if (name && version && role && role in out) out[role][name] = version;
+  }
+  for (const role of ['newest', 'oldest']) {
+    for (const tool of ['terraform', 'tofu']) if (!out[role][tool]) throw new Error(`${file} names no ${role} ${tool}`);
+  }
+  return out as Record<'newest' | 'oldest', Record<TerraformTool, string>>;
+}
+
+/** The binary's path (the newest release unless told); throws (so the test fails, never skips) when it is not installed. */
+export function terraformBinary(name: TerraformTool, version: string = TOOL_VERSIONS.newest[name]): string {
+  const bin = path.join(TF_BIN_DIR, `${name}-${version}`);
   if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run scripts/install-terraform.sh (CI does) to build Terraform and OpenTofu`);
   return bin;
 }
+
+/** Commands whose first argument is a subcommand. */
+const NESTED_COMMANDS = ['providers', 'state', 'workspace'];
 
 export interface RunResult {
   code: number;
@@ -72,7 +96,9 @@ export async function terraformWorkspace(binary: string, env: Record<string, str
     },
     run(args, opts = {}) {
       return new Promise((resolve, reject) => {
-        const child = spawn(binary, [...args.slice(0, 1), '-no-color', ...args.slice(1)], { cwd: dir, env: { ...baseEnv, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        // -no-color goes right after the (sub)command: `plan -no-color`, `providers schema -no-color`.
+        const command = NESTED_COMMANDS.includes(args[0]) && args[1] && !args[1].startsWith('-') ? 2 : 1;
+        const child = spawn(binary, [...args.slice(0, command), '-no-color', ...args.slice(command)], { cwd: dir, env: { ...baseEnv, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));
