@@ -1,24 +1,12 @@
 // The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
 
 import { ALLOW_RULE_FIELDS, ORIGINS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
-import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
-import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
-import { RENEW_REFUSAL_CODES } from '../join/renew';
+import { refusalsFor, type Refusal } from '../join/refusals';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 
-/** Refusal codes of the token join method (the codes every method shares). */
-export const TOKEN_REFUSAL_CODES: Record<string, string> = {
-  invalid_request: 'The request body is malformed or misses a required field (400).',
-  invalid_public_key: 'public_key is not a PEM SubjectPublicKeyInfo of an accepted key type (400).',
-  token_not_found: 'No token of that name exists (403); a Bot token is consumed by its first join, so a second use hears this too.',
-  token_expired: 'The token exists but its metadata.expires has passed (403).',
-  join_method_mismatch: 'The token is for another join method (403).',
-  role_not_allowed: 'The requested role is not in the token spec.roles (403).',
-  host_already_joined: 'The host ID belongs to a live host (certificate valid, not removed); it renews instead, and may join again once removed or lapsed (409).',
-};
-
-/** Every join method's refusal codes, as documented in the OpenAPI document. */
-export const JOIN_REFUSAL_CODES = { token: TOKEN_REFUSAL_CODES, ec2: EC2_REFUSAL_CODES, iam: IAM_REFUSAL_CODES };
+/** Every join method's refusal codes and the renewal's, from the one registry (api/join/refusals.ts). */
+export const JOIN_REFUSAL_CODES = { token: refusalsFor('token'), ec2: refusalsFor('ec2'), iam: refusalsFor('iam') };
+const RENEW_REFUSAL_CODES = refusalsFor('renew');
 
 const str = { type: 'string' } as const;
 const error = { $ref: '#/components/schemas/Error' };
@@ -56,7 +44,7 @@ const joinRefusals = {
   '429': errorResponse('AWS throttled the verification (aws_throttled), or too many join requests from this address (rate_limited); retry later'),
 };
 
-function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, string>) {
+function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, Refusal>) {
   return {
     post: {
       summary,
@@ -207,8 +195,8 @@ export function openApiDocument(version: string) {
         },
       },
       '/v1/audit': { get: { summary: 'Recent audit events', security: admin, parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'type', in: 'query', schema: str }], responses: { '200': { description: '{events: AuditEvent[]}' }, '401': errorResponse('Unauthenticated') } } },
-      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], TOKEN_REFUSAL_CODES),
-      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], EC2_REFUSAL_CODES),
+      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], JOIN_REFUSAL_CODES.token),
+      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], JOIN_REFUSAL_CODES.ec2),
       '/v1/renew': {
         post: {
           summary: 'Renew a host certificate; authenticated by the current host certificate as the TLS client certificate',
@@ -235,7 +223,7 @@ export function openApiDocument(version: string) {
         },
       },
       '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse('Too many join requests from this address (rate_limited), or too many challenges outstanding cluster-wide (iam_challenges_exhausted); both send Retry-After') } } },
-      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], IAM_REFUSAL_CODES),
+      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], JOIN_REFUSAL_CODES.iam),
     },
     'x-refusal-codes': { ...JOIN_REFUSAL_CODES, renew: RENEW_REFUSAL_CODES },
   };

@@ -9,7 +9,7 @@ import { checkProxyEnvironment } from '../aws/egress-proxy';
 import { ClusterCA } from '../ca/ca';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
-import { ec2TrustStoreFor } from '../join/ec2/trust-store';
+import { buildJoinAws } from '../join/aws';
 import { parseStsTestEndpoint } from '../join/iam/sts-forward';
 import { openStore } from '../store/open';
 import type { Store } from '../store/types';
@@ -30,8 +30,10 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, opts: { log?: Logger; now?: () => Date } = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
-  // Configuration mistakes stop the start with a clear message, not the first join with a 4xx.
-  ec2TrustStoreFor(config);
+  // The AWS clients and the EC2 trust store, once; a broken JOINERY_EC2_EXTRA_CERTS stops the
+  // start with a clear message, not the first join with a 4xx.
+  const aws = buildJoinAws(config);
+  aws.ec2Trust();
   const proxy = checkProxyEnvironment();
   if (proxy) log.info({ proxy }, 'AWS calls go through the HTTPS_PROXY egress proxy (NO_PROXY exempts hosts)');
   if (config.iamStsTestEndpoint) {
@@ -43,7 +45,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
   try {
     const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
     const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);
-    const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()) };
+    const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()), aws };
     const { app } = createApp(svc, admin, log);
 
     const names = [os.hostname(), ...config.tlsSans];

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { inferJoinMethod, isExpired, maskTokenName, parseToken, type ProvisionToken } from '../../../schema/token';
+import { inferJoinMethod, isExpired, parseToken, shownTokenName, type ProvisionToken } from '../../../schema/token';
 import { fromKubernetesManifest } from '../../../schema/manifest';
 import { NotFoundError, type Store, type StoredToken } from '../../store/types';
 import { parseBody } from '../body';
@@ -33,15 +33,12 @@ function withGeneratedName(body: Record<string, unknown>): Record<string, unknow
   return { ...body, metadata: { ...(md ?? {}), name: randomBytes(16).toString('hex') } };
 }
 
-function auditName(token: ProvisionToken): string {
-  return token.spec.join_method === 'token' ? maskTokenName(token.metadata.name) : token.metadata.name;
-}
 
 export function tokenRoutes(store: Store): Router {
   const router = Router();
   const body = parseBody({ yaml: true });
   const audit = (type: string, token: ProvisionToken) =>
-    store.audit.append({ time: new Date().toISOString(), type, success: true, tokenName: auditName(token) });
+    store.audit.append({ time: new Date().toISOString(), type, success: true, tokenName: shownTokenName(token.metadata.name, token) });
 
   const pageTokens = new PageTokens(store.settings);
   router.get('/', async (req, res) => {
