@@ -17,6 +17,7 @@ import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
 import { startHousekeeping } from './housekeeping';
 import { clientErrorHandler } from './client-error';
+import { untrustedCertificateAnswer } from './routes/renew';
 
 export interface RunningServer {
   url: string;
@@ -59,7 +60,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
-    server.on('clientError', clientErrorHandler(log));
+    server.on('clientError', untrustedCertificateAnswer(svc, clientErrorHandler(log)));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
