@@ -65,20 +65,25 @@ export async function requireJoinToken(svc: JoinServices, tokenName: string, met
   if (!stored || (method === 'token' && !sameSecret(stored.token.metadata.name, tokenName))) {
     throw refuse('token_not_found', method === 'token' ? 'the join token is not valid' : `token ${JSON.stringify(shownTokenName(tokenName))} does not exist (name masked: it may be a secret)`);
   }
-  const token = stored.token;
-  const shown = nameIsSecret(token) ? '' : `${JSON.stringify(tokenName)} `;
-  if (isExpired(token, svc.now())) {
+  checkTokenUsable(stored.token, method, role, svc.now());
+  return stored.token;
+}
+
+/** A found token may be used now, for this method and (when given) this role; throws the refusal. */
+export function checkTokenUsable(token: ProvisionToken, method: JoinMethod, role: string | undefined, now: Date): void {
+  const shown = nameIsSecret(token) ? '' : `${JSON.stringify(token.metadata.name)} `;
+  if (isExpired(token, now)) {
     throw refuse('token_expired', `token ${shown}expired at ${token.metadata.expires}`);
   }
   if (token.spec.join_method !== method) {
     throw refuse('join_method_mismatch', `token uses join_method ${token.spec.join_method}, but this is a ${method} join`);
   }
+  if (role === undefined) return;
   const canonical = grantedRole(token.spec.roles, role);
   if (!canonical) {
     const instanceHint = canonicalRole(role) === 'Instance' ? '; Instance is implied only by a token granting a local service role (Node, Proxy, Kube, App, Db, ...)' : '';
     throw refuse('role_not_allowed', `role ${JSON.stringify(role)} is not allowed by this token (allowed: ${token.spec.roles.join(', ')}${instanceHint})`);
   }
-  return token;
 }
 
 /** The refusal for a host whose identity is live: removed or lapsed hosts may join again. */

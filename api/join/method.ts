@@ -61,6 +61,15 @@ export interface JoinMethodModule<Proof = unknown, Identity extends VerifiedIden
   evaluate(token: ProvisionToken, identity: Identity, now: Date): Evaluation;
   /** Lookups that need the admitting rule (ec2: DescribeInstances as the rule's aws_role). Adds facts. */
   confirm?(svc: JoinServices, token: ProvisionToken, identity: Identity, ruleIndex: number | undefined): Promise<void>;
+  /**
+   * The admin dry run (POST /v1/tokens/test): which body fields carry a captured proof, and the
+   * identity they prove for `token` (without one: the proof is only checked). `checkAws` allows
+   * the lookups a real join makes.
+   */
+  dryRun?: {
+    fields: readonly string[];
+    identity(svc: JoinServices, token: ProvisionToken | undefined, body: Record<string, unknown>, checkAws: boolean): Promise<Identity>;
+  };
 }
 
 /** The operator's line for a rule: "allow[1]: aws_regions [us-west-1] does not include eu-west-1". */

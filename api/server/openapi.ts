@@ -36,7 +36,7 @@ const listResponse = (key: string, items: Record<string, unknown>, description: 
     },
   },
 });
-const joinResponse = { description: 'Joined', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } };
+const joinResponse = { description: 'Joined; or, with dry_run, the evaluation ({dry_run: true, would_join, code?, checks, rules})', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } };
 const joinRefusals = {
   '400': errorResponse('Malformed join request'),
   '403': errorResponse('Join refused; error.code says why (see x-refusal-codes)'),
@@ -44,11 +44,60 @@ const joinRefusals = {
   '429': errorResponse('AWS throttled the verification (aws_throttled), or too many join requests from this address (rate_limited); retry later'),
 };
 
+const dryRun = { type: 'boolean', description: 'Evaluate the join without admitting: the answer is the evaluation (would_join, code, checks, rules: which checks failed on which of the host\'s own values, never what the token asks for); nothing is written but the audit event' };
+
+/** Every check of a dry run with its outcome. */
+const evaluation = {
+  type: 'object',
+  required: ['would_join', 'checks', 'rules'],
+  properties: {
+    would_join: { type: 'boolean' },
+    code: { ...str, description: 'The refusal code (x-refusal-codes) when would_join is false' },
+    message: str,
+    host_id: str,
+    identity: { type: 'object', additionalProperties: str, description: 'The verified facts: aws_account, aws_region, instance_id, arn, organization_id, ...' },
+    checks: { type: 'array', items: { type: 'object', properties: { check: str, ok: { type: 'boolean' }, detail: str } } },
+    rules: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, matched: { type: 'boolean' }, checks: { type: 'array', items: { type: 'object', properties: { check: str, ok: { type: 'boolean' }, detail: str } } } } } },
+  },
+};
+
+function tokenTestOperation(summary: string) {
+  return {
+    summary,
+    description: 'Changes nothing: no token is consumed, no node written, no join audited. The IID signature is checked; an ARN is taken as stated. check_aws adds ec2:DescribeInstances (as the admitting rule\'s aws_role) and the AWS Organizations lookup.',
+    security: admin,
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: {
+              iid: { ...str, description: 'The instance identity document as IMDS gives it (/latest/dynamic/instance-identity/rsa2048: base64 of the PKCS#7, or PEM)' },
+              arn: { ...str, description: 'An IAM or STS ARN, as sts:GetCallerIdentity would answer' },
+              account: { ...str, description: 'The ARN\'s account (optional)' },
+              role: { ...str, description: 'Also check the token grants this role' },
+              check_aws: { type: 'boolean', default: false },
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      '200': { description: 'Each token tested, with every check', content: { 'application/json': { schema: { type: 'object', required: ['would_join', 'results'], properties: { would_join: { type: 'boolean' }, results: { type: 'array', items: { ...evaluation, properties: { ...evaluation.properties, token: str, method: str } } } } } } } },
+      '400': errorResponse('No proof, an unknown field, or a malformed document (iid_malformed)'),
+      '401': errorResponse('Unauthenticated'),
+      '403': errorResponse('The document\'s signature does not verify (iid_signature_invalid, iid_region_unsupported)'),
+      '404': errorResponse('No such token'),
+    },
+  };
+}
+
 function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, Refusal>) {
   return {
     post: {
       summary,
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: requestProps } } } },
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: { ...requestProps, dry_run: dryRun } } } } },
       responses: { '200': joinResponse, ...joinRefusals },
       'x-refusal-codes': codes,
     },
@@ -158,6 +207,8 @@ export function openApiDocument(version: string) {
           },
         },
       },
+      '/v1/tokens/test': { post: tokenTestOperation('Dry run: a captured proof against every token of its method (an EC2 document against every ec2 token, an ARN against every iam token)') },
+      '/v1/tokens/{name}/test': { parameters: [nameParam], post: tokenTestOperation('Dry run: a captured proof against this token') },
       '/v1/tokens/{name}': {
         parameters: [nameParam],
         get: { summary: 'Read a token', security: admin, responses: { '200': tokenResponse('The token'), '401': errorResponse('Unauthenticated'), '404': errorResponse('No such token') } },

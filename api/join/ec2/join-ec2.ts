@@ -36,7 +36,7 @@ export function evaluateEc2Rule(rule: AwsAllowRule, index: number, id: InstanceI
     const field = rule.aws_account !== undefined ? 'aws_account' : 'aws_role';
     const ok = account === id.accountId;
     const wanted = field === 'aws_account' ? account : `${rule.aws_role} (account ${account})`;
-    checks.push({ check: field, ok, value: id.accountId, wanted, detail: ok ? `${field} ${wanted} admits account ${id.accountId}` : `${field} ${wanted} is not account ${id.accountId}` });
+    checks.push({ check: field, ok, value: id.accountId, wanted, detail: ok ? `${field} ${wanted} admits account ${id.accountId}` : `${field} ${wanted} is not ${field === 'aws_role' ? 'account ' : ''}${id.accountId}` });
   }
   if (rule.aws_regions && rule.aws_regions.length > 0) {
     const ok = rule.aws_regions.includes(id.region);
@@ -176,4 +176,9 @@ export const ec2Method: JoinMethodModule<Ec2Proof, Ec2Identity> = {
   },
   evaluate: evaluateEc2,
   confirm: confirmInstanceRunning,
+  dryRun: {
+    // The document as IMDS gives it (base64, or PEM with a PKCS7 armour); its signature is checked.
+    fields: ['iid'],
+    identity: (svc, _token, body) => verifyEc2Document(svc, body.iid),
+  },
 };

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JoinServices } from '../admit';
 import type { JoinMethodModule, VerifiedIdentity } from '../method';
+import { badJoinRequest } from '../errors';
 import { refuse } from '../refusals';
 import { evaluateIamRules, organizationFactsFor, type OrganizationFacts } from './organizations';
 import { iamRefusal } from './refusals';
@@ -100,4 +101,25 @@ export const iamMethod: JoinMethodModule<IamProof, IamIdentity> = {
   evaluate(token, identity) {
     return { checks: [], ...evaluateIamRules(token.spec.allow ?? [], identity.caller, identity.organization, token.metadata.name) };
   },
+  dryRun: {
+    // An identity as the operator states it (nothing proves it: this answers "would this ARN join?").
+    fields: ['arn', 'account'],
+    async identity(svc, token, body, checkAws) {
+      const caller = claimedCaller(body);
+      const organization = checkAws && token ? await organizationFactsFor(token.spec.allow ?? [], caller, svc.aws.organizations) : undefined;
+      return { caller, organization, facts: iamFacts(caller, organization), attributes: {} };
+    },
+  },
 };
+
+const ARN_RE = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):[\x21-\x7e]{1,1900}$/;
+
+/** The ARN (and account) an operator asks about; the account defaults to the ARN's. */
+function claimedCaller(body: Record<string, unknown>): CallerIdentity {
+  const arn = body.arn;
+  if (typeof arn !== 'string' || !ARN_RE.test(arn)) throw badJoinRequest('invalid_request', 'arn must be an IAM or STS ARN of a 12-digit account (arn:aws:iam::123456789012:role/name, arn:aws:sts::123456789012:assumed-role/name/session)');
+  const inArn = ARN_RE.exec(arn)![1];
+  const account = body.account ?? inArn;
+  if (account !== inArn) throw badJoinRequest('invalid_request', `account ${JSON.stringify(account)} is not the account of the ARN (${inArn}); STS never answers so`);
+  return { account: inArn, arn };
+}
