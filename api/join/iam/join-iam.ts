@@ -120,6 +120,7 @@ function claimedCaller(body: Record<string, unknown>): CallerIdentity {
   if (typeof arn !== 'string' || !ARN_RE.test(arn)) throw badJoinRequest('invalid_request', 'arn must be an IAM or STS ARN of a 12-digit account (arn:aws:iam::123456789012:role/name, arn:aws:sts::123456789012:assumed-role/name/session)');
   const inArn = ARN_RE.exec(arn)![1];
   const account = body.account ?? inArn;
-  if (account !== inArn) throw badJoinRequest('invalid_request', `account ${JSON.stringify(account)} is not the account of the ARN (${inArn}); STS never answers so`);
+  if (typeof account !== 'string' || !/^\d{12}$/.test(account)) throw badJoinRequest('invalid_request', 'account, when given, must be a 12-digit AWS account ID as a string');
+  if (account !== inArn) throw badJoinRequest('invalid_request', `account ${account} is not the account of the ARN (${inArn}); STS never answers so`);
   return { account: inArn, arn };
 }
