@@ -83,5 +83,10 @@ export function ruleFailures(rule: RuleResult): string[] {
  * token stay with the operator).
  */
 export function publicRuleFailures(rule: RuleResult): string[] {
-  return rule.checks.filter((c) => !c.ok).map((c) => (c.value === undefined ? `${c.check} does not hold` : `${c.check} does not admit ${c.value}`));
+  return rule.checks.filter((c) => !c.ok).map(publicDetail);
+}
+
+/** A failed check as the host may hear it: the field and the host's own value. */
+export function publicDetail(c: Check): string {
+  return c.value === undefined ? `${c.check} does not hold` : `${c.check} does not admit ${c.value}`;
 }

@@ -5,12 +5,12 @@
 // A dry run (`dry_run: true`) runs every step but admission and answers with the evaluation.
 
 import { randomUUID } from 'node:crypto';
-import { shownTokenName, type JoinMethod, type ProvisionToken } from '../../schema/token';
+import { shownTokenName, type JoinMethod } from '../../schema/token';
 import type { AuditEvent } from '../store/types';
 import { admitHost, consumeIfSingleUse, isLive, alreadyJoined, parseAgentPublicKey, requireJoinToken, requireString, type JoinResponse, type JoinServices } from './admit';
 import { JoinError, badJoinRequest } from './errors';
 import { refuse, type RefusalCode } from './refusals';
-import { publicRuleFailures, ruleFailures, type Check, type Evaluation, type IdentityFacts, type JoinMethodModule, type RuleResult } from './method';
+import { publicDetail, publicRuleFailures, ruleFailures, type Check, type Evaluation, type IdentityFacts, type JoinMethodModule, type RuleResult } from './method';
 
 /** The fields every method reads. */
 export const COMMON_FIELDS = ['token_name', 'role', 'public_key', 'dry_run'] as const;
@@ -45,7 +45,7 @@ export interface EvaluationReport {
 
 function showCheck(c: Check, audience: 'host' | 'operator'): { check: string; ok: boolean; detail?: string } {
   if (audience === 'operator') return { check: c.check, ok: c.ok, detail: c.detail };
-  return { check: c.check, ok: c.ok, ...(c.ok ? {} : { detail: c.value === undefined ? `${c.check} does not hold` : `${c.check} does not admit ${c.value}` }) };
+  return { check: c.check, ok: c.ok, ...(c.ok ? {} : { detail: publicDetail(c) }) };
 }
 
 export function evaluationReport(evaluation: Evaluation | undefined, identity: IdentityFacts | undefined, refusal: JoinError | undefined, audience: 'host' | 'operator', hostId?: string): EvaluationReport {
