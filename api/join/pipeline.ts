@@ -138,7 +138,8 @@ export async function runJoin(svc: JoinServices, mod: JoinMethodModule, body: un
 
     // 3. The proof, verified into an identity.
     const identity = await mod.verify(svc, token, proof);
-    attempt.details.identity = identity.facts;
+    // The token method proves nothing beyond the token: no identity to record.
+    if (Object.keys(identity.facts).length > 0) attempt.details.identity = identity.facts;
     attempt.hostId = identity.hostId;
 
     // 4. The rules, evaluated without effects.
