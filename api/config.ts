@@ -62,9 +62,23 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /** Open connections at once (handshaking, active and idle); more are closed as they arrive. */
   maxConnections: number;
+  /** IAM: how long AWS Organizations answers are cached (JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS); 0 = not cached. */
+  awsOrganizationsCacheTtlMs: number;
+  /** IAM: at most this many accounts in that cache (JOINERY_AWS_ORGANIZATIONS_CACHE_MAX_ENTRIES). */
+  awsOrganizationsCacheMaxEntries: number;
+  /** SQLite's `synchronous` pragma (JOINERY_SQLITE_SYNCHRONOUS): `normal` survives crashes, `full` power loss too. */
+  sqliteSynchronous: 'normal' | 'full';
+}
+
+function sqliteSynchronous(value: string | undefined): 'normal' | 'full' {
+  if (value === undefined || value === '' || value === 'normal') return 'normal';
+  if (value === 'full') return 'full';
+  throw new Error(`JOINERY_SQLITE_SYNCHRONOUS must be normal or full (got ${JSON.stringify(value)})`);
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:3025';
+export const DEFAULT_EC2_THROTTLE_WAIT_MS = 30_000;
+export const DEFAULT_EC2_DESCRIBE_PER_SECOND = 1;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
@@ -146,8 +160,11 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     auditRetentionDays: env.JOINERY_AUDIT_RETENTION_DAYS === '0' ? 0 : positiveInt('JOINERY_AUDIT_RETENTION_DAYS', env.JOINERY_AUDIT_RETENTION_DAYS, 90),
     auditMaxRows: env.JOINERY_AUDIT_MAX_ROWS === '0' ? 0 : positiveInt('JOINERY_AUDIT_MAX_ROWS', env.JOINERY_AUDIT_MAX_ROWS, 1_000_000),
     auditExport: parseAuditExport(env.JOINERY_AUDIT_EXPORT),
-    ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, 30_000),
-    ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, 1),
+    ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, DEFAULT_EC2_THROTTLE_WAIT_MS),
+    ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, DEFAULT_EC2_DESCRIBE_PER_SECOND),
+    awsOrganizationsCacheTtlMs: (env.JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS === '0' ? 0 : positiveInt('JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS', env.JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS, 300)) * 1000,
+    awsOrganizationsCacheMaxEntries: positiveInt('JOINERY_AWS_ORGANIZATIONS_CACHE_MAX_ENTRIES', env.JOINERY_AWS_ORGANIZATIONS_CACHE_MAX_ENTRIES, 10_000),
+    sqliteSynchronous: sqliteSynchronous(env.JOINERY_SQLITE_SYNCHRONOUS),
     ...connectionLimits(env),
   };
 }

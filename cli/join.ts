@@ -8,7 +8,7 @@ import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
 import { readTrustedHostFile } from './agent/config';
 import { checkDataDir, prepareIdentityDir, writeIdentity, type Identity, type Warn } from './agent/identity';
-import { str, trustFrom } from './common';
+import { formatFlag, str, trustFrom } from './common';
 import { out, terminalValue } from './output';
 
 export interface PreparedJoin {
@@ -48,6 +48,8 @@ export const JOIN_FLAGS: FlagSpec = {
   'data-dir': { kind: 'string', arg: '<dir>', help: 'where to write key, certificate and CA (JOINERY_AGENT_DATA_DIR; default ./agent-data)' },
   'host-id': { kind: 'string', arg: '<id>', help: 'ec2: must equal <account>-<instance id>' },
   region: { kind: 'string', arg: '<region>', help: 'iam: the regional STS endpoint (default AWS_REGION, else the global one)' },
+  ...formatFlag('text'),
+  'dry-run': { kind: 'boolean', help: 'send the real proof, print how the server evaluates it, admit nothing and write nothing (exit 1 when it would be refused)' },
 };
 
 /** Methods whose host ID follows from the proof, so an existing identity of the same host is fine. */
@@ -86,6 +88,13 @@ export function joinMethods(): string[] {
  * key and the trusted CA, then key, certificate and CA written together. Shared by `joinery join`
  * and the agent.
  */
+/** The method's join request with a fresh (throw-away) key: what `join --dry-run` sends. */
+export async function prepareJoin(client: JoineryClient, s: Pick<JoinSettings, 'method' | 'tokenName' | 'role' | 'hostId' | 'region'>): Promise<PreparedJoin> {
+  if (!isJoinMethod(s.method)) throw new UsageError(`method must be one of ${joinMethods().join(', ')} (got ${s.method})`);
+  const publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  return PREPARERS[s.method]()({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
+}
+
 export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<JoinOutcome> {
   if (!isJoinMethod(s.method)) throw new UsageError(`method must be one of ${joinMethods().join(', ')} (got ${s.method})`);
   // Refuse a data directory with another identity before contacting anyone; for ec2 the host ID
@@ -132,6 +141,7 @@ export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pro
   // The CA file decides whom this host trusts: held to the agent's rules for its configuration.
   if (trust.caFile) readTrustedHostFile(path.resolve(trust.caFile), 'CA file');
   const client = new JoineryClient({ addr: server, ...trust });
+  if (p.flags['dry-run'] === true) return (await import('./tokens-test')).joinDryRun(p, client, { method, tokenName, role, hostId: str(p, 'host-id'), region: str(p, 'region') });
   const outcome = await joinHost(client, { method, tokenName, role, dataDir, hostId: str(p, 'host-id'), region: str(p, 'region') });
   if (!outcome.joined) {
     // The host ID comes from a file or the server: printed as text that cannot act on a terminal.

@@ -91,7 +91,7 @@ export function buildProgram(): Program {
     ['token/', 'node/'],
   );
 
-  const tokens = group('tokens', 'join tokens: add, ls, rm');
+  const tokens = group('tokens', 'join tokens: add, ls, rm, test');
   leaf(tokens, 'add', 'create a token-method token with a generated secret and print how to join with it', {
     type: { kind: 'string', arg: '<roles>', help: 'the roles it admits, comma-separated (node, proxy, app, db, ...)' },
     ttl: { kind: 'string', arg: '<duration>', help: 'lifetime, e.g. 30m, 1h, 24h (default 30m)' },
@@ -104,6 +104,15 @@ export function buildProgram(): Program {
   }, async () => (await import('./tokens-add')).tokensAdd);
   leaf(tokens, 'ls', 'list tokens', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).tokensLs);
   leaf(tokens, 'rm', 'delete a token', CONNECTION_FLAGS, async () => (await admin()).tokensRm, [new Argument('<name>', 'the token')]);
+  leaf(tokens, 'test', 'would a host join? a captured EC2 document or an IAM ARN against a token (or every token of its method), every check with its outcome; changes nothing, exit 1 when refused', {
+    iid: { kind: 'string', arg: '<file>', help: 'an instance identity document as IMDS gives it (rsa2048, base64 or PEM; - for standard input)' },
+    arn: { kind: 'string', arg: '<arn>', help: 'an IAM or STS ARN, as sts:GetCallerIdentity answers' },
+    account: { kind: 'string', arg: '<id>', help: "the ARN's AWS account (default: the account in the ARN)" },
+    role: { kind: 'string', arg: '<role>', help: 'also check the token grants this role' },
+    'check-aws': { kind: 'boolean', help: 'also make the AWS lookups a join makes (ec2:DescribeInstances, AWS Organizations)' },
+    ...format('text'),
+    ...CONNECTION_FLAGS,
+  }, async () => (await import('./tokens-test')).tokensTest, [new Argument('[name]', 'the token (default: every token of the proof\'s method)')]);
 
   const nodes = group('nodes', 'joined hosts: ls, rm');
   leaf(nodes, 'ls', 'list joined hosts with status, token (masked), renewal and certificate', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).nodesLs);

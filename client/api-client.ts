@@ -76,6 +76,29 @@ export interface PageRequest {
   pageToken?: string;
 }
 
+/** One check of a dry run and its outcome. */
+export interface CheckView {
+  check: string;
+  ok: boolean;
+  detail?: string;
+}
+
+/** A join evaluated without admitting (POST /v1/tokens/test, or a join with dry_run). */
+export interface EvaluationView {
+  would_join: boolean;
+  code?: string;
+  message?: string;
+  host_id?: string;
+  identity?: Record<string, string>;
+  checks: CheckView[];
+  rules: { index: number; matched: boolean; checks: CheckView[] }[];
+}
+
+export interface TokenTestAnswer {
+  would_join: boolean;
+  results: (EvaluationView & { token: string; method: string })[];
+}
+
 export interface StatusView {
   cluster_name: string;
   version: string;
@@ -194,6 +217,11 @@ export class JoineryClient {
     if (status >= 200 && status < 300) return parsed as T;
     const err = (parsed as { error?: { code?: string; message?: string; field?: string; details?: unknown } } | undefined)?.error;
     throw new ApiError(status, err?.code ?? `http_${status}`, err?.message ?? `the server answered ${status}`, err?.field, err?.details, parseRetryAfter(retryAfter));
+  }
+
+  /** The admin dry run: a captured proof against one token, or every token of its method. Changes nothing. */
+  testTokens(name: string | undefined, body: { iid?: string; arn?: string; account?: string; role?: string; check_aws?: boolean }): Promise<TokenTestAnswer> {
+    return this.request('POST', name === undefined ? '/v1/tokens/test' : `/v1/tokens/${encodeURIComponent(name)}/test`, body);
   }
 
   status(): Promise<StatusView> {

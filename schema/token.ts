@@ -545,6 +545,24 @@ export function iidTtlMs(token: ProvisionToken): number {
 }
 
 /**
+ * Whether the token's name is its secret: for the `token` method the name is what a host
+ * presents to join, so it is never shown whole; for `ec2` and `iam` the proof is elsewhere and
+ * the name is a plain label. The one place that decides it.
+ */
+export function nameIsSecret(token: { spec: { join_method: string } }): boolean {
+  return token.spec.join_method === 'token';
+}
+
+/**
+ * A token name as audit events, logs and answers may show it: whole only once a stored token
+ * says its name is no secret; masked while unknown (a secret may have reached the wrong
+ * endpoint, or be a near miss of one).
+ */
+export function shownTokenName(name: string, token?: { spec: { join_method: string } }): string {
+  return token && !nameIsSecret(token) ? name : maskTokenName(name);
+}
+
+/**
  * Masking of a secret token name, as Teleport masks them: a name shorter than 16 characters is
  * all `*`; a longer one keeps only its last quarter visible.
  */

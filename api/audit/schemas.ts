@@ -38,6 +38,7 @@ const joinDetails: Schema = {
   properties: {
     method: { ...str, description: 'the join method (token, ec2, iam)' },
     role: { ...str, description: 'the role the host asked for' },
+    dry_run: { const: true, description: 'the host asked for an evaluation only (`joinery join --dry-run`): nothing was admitted' },
     identity: {
       type: 'object',
       description: 'what the host proved, as verified: AWS account, region, instance ID, caller ARN, organization ...',
@@ -80,6 +81,7 @@ const renewDetails: Schema = {
     serial: { ...str, description: 'the serial of the certificate presented' },
     new_serial: { ...str, description: 'the serial of the certificate issued' },
     key_rotated: { type: 'boolean', description: 'the host sent a new public key' },
+    issuer: { ...str, description: 'the issuer of the certificate presented, when it is not this cluster CA' },
   },
   additionalProperties: scalar,
 };

@@ -42,6 +42,7 @@ export class ClusterCA {
   private hostIssuer?: HostCertificateIssuer;
   private keyId?: Buffer;
   private parsed?: NodeX509;
+  private parsedKey?: KeyObject;
   private pinText?: string;
 
   private constructor(
@@ -57,6 +58,11 @@ export class ClusterCA {
   /** The CA certificate, parsed once: renewals check every presented certificate against it. */
   get certificate(): NodeX509 {
     return (this.parsed ??= new NodeX509(this.certPem));
+  }
+
+  /** The CA's public key, once: every join and renewal checks the host key is not this one. */
+  get publicKey(): KeyObject {
+    return (this.parsedKey ??= this.certificate.publicKey);
   }
 
   /**

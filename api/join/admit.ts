@@ -4,12 +4,15 @@
 
 import { timingSafeEqual, createHash, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isExpired, maskTokenName, type JoinMethod, type ProvisionToken } from '../../schema/token';
+import { isExpired, nameIsSecret, shownTokenName, type JoinMethod, type ProvisionToken } from '../../schema/token';
 import { canonicalRole, grantedRole } from '../../schema/roles';
 import type { ServerConfig } from '../config';
 import type { ClusterCA } from '../ca/ca';
-import { AlreadyExistsError, nodeStatus, type NodeRecord, type Store } from '../store/types';
-import { JoinError, badJoinRequest } from './errors';
+import type { JoinAws } from './aws';
+import { AlreadyExistsError, nodeStatus, type AuditEvent, type NodeRecord, type Store } from '../store/types';
+import { badJoinRequest } from './errors';
+import { refuseCaKey } from './public-key';
+import { refuse } from './refusals';
 
 /** What a join handler may use. `now` is injectable so tests can move the clock. */
 export interface JoinServices {
@@ -18,6 +21,8 @@ export interface JoinServices {
   config: ServerConfig;
   log: Logger;
   now(): Date;
+  /** AWS clients and the EC2 trust store, built once by startServer. */
+  aws: JoinAws;
 }
 
 export interface JoinResponse {
@@ -26,18 +31,6 @@ export interface JoinResponse {
   ca_certificates: string[];
   /** The certificate's notAfter (ISO 8601); the agent renews at two thirds of the lifetime. */
   expires_at: string;
-}
-
-/** Facts about an attempt, recorded in the audit log whether it succeeds or not. */
-export interface JoinAttempt {
-  method: JoinMethod;
-  tokenName?: string;
-  hostId?: string;
-  details: Record<string, unknown>;
-  /** The client's address, for the audit. */
-  remoteAddr?: string;
-  /** Set once the accepted join's audit event was written with the node, in its transaction. */
-  audited?: boolean;
 }
 
 const MAX_FIELD = 1024;
@@ -70,34 +63,34 @@ export async function requireJoinToken(svc: JoinServices, tokenName: string, met
   // For the token method the name is the secret: compare in constant time after the lookup, so a
   // case-folding or trimming backend cannot turn a near miss into a match.
   if (!stored || (method === 'token' && !sameSecret(stored.token.metadata.name, tokenName))) {
-    throw new JoinError('token_not_found', method === 'token' ? 'the join token is not valid' : `token ${JSON.stringify(maskTokenName(tokenName))} does not exist (name masked: it may be a secret)`);
+    throw refuse('token_not_found', method === 'token' ? 'the join token is not valid' : `token ${JSON.stringify(shownTokenName(tokenName))} does not exist (name masked: it may be a secret)`);
   }
-  const token = stored.token;
-  const shown = token.spec.join_method === 'token' ? '' : `${JSON.stringify(tokenName)} `;
-  if (isExpired(token, svc.now())) {
-    throw new JoinError('token_expired', `token ${shown}expired at ${token.metadata.expires}`);
+  checkTokenUsable(stored.token, method, role, svc.now());
+  return stored.token;
+}
+
+/** A found token may be used now, for this method and (when given) this role; throws the refusal. */
+export function checkTokenUsable(token: ProvisionToken, method: JoinMethod, role: string | undefined, now: Date): void {
+  const shown = nameIsSecret(token) ? '' : `${JSON.stringify(token.metadata.name)} `;
+  if (isExpired(token, now)) {
+    throw refuse('token_expired', `token ${shown}expired at ${token.metadata.expires}`);
   }
   if (token.spec.join_method !== method) {
-    throw new JoinError('join_method_mismatch', `token uses join_method ${token.spec.join_method}, but this is a ${method} join`);
+    throw refuse('join_method_mismatch', `token uses join_method ${token.spec.join_method}, but this is a ${method} join`);
   }
+  if (role === undefined) return;
   const canonical = grantedRole(token.spec.roles, role);
   if (!canonical) {
     const instanceHint = canonicalRole(role) === 'Instance' ? '; Instance is implied only by a token granting a local service role (Node, Proxy, Kube, App, Db, ...)' : '';
-    throw new JoinError('role_not_allowed', `role ${JSON.stringify(role)} is not allowed by this token (allowed: ${token.spec.roles.join(', ')}${instanceHint})`);
+    throw refuse('role_not_allowed', `role ${JSON.stringify(role)} is not allowed by this token (allowed: ${token.spec.roles.join(', ')}${instanceHint})`);
   }
-  // Teleport issues bots certificates only through the token and iam methods.
-  if (canonical === 'Bot' && method === 'ec2') {
-    throw new JoinError('bot_join_method_unsupported', 'the Bot role cannot join with the ec2 method; use the token or iam method for bots');
-  }
-  return token;
 }
 
 /** The refusal for a host whose identity is live: removed or lapsed hosts may join again. */
-export function alreadyJoined(hostId: string): JoinError {
-  return new JoinError(
+export function alreadyJoined(hostId: string): ReturnType<typeof refuse> {
+  return refuse(
     'host_already_joined',
     `host ${hostId} has already joined and its certificate is still valid; it renews over POST /v1/renew, and may join again once removed (\`joinery nodes rm ${hostId}\`) or once its certificate expired without renewal`,
-    409,
   );
 }
 
@@ -114,7 +107,7 @@ export function isLive(node: NodeRecord | undefined, now: Date): boolean {
 export async function consumeIfSingleUse(svc: JoinServices, token: ProvisionToken, role: string): Promise<void> {
   if (token.spec.join_method !== 'token' || role.toLowerCase() !== 'bot') return;
   if (!(await svc.store.tokens.delete(token.metadata.name))) {
-    throw new JoinError('token_not_found', 'the join token is not valid');
+    throw refuse('token_not_found', 'the join token is not valid');
   }
 }
 
@@ -126,8 +119,9 @@ export async function consumeIfSingleUse(svc: JoinServices, token: ProvisionToke
 export async function admitHost(
   svc: JoinServices,
   req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string> },
-  attempt?: JoinAttempt,
+  audit?: AuditEvent,
 ): Promise<JoinResponse> {
+  refuseCaKey(svc.ca, req.publicKey);
   // The canonical role (requireJoinToken already checked the token grants it, Instance included).
   const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
   const now = svc.now();
@@ -146,9 +140,8 @@ export async function admitHost(
       },
       now,
       // The accepted join's audit event commits with the node: one transaction per join.
-      attempt && { time: now.toISOString(), type: `join.${attempt.method}`, success: true, tokenName: attempt.tokenName, hostId: req.hostId, remoteAddr: attempt.remoteAddr, details: attempt.details },
+      audit && { ...audit, time: now.toISOString(), hostId: req.hostId },
     );
-    if (attempt) attempt.audited = true;
   } catch (e) {
     if (e instanceof AlreadyExistsError) throw alreadyJoined(req.hostId);
     throw e;

@@ -2,6 +2,9 @@
 // Every refusal is a 4xx; anything else reaching the error handler is a bug.
 
 export class JoinError extends Error {
+  /** The operator's version of the message (the audit's, the admin dry-run's), when it says more than a host may hear. */
+  operatorMessage?: string;
+
   constructor(
     public readonly code: string,
     message: string,

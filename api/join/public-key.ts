@@ -6,6 +6,7 @@
 
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { badJoinRequest, type JoinError } from './errors';
+import { refuse } from './refusals';
 
 export const MAX_PUBLIC_KEY_PEM = 8192;
 export const MIN_RSA_BITS = 2048;
@@ -17,7 +18,7 @@ const ACCEPTED = 'EC P-256/P-384, RSA 2048-8192 bits or Ed25519';
 const BEGIN_RE = /-----BEGIN ([A-Z0-9 ]+)-----/g;
 const SPKI_PEM_RE = /^-----BEGIN PUBLIC KEY-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END PUBLIC KEY-----$/;
 
-function refuse(message: string): JoinError {
+function invalid(message: string): JoinError {
   return badJoinRequest('invalid_public_key', message);
 }
 
@@ -34,18 +35,18 @@ function describeLabel(label: string): string | undefined {
 function spkiDer(pem: string): Buffer {
   const text = pem.trim();
   const labels = [...text.matchAll(BEGIN_RE)].map((m) => m[1]);
-  if (labels.length === 0) throw refuse('public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
-  if (labels.length > 1) throw refuse(`public_key must hold exactly one PEM block (found ${labels.length})`);
+  if (labels.length === 0) throw invalid('public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
+  if (labels.length > 1) throw invalid(`public_key must hold exactly one PEM block (found ${labels.length})`);
   const wrong = describeLabel(labels[0]);
-  if (wrong) throw refuse(`public_key is ${wrong}`);
-  if (!text.startsWith('-----BEGIN PUBLIC KEY-----')) throw refuse('public_key has text before the PEM block; send the PEM block alone');
-  if (!/-----END PUBLIC KEY-----$/.test(text)) throw refuse('public_key has text after the PEM block, or no -----END PUBLIC KEY----- line; send the PEM block alone');
+  if (wrong) throw invalid(`public_key is ${wrong}`);
+  if (!text.startsWith('-----BEGIN PUBLIC KEY-----')) throw invalid('public_key has text before the PEM block; send the PEM block alone');
+  if (!/-----END PUBLIC KEY-----$/.test(text)) throw invalid('public_key has text after the PEM block, or no -----END PUBLIC KEY----- line; send the PEM block alone');
   const m = SPKI_PEM_RE.exec(text);
-  if (!m) throw refuse('public_key is not a well-formed PEM block: only base64 lines may stand between the BEGIN and END lines');
+  if (!m) throw invalid('public_key is not a well-formed PEM block: only base64 lines may stand between the BEGIN and END lines');
   const b64 = m[1].replace(/[\r\n]/g, '');
   const der = Buffer.from(b64, 'base64');
   // Buffer.from skips what it cannot read; the round trip catches stray '=' and bad padding.
-  if (der.length === 0 || der.toString('base64') !== b64) throw refuse('public_key is not a well-formed PEM block: its base64 is not canonical');
+  if (der.length === 0 || der.toString('base64') !== b64) throw invalid('public_key is not a well-formed PEM block: its base64 is not canonical');
   return der;
 }
 
@@ -71,14 +72,14 @@ function base64UrlToBigInt(text: string): bigint {
 function checkRsa(key: KeyObject): void {
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
-    throw refuse(`public_key is a ${bits}-bit RSA key; RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits`);
+    throw invalid(`public_key is a ${bits}-bit RSA key; RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits`);
   }
   const jwk = key.export({ format: 'jwk' });
   const n = base64UrlToBigInt(String(jwk.n ?? ''));
   const e = base64UrlToBigInt(String(jwk.e ?? ''));
-  if (n % 2n === 0n) throw refuse('public_key is an RSA key with an even modulus, which cannot be a product of two large primes');
+  if (n % 2n === 0n) throw invalid('public_key is an RSA key with an even modulus, which cannot be a product of two large primes');
   if (e % 2n === 0n || e < MIN_RSA_EXPONENT) {
-    throw refuse(`public_key is an RSA key with public exponent ${e > 1_000_000_000_000n ? 'too large to show' : String(e)}; the exponent must be odd and at least ${MIN_RSA_EXPONENT} (65537 is usual)`);
+    throw invalid(`public_key is an RSA key with public exponent ${e > 1_000_000_000_000n ? 'too large to show' : String(e)}; the exponent must be odd and at least ${MIN_RSA_EXPONENT} (65537 is usual)`);
   }
 }
 
@@ -112,15 +113,15 @@ function importCommonKey(der: Buffer): KeyObject | undefined {
  */
 export function parseAgentPublicKey(pem: unknown): KeyObject {
   if (pem !== undefined && pem !== null && typeof pem !== 'string') {
-    throw refuse(`public_key must be a string holding a PEM-encoded SubjectPublicKeyInfo (got a ${Array.isArray(pem) ? 'list' : typeof pem})`);
+    throw invalid(`public_key must be a string holding a PEM-encoded SubjectPublicKeyInfo (got a ${Array.isArray(pem) ? 'list' : typeof pem})`);
   }
   if (typeof pem !== 'string' || pem.trim().length === 0) {
-    throw refuse('public_key is required: a PEM-encoded SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)');
+    throw invalid('public_key is required: a PEM-encoded SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)');
   }
-  if (pem.length > MAX_PUBLIC_KEY_PEM) throw refuse(`public_key is longer than ${MAX_PUBLIC_KEY_PEM} characters; no accepted key is that large`);
-  if (!pem.includes('-----BEGIN ')) throw refuse('public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
+  if (pem.length > MAX_PUBLIC_KEY_PEM) throw invalid(`public_key is longer than ${MAX_PUBLIC_KEY_PEM} characters; no accepted key is that large`);
+  if (!pem.includes('-----BEGIN ')) throw invalid('public_key is not a PEM-encoded public key (expected -----BEGIN PUBLIC KEY-----)');
   const der = spkiDer(pem);
-  if (derSequenceLength(der) !== der.length) throw refuse('public_key is not a single DER SubjectPublicKeyInfo (bad length, or bytes after it)');
+  if (derSequenceLength(der) !== der.length) throw invalid('public_key is not a single DER SubjectPublicKeyInfo (bad length, or bytes after it)');
 
   let key: KeyObject;
   try {
@@ -128,7 +129,7 @@ export function parseAgentPublicKey(pem: unknown): KeyObject {
     if (common) return common;
     key = createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch {
-    throw refuse('public_key is not a valid SubjectPublicKeyInfo (the key inside could not be read)');
+    throw invalid('public_key is not a valid SubjectPublicKeyInfo (the key inside could not be read)');
   }
   const type = key.asymmetricKeyType;
   if (type === 'rsa') {
@@ -138,8 +139,18 @@ export function parseAgentPublicKey(pem: unknown): KeyObject {
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
     if (ACCEPTED_CURVES[curve]) return key;
-    throw refuse(`public_key is an EC key on curve ${curve || '(unnamed)'}, which is not accepted; use ${ACCEPTED}`);
+    throw invalid(`public_key is an EC key on curve ${curve || '(unnamed)'}, which is not accepted; use ${ACCEPTED}`);
   }
   if (type === 'ed25519') return key;
-  throw refuse(`public_key type ${type} is not accepted; use ${ACCEPTED}`);
+  throw invalid(`public_key type ${type} is not accepted; use ${ACCEPTED}`);
+}
+
+/**
+ * The CA never certifies its own public key for a host: such a certificate would bind a host
+ * identity to the CA key, and whoever presents it would pass for the CA's own key holder.
+ */
+export function refuseCaKey(ca: { publicKey: KeyObject }, key: KeyObject): void {
+  if (key.equals(ca.publicKey)) {
+    throw refuse('public_key_is_ca_key', "public_key is the cluster CA's own public key; a host sends a key of its own");
+  }
 }

@@ -7,7 +7,9 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { normalizeSerial } from '../store/migrations';
 import { ConflictError, NotFoundError } from '../store/types';
 import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
+import { refuseCaKey } from './public-key';
 import { JoinError, badJoinRequest } from './errors';
+import { refuse } from './refusals';
 
 /**
  * How many unexpired certificates one host may hold. An agent renews at two thirds of the
@@ -16,18 +18,6 @@ import { JoinError, badJoinRequest } from './errors';
  */
 export const MAX_LIVE_CERTIFICATES_PER_HOST = 32;
 
-/** Every code a renewal can be refused with, and what it means. For the OpenAPI document and docs. */
-export const RENEW_REFUSAL_CODES: Record<string, string> = {
-  client_certificate_required: '401: no TLS client certificate was presented; present the host certificate and its key.',
-  certificate_untrusted: '403: the client certificate is not one this cluster issued to a host (other CA, bad signature, unknown serial, or from before the host last joined).',
-  certificate_expired: '403: the client certificate has expired (or is not yet valid); the host must join again.',
-  node_removed: '403: the host was removed (`joinery nodes rm`); its certificates are revoked and listed on /v1/crl.',
-  certificate_superseded: '403: the client certificate was already renewed; only the host\'s newest certificate renews, so a copied identity cannot live on beside the host (remove the node if it was copied).',
-  renewal_too_frequent: `429: the host already holds ${MAX_LIVE_CERTIFICATES_PER_HOST} unexpired certificates; renew again when older ones expire.`,
-  invalid_request: '400: the body is not a JSON object.',
-  invalid_public_key: '400: public_key is not a PEM SubjectPublicKeyInfo of an accepted type (EC P-256/P-384, RSA 2048+, Ed25519).',
-};
-
 /** Facts about a renewal, audited whether it succeeds or not. */
 export interface RenewAttempt {
   hostId?: string;
@@ -35,24 +25,32 @@ export interface RenewAttempt {
 }
 
 function untrusted(message: string): JoinError {
-  return new JoinError('certificate_untrusted', message);
+  return refuse('certificate_untrusted', message);
 }
 
-/** The presented certificate, checked against this cluster's CA and clock. */
-function checkPresented(svc: JoinServices, der: Buffer, now: Date): X509Certificate {
+/** The presented certificate, checked against this cluster's CA and clock. Its serial and issuer go to the audit first. */
+export function checkPresented(svc: JoinServices, der: Buffer, now: Date, attempt: RenewAttempt): X509Certificate {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(der);
   } catch {
     throw untrusted('the client certificate cannot be parsed');
   }
+  attempt.details.serial = cert.serialNumber.toLowerCase();
+  attempt.details.issuer = cert.issuer.replace(/\n/g, ', ');
   const ca = svc.ca.certificate;
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw untrusted(`the client certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by this cluster's CA`);
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
+    // The same name as this CA but another key: a host of another cluster of that name, or of a CA that was replaced.
+    const sameName = cert.issuer === ca.subject;
+    throw untrusted(
+      `the client certificate (issuer ${attempt.details.issuer}) is not signed by this cluster's CA${sameName ? ` (it names this cluster's CA, ${JSON.stringify(svc.ca.clusterName)}, but another key signed it: a certificate of another cluster of the same name, or of a CA that was replaced; that host joins this cluster anew)` : ''}`,
+    );
+  }
   const notAfter = Date.parse(cert.validTo);
   const notBefore = Date.parse(cert.validFrom);
   // Unreadable validity fails closed.
-  if (Number.isNaN(notAfter) || notAfter <= now.getTime()) throw new JoinError('certificate_expired', `the client certificate expired at ${Number.isNaN(notAfter) ? cert.validTo : new Date(notAfter).toISOString()}; the host must join again`);
-  if (Number.isNaN(notBefore) || notBefore > now.getTime()) throw new JoinError('certificate_expired', `the client certificate is not valid before ${cert.validFrom}; check the server clock`);
+  if (Number.isNaN(notAfter) || notAfter <= now.getTime()) throw refuse('certificate_expired', `the client certificate expired at ${Number.isNaN(notAfter) ? cert.validTo : new Date(notAfter).toISOString()}; the host must join again`);
+  if (Number.isNaN(notBefore) || notBefore > now.getTime()) throw refuse('certificate_expired', `the client certificate is not valid before ${cert.validFrom}; check the server clock`);
   return cert;
 }
 
@@ -62,11 +60,10 @@ function checkPresented(svc: JoinServices, der: Buffer, now: Date): X509Certific
  */
 export async function renewHost(svc: JoinServices, der: Buffer | undefined, body: unknown, attempt: RenewAttempt): Promise<JoinResponse> {
   if (!der || der.length === 0) {
-    throw new JoinError('client_certificate_required', 'renewal needs the host certificate as the TLS client certificate (with its key)', 401);
+    throw refuse('client_certificate_required', 'renewal needs the host certificate as the TLS client certificate (with its key)');
   }
   const now = svc.now();
-  const presented = checkPresented(svc, der, now);
-  attempt.details.serial = presented.serialNumber.toLowerCase();
+  const presented = checkPresented(svc, der, now, attempt);
 
   // The serial must be one this cluster issued to a host: a valid signature alone would also
   // admit the server's own TLS certificate.
@@ -75,17 +72,17 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
   const { certificate, node } = found;
   attempt.hostId = certificate.hostId;
   if (!node || node.removedAt || certificate.revokedAt) {
-    throw new JoinError('node_removed', `host ${certificate.hostId} was removed${node?.removedAt ? ` at ${node.removedAt}` : ''}; its certificates are revoked, and it must join again to get a new identity`);
+    throw refuse('node_removed', `host ${certificate.hostId} was removed${node?.removedAt ? ` at ${node.removedAt}` : ''}; its certificates are revoked, and it must join again to get a new identity`);
   }
   // A host that lapsed and joined again starts a new identity; certificates from before do not carry over.
   if (certificate.issuedAt < node.joinedAt) throw untrusted(`the client certificate was issued before host ${node.hostId} last joined (${node.joinedAt})`);
   // Only the newest certificate renews: an older one still verifies until it expires, but if it
   // could renew, a copy of the identity (a backup, an image) would live on beside the host.
   if (normalizeSerial(certificate.serial) !== normalizeSerial(node.certSerial)) {
-    throw new JoinError('certificate_superseded', `the client certificate (serial ${normalizeSerial(certificate.serial)}) was already renewed; host ${node.hostId} renews with its newest certificate (serial ${normalizeSerial(node.certSerial)}). If this identity was copied, remove the node`);
+    throw refuse('certificate_superseded', `the client certificate (serial ${normalizeSerial(certificate.serial)}) was already renewed; host ${node.hostId} renews with its newest certificate (serial ${normalizeSerial(node.certSerial)}). If this identity was copied, remove the node`);
   }
   if ((await svc.store.nodes.countLiveCertificates(node.hostId, now)) >= MAX_LIVE_CERTIFICATES_PER_HOST) {
-    throw new JoinError('renewal_too_frequent', `host ${node.hostId} already holds ${MAX_LIVE_CERTIFICATES_PER_HOST} unexpired certificates; renew again when older ones expire`, 429);
+    throw refuse('renewal_too_frequent', `host ${node.hostId} already holds ${MAX_LIVE_CERTIFICATES_PER_HOST} unexpired certificates; renew again when older ones expire`);
   }
 
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw badJoinRequest('invalid_request', 'the request body must be a JSON object (or empty)');
@@ -98,15 +95,16 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
     publicKey = parseAgentPublicKey(requested);
     attempt.details.key_rotated = true;
   }
+  refuseCaKey(svc.ca, publicKey);
 
   const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
   try {
     await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial);
   } catch (e) {
     // Removed between the check above and the write: removal wins, the new certificate is dropped.
-    if (e instanceof NotFoundError) throw new JoinError('node_removed', `host ${node.hostId} was removed; it must join again`);
+    if (e instanceof NotFoundError) throw refuse('node_removed', `host ${node.hostId} was removed; it must join again`);
     // Another renewal with the same certificate won the race.
-    if (e instanceof ConflictError) throw new JoinError('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
+    if (e instanceof ConflictError) throw refuse('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
     throw e;
   }
   attempt.details.new_serial = issued.serial;

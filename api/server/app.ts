@@ -70,7 +70,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   });
 
   const adminOnly = requireAdmin(admin, svc.store, svc.config.trustProxy);
-  app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));
+  app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store, svc));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
   app.use('/v1/audit', auditRoutes(svc.store, adminOnly, svc.now)); // admin, but for the public /schema
   app.use('/v1/join', rateLimit(svc.config), joinRoutes(svc, metrics));

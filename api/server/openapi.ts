@@ -1,25 +1,13 @@
 // The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
 
 import { ALLOW_RULE_FIELDS, ORIGINS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
-import { EC2_REFUSAL_CODES } from '../join/ec2/join-ec2';
-import { IAM_REFUSAL_CODES } from '../join/iam/join-iam';
-import { RENEW_REFUSAL_CODES } from '../join/renew';
+import { refusalsFor, type Refusal } from '../join/refusals';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 import { AUDIT_FILTERS } from './routes/audit';
 
-/** Refusal codes of the token join method (the codes every method shares). */
-export const TOKEN_REFUSAL_CODES: Record<string, string> = {
-  invalid_request: 'The request body is malformed or misses a required field (400).',
-  invalid_public_key: 'public_key is not a PEM SubjectPublicKeyInfo of an accepted key type (400).',
-  token_not_found: 'No token of that name exists (403); a Bot token is consumed by its first join, so a second use hears this too.',
-  token_expired: 'The token exists but its metadata.expires has passed (403).',
-  join_method_mismatch: 'The token is for another join method (403).',
-  role_not_allowed: 'The requested role is not in the token spec.roles (403).',
-  host_already_joined: 'The host ID belongs to a live host (certificate valid, not removed); it renews instead, and may join again once removed or lapsed (409).',
-};
-
-/** Every join method's refusal codes, as documented in the OpenAPI document. */
-export const JOIN_REFUSAL_CODES = { token: TOKEN_REFUSAL_CODES, ec2: EC2_REFUSAL_CODES, iam: IAM_REFUSAL_CODES };
+/** Every join method's refusal codes and the renewal's, from the one registry (api/join/refusals.ts). */
+export const JOIN_REFUSAL_CODES = { token: refusalsFor('token'), ec2: refusalsFor('ec2'), iam: refusalsFor('iam') };
+const RENEW_REFUSAL_CODES = refusalsFor('renew');
 
 const str = { type: 'string' } as const;
 const error = { $ref: '#/components/schemas/Error' };
@@ -49,7 +37,7 @@ const listResponse = (key: string, items: Record<string, unknown>, description: 
     },
   },
 });
-const joinResponse = { description: 'Joined', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } };
+const joinResponse = { description: 'Joined; or, with dry_run, the evaluation ({dry_run: true, would_join, code?, checks, rules})', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } };
 const joinRefusals = {
   '400': errorResponse('Malformed join request'),
   '403': errorResponse('Join refused; error.code says why (see x-refusal-codes)'),
@@ -57,11 +45,60 @@ const joinRefusals = {
   '429': errorResponse('AWS throttled the verification (aws_throttled), or too many join requests from this address (rate_limited); retry later'),
 };
 
-function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, string>) {
+const dryRun = { type: 'boolean', description: 'Evaluate the join without admitting: the answer is the evaluation (would_join, code, checks, rules: which checks failed on which of the host\'s own values, never what the token asks for); nothing is written but the audit event' };
+
+/** Every check of a dry run with its outcome. */
+const evaluation = {
+  type: 'object',
+  required: ['would_join', 'checks', 'rules'],
+  properties: {
+    would_join: { type: 'boolean' },
+    code: { ...str, description: 'The refusal code (x-refusal-codes) when would_join is false' },
+    message: str,
+    host_id: str,
+    identity: { type: 'object', additionalProperties: str, description: 'The verified facts: aws_account, aws_region, instance_id, arn, organization_id, ...' },
+    checks: { type: 'array', items: { type: 'object', properties: { check: str, ok: { type: 'boolean' }, detail: str } } },
+    rules: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, matched: { type: 'boolean' }, checks: { type: 'array', items: { type: 'object', properties: { check: str, ok: { type: 'boolean' }, detail: str } } } } } },
+  },
+};
+
+function tokenTestOperation(summary: string) {
+  return {
+    summary,
+    description: 'Changes nothing: no token is consumed, no node written, no join audited. The IID signature is checked; an ARN is taken as stated. check_aws adds ec2:DescribeInstances (as the admitting rule\'s aws_role) and the AWS Organizations lookup.',
+    security: admin,
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: {
+              iid: { ...str, description: 'The instance identity document as IMDS gives it (/latest/dynamic/instance-identity/rsa2048: base64 of the PKCS#7, or PEM)' },
+              arn: { ...str, description: 'An IAM or STS ARN, as sts:GetCallerIdentity would answer' },
+              account: { ...str, description: 'The ARN\'s account (optional)' },
+              role: { ...str, description: 'Also check the token grants this role' },
+              check_aws: { type: 'boolean', default: false },
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      '200': { description: 'Each token tested, with every check', content: { 'application/json': { schema: { type: 'object', required: ['would_join', 'results'], properties: { would_join: { type: 'boolean' }, results: { type: 'array', items: { ...evaluation, properties: { ...evaluation.properties, token: str, method: str } } } } } } } },
+      '400': errorResponse('No proof, an unknown field, or a malformed document (iid_malformed)'),
+      '401': errorResponse('Unauthenticated'),
+      '403': errorResponse('The document\'s signature does not verify (iid_signature_invalid, iid_region_unsupported)'),
+      '404': errorResponse('No such token'),
+    },
+  };
+}
+
+function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, Refusal>) {
   return {
     post: {
       summary,
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: requestProps } } } },
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: { ...requestProps, dry_run: dryRun } } } } },
       responses: { '200': joinResponse, ...joinRefusals },
       'x-refusal-codes': codes,
     },
@@ -171,6 +208,8 @@ export function openApiDocument(version: string) {
           },
         },
       },
+      '/v1/tokens/test': { post: tokenTestOperation('Dry run: a captured proof against every token of its method (an EC2 document against every ec2 token, an ARN against every iam token)') },
+      '/v1/tokens/{name}/test': { parameters: [nameParam], post: tokenTestOperation('Dry run: a captured proof against this token') },
       '/v1/tokens/{name}': {
         parameters: [nameParam],
         get: { summary: 'Read a token', security: admin, responses: { '200': tokenResponse('The token'), '401': errorResponse('Unauthenticated'), '404': errorResponse('No such token') } },
@@ -222,8 +261,8 @@ export function openApiDocument(version: string) {
           responses: { '200': { description: 'A JSON Schema', content: { 'application/schema+json': { schema: { type: 'object' } } } }, '404': errorResponse('No such event type') },
         },
       },
-      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], TOKEN_REFUSAL_CODES),
-      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], EC2_REFUSAL_CODES),
+      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], JOIN_REFUSAL_CODES.token),
+      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], JOIN_REFUSAL_CODES.ec2),
       '/v1/renew': {
         post: {
           summary: 'Renew a host certificate; authenticated by the current host certificate as the TLS client certificate',
@@ -250,7 +289,7 @@ export function openApiDocument(version: string) {
         },
       },
       '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse('Too many join requests from this address (rate_limited), or too many challenges outstanding cluster-wide (iam_challenges_exhausted); both send Retry-After') } } },
-      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], IAM_REFUSAL_CODES),
+      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], JOIN_REFUSAL_CODES.iam),
     },
     'x-refusal-codes': { ...JOIN_REFUSAL_CODES, renew: RENEW_REFUSAL_CODES },
   };

@@ -10,7 +10,7 @@ import { startAuditExport, type AuditExporter } from '../audit/exporter';
 import { ClusterCA } from '../ca/ca';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
-import { ec2TrustStoreFor } from '../join/ec2/trust-store';
+import { buildJoinAws } from '../join/aws';
 import { parseStsTestEndpoint } from '../join/iam/sts-forward';
 import { openStore } from '../store/open';
 import type { Store } from '../store/types';
@@ -18,6 +18,7 @@ import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
 import { startHousekeeping } from './housekeeping';
 import { clientErrorHandler } from './client-error';
+import { untrustedCertificateAnswer } from './routes/renew';
 
 export interface RunningServer {
   url: string;
@@ -31,8 +32,10 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, opts: { log?: Logger; now?: () => Date } = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
-  // Configuration mistakes stop the start with a clear message, not the first join with a 4xx.
-  ec2TrustStoreFor(config);
+  // The AWS clients and the EC2 trust store, once; a broken JOINERY_EC2_EXTRA_CERTS stops the
+  // start with a clear message, not the first join with a 4xx.
+  const aws = buildJoinAws(config);
+  aws.ec2Trust();
   const proxy = checkProxyEnvironment();
   if (proxy) log.info({ proxy }, 'AWS calls go through the HTTPS_PROXY egress proxy (NO_PROXY exempts hosts)');
   if (config.iamStsTestEndpoint) {
@@ -45,7 +48,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
   try {
     const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
     const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);
-    const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()) };
+    const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()), aws };
     const { app, metrics } = createApp(svc, admin, log);
     // Before listening: an export file that cannot be written stops the start.
     if (config.auditExport) exporter = await startAuditExport(store, config.auditExport, log, { registry: metrics.registry, handleSighup: true });
@@ -91,7 +94,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
       dropped = 0;
       loggedAt = Date.now();
     });
-    server.on('clientError', clientErrorHandler(log));
+    server.on('clientError', untrustedCertificateAnswer(svc, clientErrorHandler(log)));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -66,7 +66,7 @@ function protectDatabaseFiles(file: string, warn: (message: string) => void): vo
   }
 }
 
-export async function openSqliteStore(file: string, opts: { warn?: (message: string) => void } = {}): Promise<Store> {
+export async function openSqliteStore(file: string, opts: { warn?: (message: string) => void; synchronous?: 'normal' | 'full' } = {}): Promise<Store> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   protectDatabaseFiles(file, opts.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)));
   const database = new Database(file);
@@ -74,7 +74,7 @@ export async function openSqliteStore(file: string, opts: { warn?: (message: str
   database.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes (kill -9) in WAL mode; only a power loss can drop
   // the last commits. FULL when the operator asks for it.
-  database.pragma(`synchronous = ${process.env.JOINERY_SQLITE_SYNCHRONOUS === 'full' ? 'FULL' : 'NORMAL'}`);
+  database.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   database.pragma('foreign_keys = ON');
   const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   await migrate(db, sqliteDialect);

@@ -77,7 +77,7 @@ describe('help', () => {
 describe('strict arguments', () => {
   test.each([
     [['frobnicate'], /^error: unknown command "frobnicate"; expected one of: serve, status, .*completion, version\n$/],
-    [['tokens', 'frob'], /^error: unknown command "frob" for joinery tokens; expected one of: add, ls, rm\n$/],
+    [['tokens', 'frob'], /^error: unknown command "frob" for joinery tokens; expected one of: add, ls, rm, test\n$/],
     [['tokens', 'ls', '--bogus'], /^error: unknown flag --bogus\n$/],
     [['tokens', 'ls', '--fromat', 'json'], /^error: unknown flag --fromat; did you mean --format\?\n$/],
     [['tokens', 'ls', 'extra'], /^error: too many arguments for 'ls'\. Expected 0 arguments but got 1\.\n$/],

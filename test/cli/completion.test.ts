@@ -36,7 +36,7 @@ describe('bash', () => {
   test('commands, then subcommands, then flags', () => {
     expect(bashComplete('joinery', '')).toEqual(expect.arrayContaining(['serve', 'status', 'tokens', 'nodes', 'get', 'rm', 'join', 'agent', 'completion']));
     expect(bashComplete('joinery', 'to')).toEqual(['tokens']);
-    expect(bashComplete('joinery', 'tokens', '')).toEqual(['add', 'ls', 'rm', '--help']);
+    expect(bashComplete('joinery', 'tokens', '')).toEqual(['add', 'ls', 'rm', 'test', '--help']);
     expect(bashComplete('joinery', 'tokens', 'add', '--t')).toEqual(['--type', '--ttl']);
     expect(bashComplete('joinery', 'agent', '--no-r')).toEqual(['--no-rotate-keys']);
   });
@@ -79,6 +79,6 @@ describe('zsh', () => {
       "words=(joinery create -f ''); CURRENT=4; _joinery",
     ].join('\n');
     const out = execFileSync(zsh!, ['-f', '-c', driver], { encoding: 'utf8', timeout: 10_000 }).split('\n');
-    expect(out).toEqual(['compdef _joinery joinery', 'offer: add ls rm --help', 'offer: text yaml json', 'files ', '']);
+    expect(out).toEqual(['compdef _joinery joinery', 'offer: add ls rm test --help', 'offer: text yaml json', 'files ', '']);
   });
 });

@@ -6,13 +6,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AWS_RSA2048_CERTIFICATES } from '../../api/join/ec2/aws-certificates';
 import { verifyInstanceIdentity } from '../../api/join/ec2/identity-document';
-import { Ec2TrustConfigError, Ec2TrustStore, ec2TrustStoreFor } from '../../api/join/ec2/trust-store';
+import { Ec2TrustConfigError, Ec2TrustStore } from '../../api/join/ec2/trust-store';
 import { JoinError } from '../../api/join/errors';
 import { createIidSigner, identityDocument, type IidSigner } from '../support/iid-test-ca';
 import { caught } from '../support/caught';
+import { VECTORS_FILE } from '../support/aws-vectors';
+import { buildJoinAws } from '../../api/join/aws';
+import { loadConfig } from '../../api/config';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const VECTORS_FILE = path.join(REPO_ROOT, '..', 'shared', 'aws', 'iid-rsa2048-vectors.json');
+
 
 interface Vector {
   name: string;
@@ -198,9 +201,9 @@ describe('operator configuration', () => {
     }
   });
 
-  test('the store is built once per server configuration', () => {
-    const config = { ec2ExtraCerts: [] };
-    expect(ec2TrustStoreFor(config)).toBe(ec2TrustStoreFor(config));
-    expect(ec2TrustStoreFor(config).regions()).toEqual(embedded.regions());
+  test('the server builds its store once, from its configuration', () => {
+    const aws = buildJoinAws(loadConfig({}, {}));
+    expect(aws.ec2Trust()).toBe(aws.ec2Trust());
+    expect(aws.ec2Trust().regions()).toEqual(embedded.regions());
   });
 });

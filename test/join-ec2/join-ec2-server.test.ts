@@ -11,8 +11,9 @@ import { ApiError, type JoineryClient } from '../../client/api-client';
 import { createIidSigner, identityDocument, type IidSigner } from '../support/iid-test-ca';
 import { MOTO_DEFAULT_ACCOUNT, assumeRole, createRole, runInstance, stopInstance, terminateInstance, type AwsCredentials, type LaunchedInstance, type Moto, startMoto } from '../support/moto';
 import { startTestServer, type TestServer } from '../support/server';
+import { VECTORS_FILE } from '../support/aws-vectors';
 
-const VECTORS_FILE = path.join(path.resolve(__dirname, '..', '..'), '..', 'shared', 'aws', 'iid-rsa2048-vectors.json');
+
 const ACCOUNT_A = MOTO_DEFAULT_ACCOUNT; // the server's own account
 const ACCOUNT_B = '222222222222'; // a foreign account, reached through a role
 
@@ -125,7 +126,7 @@ describe('accepted joins', () => {
     expect(node).toMatchObject({ join_method: 'ec2', token_name: 'ec2-token', role: 'Node', attributes: { account: ACCOUNT_A, region: 'us-west-2', instance_id: inst.instanceId } });
 
     const [event] = await auditFor(hostId);
-    expect(event).toMatchObject({ success: true, tokenName: 'ec2-token', details: { account: ACCOUNT_A, region: 'us-west-2', instance_id: inst.instanceId } });
+    expect(event).toMatchObject({ success: true, tokenName: 'ec2-token', details: { method: 'ec2', role: 'Node', identity: { aws_account: ACCOUNT_A, aws_region: 'us-west-2', instance_id: inst.instanceId, instance_state: 'running' }, rules: [{ index: 0, matched: true, failures: [] }] } });
   });
 
   test('DER-encoded documents are accepted as well as BER', async () => {
@@ -139,7 +140,7 @@ describe('accepted joins', () => {
     const res = await join({ token_name: 'ec2-multiaccount-token', iid: await iidFor(inst) });
     expect(res.host_id).toBe(`${ACCOUNT_B}-${inst.instanceId}`);
     const [event] = await auditFor(res.host_id);
-    expect(event.details).toMatchObject({ aws_role: roleB, account: ACCOUNT_B, instance_state: 'running' });
+    expect(event.details).toMatchObject({ identity: { described_as: roleB, aws_account: ACCOUNT_B, instance_state: 'running' } });
     // The assumed-role credentials are cached: a second instance of account B joins as well.
     const second = await runInstance(moto, 'us-west-2', bCreds);
     await expect(join({ token_name: 'ec2-multiaccount-token', iid: await iidFor(second) })).resolves.toMatchObject({ host_id: `${ACCOUNT_B}-${second.instanceId}` });

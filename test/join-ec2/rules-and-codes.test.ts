@@ -73,10 +73,6 @@ describe('pendingTime window', () => {
 
 test('docs/ec2.md lists every refusal code with its status', () => {
   const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'ec2.md'), 'utf8');
-  for (const [c, description] of Object.entries(EC2_REFUSAL_CODES)) {
-    const status = description.slice(0, 3);
-    expect(doc).toContain(`| \`${c}\` | ${status} |`);
-  }
-  const documented = [...doc.matchAll(/^\| `([a-z0-9_]+)` \|/gm)].map((m) => m[1]);
-  expect(documented.sort()).toEqual(Object.keys(EC2_REFUSAL_CODES).sort());
+  const documented = Object.fromEntries([...doc.matchAll(/^\| `([a-z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]));
+  expect(documented).toEqual(Object.fromEntries(Object.entries(EC2_REFUSAL_CODES).map(([c, r]) => [c, r.status])));
 });

@@ -9,8 +9,9 @@ import { verifyInstanceIdentity } from '../../api/join/ec2/identity-document';
 import { Ec2TrustStore } from '../../api/join/ec2/trust-store';
 import { JoinError } from '../../api/join/errors';
 import { createIidSigner, identityDocument } from '../support/iid-test-ca';
+import { VECTORS_FILE } from '../support/aws-vectors';
 
-const VECTORS_FILE = path.join(path.resolve(__dirname, '..', '..'), '..', 'shared', 'aws', 'iid-rsa2048-vectors.json');
+
 const real = JSON.parse(fs.readFileSync(VECTORS_FILE, 'utf8')).vectors[0] as { iid_rsa2048: string; accountId: string; instanceId: string };
 
 let store: Ec2TrustStore;

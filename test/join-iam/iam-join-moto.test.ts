@@ -92,8 +92,8 @@ describe('accepted joins', () => {
     const res = await post(await userBody());
     await refused(await signedBody('iam-other-arn', aws.role.credentials));
     const { events } = await server.client().request<{ events: { type: string; success: boolean; code?: string; tokenName?: string; hostId?: string; details?: Record<string, unknown> }[] }>('GET', '/v1/audit?type=join.iam');
-    expect(events.find((e) => e.hostId === res.host_id)).toMatchObject({ success: true, tokenName: 'iam-users', details: { aws_account: aws.account, aws_arn: aws.user.arn, sts_host: 'sts.amazonaws.com' } });
-    expect(events.find((e) => e.code === 'iam_arn_not_allowed')).toMatchObject({ success: false, tokenName: 'iam-other-arn', details: { aws_arn: aws.role.sessionArn } });
+    expect(events.find((e) => e.hostId === res.host_id)).toMatchObject({ success: true, tokenName: 'iam-users', details: { method: 'iam', role: 'Node', identity: { aws_account: aws.account, arn: aws.user.arn, sts_host: 'sts.amazonaws.com' }, rules: [{ index: 0, matched: true, failures: [] }] } });
+    expect(events.find((e) => e.code === 'iam_arn_not_allowed')).toMatchObject({ success: false, tokenName: 'iam-other-arn', details: { identity: { arn: aws.role.sessionArn }, rules: [{ index: 0, matched: false, failures: [expect.stringContaining(`does not match ${aws.role.sessionArn}`)] }] } });
   });
 });
 
@@ -141,7 +141,7 @@ describe('joinery join --method iam', () => {
     expect(r.code).toBe(0);
     const { events } = await server.client().request<{ events: { success: boolean; hostId?: string; details?: Record<string, unknown> }[] }>('GET', '/v1/audit?type=join.iam');
     const hostId = JSON.parse(fs.readFileSync(path.join(dir, 'data', 'identity.json'), 'utf8')).host_id;
-    expect(events.find((e) => e.hostId === hostId)).toMatchObject({ success: true, details: { sts_host: 'sts.eu-central-1.amazonaws.com', aws_arn: aws.role.sessionArn } });
+    expect(events.find((e) => e.hostId === hostId)).toMatchObject({ success: true, details: { identity: { sts_host: 'sts.eu-central-1.amazonaws.com', arn: aws.role.sessionArn } } });
   });
 
   test('a refused join says why and writes nothing', async () => {

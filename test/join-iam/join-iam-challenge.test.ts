@@ -5,11 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
-import type { JoinAttempt, JoinServices } from '../../api/join/admit';
+import type { JoinServices } from '../../api/join/admit';
+import { buildJoinAws } from '../../api/join/aws';
 import { ClusterCA } from '../../api/ca/ca';
 import { loadConfig } from '../../api/config';
 import { JoinError } from '../../api/join/errors';
-import { issueIamChallenge, joinWithIam } from '../../api/join/iam/join-iam';
+import { iamMethod, issueIamChallenge } from '../../api/join/iam/join-iam';
+import { runJoin } from '../../api/join/pipeline';
 import { startHousekeeping } from '../../api/server/housekeeping';
 import { openSqliteStore } from '../../api/store/sqlite';
 import { callerIdentityXml, startFakeSts, type FakeSts } from '../support/fake-sts';
@@ -28,7 +30,7 @@ beforeAll(async () => {
   const store = await openSqliteStore(path.join(dir, 'joinery.db'));
   const ca = await ClusterCA.loadOrCreate(dir, 'test', store);
   clock = new Date('2030-01-01T00:00:00Z');
-  svc = { store, ca, config, log: pino({ level: 'silent' }), now: () => clock };
+  svc = { store, ca, config, log: pino({ level: 'silent' }), now: () => clock, aws: buildJoinAws(config) };
   await store.tokens.create({ kind: 'token', version: 'v2', metadata: { name: 'iam-token' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: ACCOUNT }] } });
 });
 
@@ -38,14 +40,14 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function join(challenge: string): Promise<{ ok: true; hostId: string } | { ok: false; code: string; attempt: JoinAttempt }> {
-  const attempt: JoinAttempt = { method: 'iam', details: {} };
+async function join(challenge: string): Promise<{ ok: true; hostId: string } | { ok: false; code: string }> {
   try {
-    const res = await joinWithIam(svc, await signedJoinBody({ challenge }), attempt);
-    return { ok: true, hostId: res.host_id };
+    const res = await runJoin(svc, iamMethod, await signedJoinBody({ challenge }), {});
+    if (res.kind !== 'joined') throw new Error('not a join');
+    return { ok: true, hostId: res.response.host_id };
   } catch (e) {
     if (!(e instanceof JoinError)) throw e;
-    return { ok: false, code: e.code, attempt };
+    return { ok: false, code: e.code };
   }
 }
 
@@ -81,7 +83,18 @@ test('a refusal fills in what the audit needs', async () => {
   sts.answer = { status: 200, contentType: 'text/xml', body: callerIdentityXml('999999999999', 'arn:aws:iam::999999999999:user/x') };
   const r = await join(challenge);
   expect(r).toMatchObject({ ok: false, code: 'iam_account_not_allowed' });
-  expect((r as { attempt: JoinAttempt }).attempt).toMatchObject({ tokenName: 'iam-token', details: { role: 'Node', sts_host: 'sts.amazonaws.com', aws_account: '999999999999', aws_arn: 'arn:aws:iam::999999999999:user/x', sts_status: 200 } });
+  const [event] = await svc.store.audit.list({ type: 'join.iam', limit: 1 });
+  expect(event).toMatchObject({
+    success: false,
+    code: 'iam_account_not_allowed',
+    tokenName: 'iam-token',
+    details: {
+      method: 'iam',
+      role: 'Node',
+      identity: { sts_host: 'sts.amazonaws.com', aws_account: '999999999999', arn: 'arn:aws:iam::999999999999:user/x' },
+      rules: [{ index: 0, matched: false, failures: [`aws_account ${ACCOUNT} is not 999999999999`] }],
+    },
+  });
 });
 
 test('long-expired challenges are pruned by the housekeeping timer, never on the request path', async () => {

@@ -135,16 +135,36 @@ describe('renewal over mutual TLS', () => {
     await expect(joinWithToken(s, secret('no-client-cert'))).resolves.toMatchObject({ host_id: expect.any(String) });
   });
 
-  test('a certificate from another CA is refused certificate_untrusted', async () => {
+  test.each(['TLSv1.3', 'TLSv1.2'] as const)('a genuine host certificate of another cluster of the same name is refused certificate_untrusted over %s, and the audit says so', async (maxVersion) => {
     const other = await startLifecycleServer({ JOINERY_CLUSTER_NAME: 'life-cluster' });
     try {
       const foreign = await joinWithToken(other, secret('foreign'));
-      const r = await renew(s, foreign);
+      const r = await renew(s, foreign, {}, { maxVersion });
       expect(r.status).toBe(403);
       expect(r.json().error.code).toBe('certificate_untrusted');
+      expect(r.json().error.message).toMatch(/another cluster of the same name/);
+      const serial = serialOf(foreign.certificate);
+      const { events } = await s.admin<{ events: { code?: string; details?: { serial?: string; issuer?: string } }[] }>('GET', '/v1/audit?type=renew');
+      const event = events.find((e) => e.details?.serial?.replace(/^0+/, '') === serial);
+      expect(event).toMatchObject({ code: 'certificate_untrusted', details: { issuer: expect.stringContaining('CN=life-cluster') } });
     } finally {
       await other.stop();
     }
+  });
+
+  test("the cluster CA's own public key is refused as a host key, at renewal and at join", async () => {
+    const caKey = createPublicKey(new X509Certificate(s.caPem).publicKey.export({ type: 'spki', format: 'pem' })).export({ type: 'spki', format: 'pem' }) as string;
+    const host = await joinWithToken(s, secret('ca-key'));
+    const r = await renew(s, host, { public_key: caKey });
+    expect(r.status).toBe(403);
+    expect(r.json().error.code).toBe('public_key_is_ca_key');
+    // The host keeps its identity: the refused renewal issued nothing.
+    expect((await renew(s, host)).status).toBe(200);
+    const name = secret('ca-key-join');
+    await s.admin('POST', '/v1/tokens', { version: 'v2', metadata: { name }, spec: { roles: ['Node'], join_method: 'token' } });
+    const j = await s.request('POST', '/v1/join/token', { body: { token_name: name, role: 'Node', public_key: caKey } });
+    expect(j.status).toBe(403);
+    expect(j.json().error.code).toBe('public_key_is_ca_key');
   });
 
   test('a certificate signed by this CA but never issued to a host (unknown serial) is refused certificate_untrusted', async () => {

@@ -34,6 +34,8 @@ export interface RequestOptions {
   cert?: string;
   key?: string;
   headers?: Record<string, string>;
+  /** The highest TLS version the client offers (TLS 1.2 clients still exist: Go, curl builds, proxies). */
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export interface Reply {
@@ -83,6 +85,7 @@ export function httpsRequest(url: string, method: string, opts: RequestOptions &
         ca: opts.ca,
         cert: opts.cert,
         key: opts.key,
+        maxVersion: opts.maxVersion,
         // A fresh connection each time: a pooled one would carry another request's client certificate.
         agent: false,
         timeout: 15_000,
@@ -132,6 +135,6 @@ export async function joinWithToken(s: LifecycleServer, token: string, role = 'N
 }
 
 /** POST /v1/renew presenting `id`'s certificate; `body` as given (undefined sends none). */
-export function renew(s: LifecycleServer, id: Pick<Identity, 'certificate' | 'key'>, body?: unknown): Promise<Reply> {
-  return s.request('POST', '/v1/renew', { cert: id.certificate, key: id.key.privatePem, body });
+export function renew(s: LifecycleServer, id: Pick<Identity, 'certificate' | 'key'>, body?: unknown, opts: Pick<RequestOptions, 'maxVersion'> = {}): Promise<Reply> {
+  return s.request('POST', '/v1/renew', { cert: id.certificate, key: id.key.privatePem, body, ...opts });
 }

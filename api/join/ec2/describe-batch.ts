@@ -7,6 +7,7 @@
 // join in it has waited the bounded time, and only then refused.
 
 import { JoinError } from '../errors';
+import { refuse } from '../refusals';
 import { TokenBucket, systemClock, type Clock } from './describe-pacer';
 
 export interface BatchKey {
@@ -138,7 +139,7 @@ export class DescribeInstancesBatcher {
     for (const [instanceId, waiters] of batch) {
       const late = waiters.filter((w) => w.since < limit);
       if (late.length === 0) continue;
-      const err = new JoinError('aws_throttled', `too many EC2 joins for account ${key.accountId} region ${key.region}: the server paces ec2:DescribeInstances below AWS's limit and this join waited longer than ${this.opts.throttleWaitMs()} ms; retry the join shortly`, 429);
+      const err = refuse('aws_throttled', `too many EC2 joins for account ${key.accountId} region ${key.region}: the server paces ec2:DescribeInstances below AWS's limit and this join waited longer than ${this.opts.throttleWaitMs()} ms; retry the join shortly`);
       for (const w of late) w.reject(err);
       const rest = waiters.filter((w) => w.since >= limit);
       if (rest.length) batch.set(instanceId, rest);

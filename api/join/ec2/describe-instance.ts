@@ -9,8 +9,9 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { awsRequestHandler } from '../../aws/request-handler';
-import { loadConfig } from '../../config';
+import { DEFAULT_EC2_DESCRIBE_PER_SECOND, DEFAULT_EC2_THROTTLE_WAIT_MS } from '../../config';
 import { JoinError } from '../errors';
+import { refuse } from '../refusals';
 import { DescribeInstancesBatcher, MAX_FILTER_VALUES, type BatchKey, type DescribePage } from './describe-batch';
 import type { Clock } from './describe-pacer';
 
@@ -70,18 +71,18 @@ export function awsJoinError(err: unknown, stage: 'assume_role' | 'describe', q:
   const name = errorName(err);
   const where = `account ${q.accountId} region ${q.region}`;
   if (THROTTLING.has(name)) {
-    return new JoinError('aws_throttled', `AWS throttled ${stage === 'assume_role' ? 'sts:AssumeRole' : 'ec2:DescribeInstances'} for ${where} (${name}); retry the join shortly`, 429);
+    return refuse('aws_throttled', `AWS throttled ${stage === 'assume_role' ? 'sts:AssumeRole' : 'ec2:DescribeInstances'} for ${where} (${name}); retry the join shortly`);
   }
   if (name === 'CredentialsProviderError') {
-    return new JoinError('aws_credentials_unavailable', `the server has no AWS credentials to check the instance with (${errorText(err)}); give it credentials through the standard AWS SDK chain (environment, shared config or an instance role)`);
+    return refuse('aws_credentials_unavailable', `the server has no AWS credentials to check the instance with (${errorText(err)}); give it credentials through the standard AWS SDK chain (environment, shared config or an instance role)`);
   }
   if (stage === 'assume_role') {
-    return new JoinError('aws_assume_role_failed', `the server could not assume ${q.roleArn} to check instances in ${where} (${name}: ${errorText(err)}); the role must trust the server's account and the server's credentials need sts:AssumeRole on it`);
+    return refuse('aws_assume_role_failed', `the server could not assume ${q.roleArn} to check instances in ${where} (${name}: ${errorText(err)}); the role must trust the server's account and the server's credentials need sts:AssumeRole on it`);
   }
   if (DENIED.has(name)) {
-    return new JoinError('aws_access_denied', `AWS refused ec2:DescribeInstances in ${where}${q.roleArn ? ` as ${q.roleArn}` : ''} (${name}); attach the teleport-DescribeInstances-policy to ${q.roleArn ? 'that role' : "the server's credentials"}`);
+    return refuse('aws_access_denied', `AWS refused ec2:DescribeInstances in ${where}${q.roleArn ? ` as ${q.roleArn}` : ''} (${name}); attach the teleport-DescribeInstances-policy to ${q.roleArn ? 'that role' : "the server's credentials"}`);
   }
-  return new JoinError('aws_request_failed', `ec2:DescribeInstances for ${q.instanceId} in ${where} failed (${name}: ${errorText(err)})`);
+  return refuse('aws_request_failed', `ec2:DescribeInstances for ${q.instanceId} in ${where} failed (${name}: ${errorText(err)})`);
 }
 
 interface CachedCredentials {
@@ -124,19 +125,12 @@ export class AwsInstanceLookup implements InstanceLookup {
     });
   }
 
-  /**
-   * The handler is built before the server reads its configuration, so the settings come from the
-   * same parser, on first use (the server has validated them at start by then).
-   */
+  /** The settings, from the server's configuration (startServer passes them) or the defaults loadConfig has. */
   private configured(): { throttleWaitMs: number; describePerSecond: number } {
-    if (!this.settings) {
-      const needEnv = this.opts.throttleWaitMs === undefined || this.opts.describePerSecond === undefined;
-      const config = needEnv ? loadConfig({}, process.env) : undefined;
-      this.settings = {
-        throttleWaitMs: this.opts.throttleWaitMs ?? config!.ec2ThrottleWaitMs,
-        describePerSecond: this.opts.describePerSecond ?? config!.ec2DescribePerSecond,
-      };
-    }
+    this.settings ??= {
+      throttleWaitMs: this.opts.throttleWaitMs ?? DEFAULT_EC2_THROTTLE_WAIT_MS,
+      describePerSecond: this.opts.describePerSecond ?? DEFAULT_EC2_DESCRIBE_PER_SECOND,
+    };
     return this.settings;
   }
 

@@ -7,6 +7,7 @@ import { KNOWN_REGIONS } from './region-coverage';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { JoinError, badJoinRequest } from '../errors';
+import { refuse } from '../refusals';
 import type { Ec2TrustStore, TrustedCertificate } from './trust-store';
 
 export interface InstanceIdentity {
@@ -135,16 +136,14 @@ export async function verifyInstanceIdentity(iidBase64: unknown, trust: Ec2Trust
   const identity = parseIdentityJson(content);
   const candidates = trust.certificates(identity.region);
   if (candidates.length === 0) {
-    throw new JoinError(
-      'iid_region_unsupported',
+    throw refuse('iid_region_unsupported',
       `no certificate is trusted for region ${identity.region}${KNOWN_REGIONS.includes(identity.region) ? ' (a region this release knows but has no embedded certificate for)' : ' (a region this release does not know)'}; add its RSA-2048 certificate from the EC2 User Guide ("AWS public certificates for instance identity document signatures") with JOINERY_EC2_EXTRA_CERTS="${identity.region}=/path/cert.pem"`,
     );
   }
   for (const trusted of candidates) {
     if (await verifiesWith(signedData, trusted)) return identity;
   }
-  throw new JoinError(
-    'iid_signature_invalid',
+  throw refuse('iid_signature_invalid',
     `the identity document of instance ${identity.instanceId} is not signed by AWS's RSA-2048 certificate for ${identity.region}; it was altered, or signed for another region or by someone else`,
   );
 }

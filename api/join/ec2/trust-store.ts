@@ -86,20 +86,3 @@ export class Ec2TrustStore {
     return [...this.byRegion.keys()].sort();
   }
 }
-
-// One store per configuration object: the server's config never changes while it runs.
-const stores = new WeakMap<object, Ec2TrustStore>();
-
-/**
- * The trust store for a server configuration, loaded on first use. The server should call this at
- * start so a bad JOINERY_EC2_EXTRA_CERTS entry stops it with a clear message instead of refusing
- * every EC2 join later.
- */
-export function ec2TrustStoreFor(config: Pick<ServerConfig, 'ec2ExtraCerts'>): Ec2TrustStore {
-  let store = stores.get(config);
-  if (!store) {
-    store = Ec2TrustStore.load(config.ec2ExtraCerts);
-    stores.set(config, store);
-  }
-  return store;
-}

@@ -1,17 +1,18 @@
-// The `iam` join method: the host proves who it is in AWS by handing over a signed
+// The `iam` join method (a module of the join pipeline, api/join/pipeline.ts): the host proves who it is in AWS by handing over a signed
 // sts:GetCallerIdentity request that covers a fresh challenge. The server checks the request is
 // exactly that one harmless call to a real STS endpoint, forwards it, and matches the identity
 // STS returns against the token's allow rules. No AWS credentials are needed on the server.
 
-import { randomBytes, randomUUID } from 'node:crypto';
-import { admitHost, parseAgentPublicKey, requireJoinToken, requireString, type JoinAttempt, type JoinResponse, type JoinServices } from '../admit';
-import { maskTokenName } from '../../../schema/token';
-import { JoinError, badJoinRequest } from '../errors';
-import { admitByIamRules } from './organizations';
+import { randomBytes } from 'node:crypto';
+import type { JoinServices } from '../admit';
+import type { JoinMethodModule, VerifiedIdentity } from '../method';
+import { badJoinRequest } from '../errors';
+import { refuse } from '../refusals';
+import { evaluateIamRules, organizationFactsFor, type OrganizationFacts } from './organizations';
 import { iamRefusal } from './refusals';
 import { forwardStsRequest } from './sts-forward';
-import { parseStsRequestShape, validateStsRequest } from './sts-request';
-import { interpretStsAnswer } from './sts-response';
+import { parseStsRequestShape, validateStsRequest, type StsRequestInput } from './sts-request';
+import { interpretStsAnswer, type CallerIdentity } from './sts-response';
 
 export { IAM_REFUSAL_CODES } from './refusals';
 
@@ -33,12 +34,7 @@ export async function issueIamChallenge(svc: JoinServices): Promise<{ challenge:
   const cap = svc.config.iamMaxOutstandingChallenges;
   if ((await svc.store.challenges.countActive(now, cap)) >= cap) {
     const retryAfterSeconds = Math.min(30, Math.ceil(svc.config.iamChallengeTtlMs / 1000));
-    throw new JoinError(
-      'iam_challenges_exhausted',
-      `${cap} IAM challenges are outstanding (JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES); retry in ${retryAfterSeconds}s`,
-      429,
-      { retryAfterSeconds },
-    );
+    throw refuse('iam_challenges_exhausted', `${cap} IAM challenges are outstanding (JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES); retry in ${retryAfterSeconds}s`, { retryAfterSeconds });
   }
   const challenge = randomBytes(CHALLENGE_BYTES).toString('base64url');
   const expiresAt = new Date(now.getTime() + svc.config.iamChallengeTtlMs);
@@ -54,54 +50,77 @@ async function consumeChallenge(svc: JoinServices, challenge: string): Promise<v
   if (result === 'used') throw iamRefusal('iam_challenge_used', 'the challenge was already used; every join needs a new one');
 }
 
-export async function joinWithIam(svc: JoinServices, body: unknown, attempt: JoinAttempt): Promise<JoinResponse> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badJoinRequest('invalid_request', 'the request body must be a JSON object');
-  const fields = body as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!['token_name', 'role', 'challenge', 'sts_request', 'public_key'].includes(key)) {
-      throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key)}; expected token_name, role, challenge, sts_request, public_key`);
-    }
-  }
-  // Masked until the token proves to be an iam token (whose name is not a secret): a token-method
-  // secret sent here by mistake must not reach the audit.
-  const tokenName = requireString(fields, 'token_name');
-  attempt.tokenName = maskTokenName(tokenName);
-  const role = requireString(fields, 'role', 64);
-  attempt.details.role = role;
-  if (fields.challenge === undefined || fields.challenge === '') {
-    throw iamRefusal('iam_challenge_missing', 'challenge is required: fetch one from POST /v1/join/iam/challenge and sign it in the X-Teleport-Challenge header');
-  }
-  if (typeof fields.challenge !== 'string' || fields.challenge.length > 256) throw iamRefusal('iam_challenge_missing', 'challenge must be the string returned by POST /v1/join/iam/challenge');
-  const challenge = fields.challenge;
-  const stsInput = parseStsRequestShape(fields.sts_request);
-  const publicKey = parseAgentPublicKey(fields.public_key);
+interface IamProof {
+  challenge: string;
+  sts: StsRequestInput;
+}
 
-  // 1. The token may be used for this method and role.
-  const token = await requireJoinToken(svc, tokenName, 'iam', role);
-  attempt.tokenName = tokenName;
-  // 2. The challenge is fresh; using it up first makes every attempt single-use, refused or not.
-  await consumeChallenge(svc, challenge);
-  // 3. The request is exactly GetCallerIdentity to a real STS endpoint, signed over the challenge.
-  const sts = validateStsRequest(stsInput, challenge);
-  attempt.details.sts_host = sts.host;
-  attempt.details.access_key_id = sts.accessKeyId;
-  // 4. STS says who signed it.
-  const answer = await forwardStsRequest(sts, { timeoutMs: svc.config.iamStsTimeoutMs, testEndpoint: svc.config.iamStsTestEndpoint });
-  attempt.details.sts_status = answer.status;
-  const identity = interpretStsAnswer(answer);
-  attempt.details.aws_account = identity.account;
-  attempt.details.aws_arn = identity.arn;
-  // 5. An allow rule admits that identity.
-  //    Organization conditions, if a rule has any, are checked with the server's own AWS credentials.
-  await admitByIamRules(token.spec.allow ?? [], identity, { tokenName });
-  // 6. Register the host and issue its certificate.
-  const hostId = randomUUID();
-  attempt.hostId = hostId;
-  return admitHost(svc, {
-    hostId,
-    token,
-    role,
-    publicKey,
-    attributes: { account: identity.account, arn: identity.arn },
-  }, attempt);
+/** What STS (and, when a rule needs it, AWS Organizations) said about the caller. */
+export interface IamIdentity extends VerifiedIdentity {
+  caller: CallerIdentity;
+  organization?: OrganizationFacts;
+}
+
+/** The facts of a caller (and of its organization, when looked up) as the audit records them. */
+export function iamFacts(caller: CallerIdentity, org: OrganizationFacts | undefined, extra: Record<string, string> = {}): Record<string, string> {
+  const facts: Record<string, string> = { aws_account: caller.account, arn: caller.arn, ...(caller.userId ? { user_id: caller.userId } : {}), ...extra };
+  if (org && !('error' in org) && org.member) {
+    facts.organization_id = org.organizationId;
+    if (org.ancestry) facts.organizational_units = [...org.ancestry].reverse().join('/');
+  }
+  return facts;
+}
+
+export const iamMethod: JoinMethodModule<IamProof, IamIdentity> = {
+  method: 'iam',
+  fields: ['challenge', 'sts_request'],
+  readProof(body) {
+    if (body.challenge === undefined || body.challenge === '') {
+      throw iamRefusal('iam_challenge_missing', 'challenge is required: fetch one from POST /v1/join/iam/challenge and sign it in the X-Teleport-Challenge header');
+    }
+    if (typeof body.challenge !== 'string' || body.challenge.length > 256) throw iamRefusal('iam_challenge_missing', 'challenge must be the string returned by POST /v1/join/iam/challenge');
+    return { challenge: body.challenge, sts: parseStsRequestShape(body.sts_request) };
+  },
+  async verify(svc, token, proof) {
+    // The challenge is fresh; using it up first makes every attempt single-use, refused or not.
+    await consumeChallenge(svc, proof.challenge);
+    // The request is exactly GetCallerIdentity to a real STS endpoint, signed over the challenge.
+    const sts = validateStsRequest(proof.sts, proof.challenge);
+    // STS says who signed it.
+    const answer = await forwardStsRequest(sts, { timeoutMs: svc.config.iamStsTimeoutMs, testEndpoint: svc.config.iamStsTestEndpoint });
+    const caller = interpretStsAnswer(answer);
+    // Organization conditions, if a rule in reach has any, are looked up with the server's own credentials.
+    const organization = await organizationFactsFor(token.spec.allow ?? [], caller, svc.aws.organizations);
+    return {
+      caller,
+      organization,
+      facts: iamFacts(caller, organization, { sts_host: sts.host, access_key_id: sts.accessKeyId }),
+      attributes: { account: caller.account, arn: caller.arn },
+    };
+  },
+  evaluate(token, identity) {
+    return { checks: [], ...evaluateIamRules(token.spec.allow ?? [], identity.caller, identity.organization, token.metadata.name) };
+  },
+  dryRun: {
+    // An identity as the operator states it (nothing proves it: this answers "would this ARN join?").
+    fields: ['arn', 'account'],
+    async identity(svc, token, body, checkAws) {
+      const caller = claimedCaller(body);
+      const organization = checkAws && token ? await organizationFactsFor(token.spec.allow ?? [], caller, svc.aws.organizations) : undefined;
+      return { caller, organization, facts: iamFacts(caller, organization), attributes: {} };
+    },
+  },
+};
+
+const ARN_RE = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):[\x21-\x7e]{1,1900}$/;
+
+/** The ARN (and account) an operator asks about; the account defaults to the ARN's. */
+function claimedCaller(body: Record<string, unknown>): CallerIdentity {
+  const arn = body.arn;
+  if (typeof arn !== 'string' || !ARN_RE.test(arn)) throw badJoinRequest('invalid_request', 'arn must be an IAM or STS ARN of a 12-digit account (arn:aws:iam::123456789012:role/name, arn:aws:sts::123456789012:assumed-role/name/session)');
+  const inArn = ARN_RE.exec(arn)![1];
+  const account = body.account ?? inArn;
+  if (typeof account !== 'string' || !/^\d{12}$/.test(account)) throw badJoinRequest('invalid_request', 'account, when given, must be a 12-digit AWS account ID as a string');
+  if (account !== inArn) throw badJoinRequest('invalid_request', `account ${account} is not the account of the ARN (${inArn}); STS never answers so`);
+  return { account: inArn, arn };
 }

@@ -7,7 +7,10 @@
 import { AwsOrganizationsClient, OrganizationsApiError, type OrganizationsApi } from '../../aws/organizations-client';
 import type { AwsAllowRule } from '../../../schema/token';
 import { JoinError } from '../errors';
-import { iamRuleMatches, matchIamRules, arnGlobMatch } from './arn-glob';
+import { refuse } from '../refusals';
+import { matchIamRules, arnGlobMatch } from './arn-glob';
+import type { Check, RuleResult } from '../method';
+import { ruleMismatch } from '../pipeline';
 import { hasOrganizationConditions, hasOuMatchers, ouAncestryMatches, type AwsOrganizationRuleFields } from '../../../schema/aws-organizations';
 import { iamRefusal } from './refusals';
 import type { CallerIdentity } from './sts-response';
@@ -151,21 +154,6 @@ export function ancestryFromPaths(paths: string[]): string[] {
   return [...ids];
 }
 
-let defaultLookup: OrganizationsLookup | undefined;
-
-/** The server's lookup, configured from JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS / _CACHE_MAX_ENTRIES. */
-export function defaultOrganizationsLookup(env: NodeJS.ProcessEnv = process.env): OrganizationsLookup {
-  if (!defaultLookup) {
-    const ttl = Number(env.JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS);
-    const max = Number(env.JOINERY_AWS_ORGANIZATIONS_CACHE_MAX_ENTRIES);
-    defaultLookup = new OrganizationsLookup({
-      ttlMs: Number.isFinite(ttl) && ttl >= 0 && env.JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS !== '' ? ttl * 1000 : undefined,
-      maxEntries: Number.isInteger(max) && max > 0 ? max : undefined,
-    });
-  }
-  return defaultLookup;
-}
-
 /** Where matching gets account answers from (OrganizationsLookup; a stand-in in tests). */
 export interface AccountOrganizationSource {
   account(partition: string, accountId: string, withAncestry: boolean): Promise<AccountOrganization>;
@@ -191,7 +179,7 @@ export function organizationsUnavailable(err: unknown, account: string): JoinErr
   const text = String((err as Error)?.message ?? err).replace(/\s+/g, ' ').slice(0, 300);
   const what = `the server could not look up AWS account ${account} in AWS Organizations (${code}: ${text})`;
   if (THROTTLING.has(code)) {
-    return new JoinError('aws_organizations_throttled', `AWS throttled organizations:DescribeAccount / ListParents for account ${account}; retry the join shortly`, 429, { retryAfterSeconds: 5 });
+    return refuse('aws_organizations_throttled', `AWS throttled organizations:DescribeAccount / ListParents for account ${account}; retry the join shortly`, { retryAfterSeconds: 5 });
   }
   if (code === 'CredentialsProviderError') {
     return iamRefusal('aws_organizations_unavailable', `${what}; give the server AWS credentials (environment, shared config or instance role) of the organization's management account or a delegated administrator`);
@@ -205,6 +193,55 @@ export function organizationsUnavailable(err: unknown, account: string): JoinErr
   return iamRefusal('aws_organizations_unavailable', what);
 }
 
+/** What the server learned about the caller's account in AWS Organizations, or why it could not. */
+export type OrganizationFacts = AccountOrganization | { error: JoinError };
+
+/**
+ * The organization conditions of one rule against what AWS Organizations said (pure). Each check
+ * carries the operator's sentence; the first failing one is the rule's refusal.
+ */
+export function organizationChecks(rule: AwsOrganizationRuleFields, identity: CallerIdentity, org: OrganizationFacts | undefined, tokenName?: string): Check[] {
+  if (!hasOrganizationConditions(rule)) return [];
+  const wanted = rule.aws_organization_id;
+  const ous = rule.aws_organizational_units;
+  const token = forToken({ tokenName });
+  const orgCheck = (ok: boolean, value: string | undefined, detail: string): Check => ({ check: 'aws_organization_id', ok, value, wanted, detail });
+  if (org === undefined) return [orgCheck(false, undefined, `the organization of account ${identity.account} was not looked up (a dry run without check_aws)`)];
+  if ('error' in org) return [orgCheck(false, undefined, org.error.message)];
+  if (!org.member) {
+    return [orgCheck(false, undefined, `AWS account ${identity.account} is not in the organization the server's AWS credentials can see; ${token} allows organization ${wanted ?? '(none set)'} (the server must use credentials of that organization's management account or a delegated administrator)`)];
+  }
+  const checks: Check[] = [];
+  if (wanted !== undefined) {
+    const ok = org.organizationId === wanted;
+    checks.push(orgCheck(ok, org.organizationId, ok ? `AWS account ${identity.account} belongs to organization ${wanted}` : `AWS account ${identity.account} belongs to organization ${org.organizationId}, but ${token} allows only organization ${wanted}`));
+  }
+  if (!hasOuMatchers(ous)) return checks;
+  const ancestry = org.ancestry ?? [];
+  const path = [...ancestry].reverse().join(' / ');
+  const ouWanted = `include [${(ous!.include ?? []).join(', ')}] exclude [${(ous!.exclude ?? []).join(', ')}]`;
+  const ouCheck = (ok: boolean, detail: string): Check => ({ check: 'aws_organizational_units', ok, value: path || '(no OU)', wanted: ouWanted, detail });
+  const excludedBy = ancestry.find((id) => (ous!.exclude ?? []).includes(id));
+  if (excludedBy) {
+    checks.push(ouCheck(false, `AWS account ${identity.account} is under ${excludedBy} in organization ${org.organizationId}, which ${token} excludes`));
+  } else if (!ouAncestryMatches(ous, ancestry)) {
+    const where = ancestry.length > 0 ? `under ${path}` : 'under no organizational unit AWS reported';
+    checks.push(ouCheck(false, `AWS account ${identity.account} (${where} in organization ${org.organizationId}) is in none of the organizational units ${token} includes: ${(ous!.include ?? []).join(', ')}`));
+  } else {
+    checks.push(ouCheck(true, `AWS account ${identity.account} (under ${path}) is in an included organizational unit`));
+  }
+  return checks;
+}
+
+/** Asks AWS Organizations about the caller's account; a failure becomes the refusal it maps to. */
+async function lookupOrganization(lookup: AccountOrganizationSource, identity: CallerIdentity, withAncestry: boolean): Promise<OrganizationFacts> {
+  try {
+    return await lookup.account(partitionOf(identity.arn), identity.account, withAncestry);
+  } catch (err) {
+    return { error: organizationsUnavailable(err, identity.account) };
+  }
+}
+
 /**
  * The organization conditions of one rule, for a caller whose aws_account / aws_arn conditions
  * already hold. Resolves when they hold too; throws a JoinError (aws_organization_not_allowed,
@@ -212,37 +249,10 @@ export function organizationsUnavailable(err: unknown, account: string): JoinErr
  */
 export async function matchOrganizationConditions(rule: AwsOrganizationRuleFields, identity: CallerIdentity, deps: OrganizationDeps): Promise<void> {
   if (!hasOrganizationConditions(rule)) return;
-  const wanted = rule.aws_organization_id;
-  const ous = rule.aws_organizational_units;
-  let org: AccountOrganization;
-  try {
-    org = await deps.lookup.account(partitionOf(identity.arn), identity.account, hasOuMatchers(ous));
-  } catch (err) {
-    throw organizationsUnavailable(err, identity.account);
-  }
-  const token = forToken(deps);
-  if (!org.member) {
-    throw iamRefusal(
-      'aws_organization_not_allowed',
-      `AWS account ${identity.account} is not in the organization the server's AWS credentials can see; ${token} allows organization ${wanted ?? '(none set)'} (the server must use credentials of that organization's management account or a delegated administrator)`,
-    );
-  }
-  if (wanted !== undefined && org.organizationId !== wanted) {
-    throw iamRefusal('aws_organization_not_allowed', `AWS account ${identity.account} belongs to organization ${org.organizationId}, but ${token} allows only organization ${wanted}`);
-  }
-  if (!hasOuMatchers(ous)) return;
-  const ancestry = org.ancestry ?? [];
-  const excludedBy = ancestry.find((id) => (ous!.exclude ?? []).includes(id));
-  if (excludedBy) {
-    throw iamRefusal('aws_organization_not_allowed', `AWS account ${identity.account} is under ${excludedBy} in organization ${org.organizationId}, which ${token} excludes`);
-  }
-  if (!ouAncestryMatches(ous, ancestry)) {
-    const where = ancestry.length > 0 ? `under ${[...ancestry].reverse().join(' / ')}` : 'under no organizational unit AWS reported';
-    throw iamRefusal(
-      'aws_organization_not_allowed',
-      `AWS account ${identity.account} (${where} in organization ${org.organizationId}) is in none of the organizational units ${token} includes: ${(ous!.include ?? []).join(', ')}`,
-    );
-  }
+  const org = await lookupOrganization(deps.lookup, identity, hasOuMatchers(rule.aws_organizational_units));
+  if ('error' in org) throw org.error;
+  const failed = organizationChecks(rule, identity, org, deps.tokenName).find((c) => !c.ok);
+  if (failed) throw iamRefusal('aws_organization_not_allowed', failed.detail);
 }
 
 function accountAndArnHold(rule: IamAllowRule, id: CallerIdentity): boolean {
@@ -252,50 +262,70 @@ function accountAndArnHold(rule: IamAllowRule, id: CallerIdentity): boolean {
   return true;
 }
 
+/**
+ * The one Organizations lookup a join needs, if any: only when a rule with organization
+ * conditions has its account and ARN conditions met (with the OU ancestry when such a rule has
+ * OU conditions). Its only effect is the AWS call.
+ */
+export async function organizationFactsFor(rules: IamAllowRule[], identity: CallerIdentity, lookup: AccountOrganizationSource): Promise<OrganizationFacts | undefined> {
+  const asking = rules.filter((r) => hasOrganizationConditions(r) && accountAndArnHold(r, identity));
+  if (asking.length === 0) return undefined;
+  return lookupOrganization(lookup, identity, asking.some((r) => hasOuMatchers(r.aws_organizational_units)));
+}
+
+/** One rule's account and ARN conditions as checks (pure). */
+function accountArnChecks(rule: IamAllowRule, id: CallerIdentity): Check[] {
+  const checks: Check[] = [];
+  if (rule.aws_account !== undefined) {
+    const ok = rule.aws_account === id.account;
+    checks.push({ check: 'aws_account', ok, value: id.account, wanted: rule.aws_account, detail: ok ? `aws_account ${rule.aws_account} matches` : `aws_account ${rule.aws_account} is not ${id.account}` });
+  }
+  if (rule.aws_arn !== undefined) {
+    const ok = arnGlobMatch(rule.aws_arn, id.arn);
+    checks.push({ check: 'aws_arn', ok, value: id.arn, wanted: rule.aws_arn, detail: ok ? `aws_arn ${rule.aws_arn} matches ${id.arn}` : `aws_arn ${rule.aws_arn} does not match ${id.arn}` });
+  }
+  return checks;
+}
+
 const REFUSAL_RANK: Record<string, number> = { aws_organizations_throttled: 3, aws_organizations_unavailable: 2, aws_organization_not_allowed: 1 };
 
 /**
- * Step 5 of the IAM join: the first allow rule whose every condition holds admits the caller.
- * Rules without organization fields behave exactly as before (matchIamRules, same refusals). A
- * rule with organization fields that fails lets the next rule try, as in Teleport; when none
- * admits, the refusal of an organization rule is given (a failed lookup first, since it might
- * have admitted), else the account / ARN refusal of before.
+ * Every allow rule against the caller and what Organizations said (pure). The first rule whose
+ * every condition holds admits, as in Teleport. When none does and an organization rule was in
+ * reach, its refusal is given (a failed lookup first: that rule might have admitted), else the
+ * account / ARN refusal.
  */
-export async function admitByIamRules(rules: IamAllowRule[], identity: CallerIdentity, deps: Partial<OrganizationDeps> = {}): Promise<IamAllowRule> {
-  const token = forToken(deps);
-  if (!rules.some(hasOrganizationConditions)) {
-    const match = matchIamRules(rules, identity);
-    if (match.ok) return match.rule;
-    if (match.reason === 'account') throw iamRefusal('iam_account_not_allowed', `AWS account ${identity.account} is not allowed by ${token}`);
-    throw iamRefusal('iam_arn_not_allowed', `caller ${identity.arn} does not match any aws_arn allowed by ${token}`);
-  }
-  const shared = deps.lookup ?? defaultOrganizationsLookup();
-  // One answer (or one failure) per join, however many rules ask.
-  const asked = new Map<boolean, Promise<AccountOrganization>>();
-  const lookup: AccountOrganizationSource = {
-    account(partition, accountId, withAncestry) {
-      let p = asked.get(withAncestry);
-      if (!p) asked.set(withAncestry, (p = shared.account(partition, accountId, withAncestry)));
-      return p;
-    },
-  };
+export function evaluateIamRules(rules: IamAllowRule[], identity: CallerIdentity, org: OrganizationFacts | undefined, tokenName?: string): { rules: RuleResult[]; admittedBy?: number; refusal?: JoinError } {
+  const results: RuleResult[] = rules.map((rule, index) => {
+    const checks = accountArnChecks(rule, identity);
+    // Organization conditions are checked only for a rule whose account and ARN hold (no lookup otherwise).
+    if (hasOrganizationConditions(rule) && accountAndArnHold(rule, identity)) checks.push(...organizationChecks(rule, identity, org, tokenName));
+    return { index, matched: checks.length > 0 && checks.every((c) => c.ok), checks };
+  });
+  const admitting = results.find((r) => r.matched);
+  if (admitting) return { rules: results, admittedBy: admitting.index };
+  const who = `caller ${identity.arn} (account ${identity.account})`;
   let refusal: JoinError | undefined;
-  for (const rule of rules) {
-    if (!hasOrganizationConditions(rule)) {
-      if (iamRuleMatches(rule, identity)) return rule;
-      continue;
-    }
-    if (!accountAndArnHold(rule, identity)) continue;
-    try {
-      await matchOrganizationConditions(rule, identity, { ...deps, lookup });
-      return rule;
-    } catch (err) {
-      if (!(err instanceof JoinError)) throw err;
-      if (!refusal || (REFUSAL_RANK[err.code] ?? 0) > (REFUSAL_RANK[refusal.code] ?? 0)) refusal = err;
-    }
+  for (const [i, rule] of rules.entries()) {
+    if (!hasOrganizationConditions(rule) || !accountAndArnHold(rule, identity)) continue;
+    const failed = results[i].checks.find((c) => !c.ok);
+    if (!failed) continue;
+    const candidate = org && 'error' in org ? org.error : iamRefusal('aws_organization_not_allowed', '');
+    if (!refusal || (REFUSAL_RANK[candidate.code] ?? 0) > (REFUSAL_RANK[refusal.code] ?? 0)) refusal = candidate;
   }
-  if (refusal) throw refusal;
+  if (refusal && refusal.code !== 'aws_organization_not_allowed') return { rules: results, refusal };
   const match = matchIamRules(rules, identity);
-  if (!match.ok && match.reason === 'arn') throw iamRefusal('iam_arn_not_allowed', `caller ${identity.arn} does not match any aws_arn allowed by ${token}`);
-  throw iamRefusal('iam_account_not_allowed', `AWS account ${identity.account} is not allowed by ${token}`);
+  const code = refusal ? 'aws_organization_not_allowed' : !match.ok && match.reason === 'arn' ? 'iam_arn_not_allowed' : 'iam_account_not_allowed';
+  return { rules: results, refusal: ruleMismatch(code, forToken({ tokenName }), results, who) };
+}
+
+/**
+ * Step 5 of the IAM join as one call: the lookup (if a rule needs it), then the pure evaluation.
+ * Resolves to the admitting rule or throws the refusal.
+ */
+export async function admitByIamRules(rules: IamAllowRule[], identity: CallerIdentity, deps: OrganizationDeps): Promise<IamAllowRule> {
+  const org = await organizationFactsFor(rules, identity, deps.lookup);
+  const { admittedBy, refusal } = evaluateIamRules(rules, identity, org, deps.tokenName);
+  if (admittedBy === undefined) throw refusal!;
+  return rules[admittedBy];
 }

@@ -1,27 +1,18 @@
-// Public join endpoints. Each method's proof is checked in its own module; this file only routes,
-// audits every attempt (accepted or refused, with the reason) and counts outcomes.
+// Public join endpoints: POST /v1/join/<method> for each module of api/join/methods.ts, and the
+// IAM challenge. The pipeline (api/join/pipeline.ts) checks, admits and audits; this file only
+// turns its outcome into an HTTP answer and counts it.
 
-import { Router, type Request } from 'express';
-import type { JoinMethod } from '../../../schema/token';
-import type { JoinAttempt, JoinResponse, JoinServices } from '../../join/admit';
-import { JoinError, badJoinRequest } from '../../join/errors';
-import { joinWithToken } from '../../join/join-token';
-import { joinWithEc2 } from '../../join/ec2/join-ec2';
-import { issueIamChallenge, joinWithIam } from '../../join/iam/join-iam';
+import { Router } from 'express';
+import type { JoinServices } from '../../join/admit';
+import { JoinError } from '../../join/errors';
+import { issueIamChallenge } from '../../join/iam/join-iam';
+import { JOIN_METHOD_MODULES } from '../../join/methods';
+import { runJoin } from '../../join/pipeline';
 import { parseBody } from '../body';
 import { clientAddress } from '../client-address';
 import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
 import { retryAfterFrom } from '../rate-limit';
-
-type JoinHandler = (svc: JoinServices, body: Record<string, unknown>, attempt: JoinAttempt) => Promise<JoinResponse>;
-
-/** The join methods and the module that verifies each. */
-const JOIN_HANDLERS: Record<JoinMethod, JoinHandler> = {
-  token: joinWithToken,
-  ec2: joinWithEc2,
-  iam: joinWithIam,
-};
 
 export function joinRoutes(svc: JoinServices, metrics: Metrics): Router {
   const router = Router();
@@ -36,44 +27,25 @@ export function joinRoutes(svc: JoinServices, metrics: Metrics): Router {
     }
   });
 
-  for (const method of Object.keys(JOIN_HANDLERS) as JoinMethod[]) {
-    const handler = JOIN_HANDLERS[method];
+  for (const mod of Object.values(JOIN_METHOD_MODULES)) {
+    const method = mod.method;
     router.post(`/${method}`, async (req, res) => {
-      const attempt: JoinAttempt = { method, details: {}, remoteAddr: clientAddress(req, svc.config.trustProxy) };
       try {
-        if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
-          throw badJoinRequest('invalid_request', 'the request body must be a JSON object');
-        }
-        const result = await handler(svc, req.body as Record<string, unknown>, attempt);
-        if (!attempt.audited) await audit(svc, req, attempt, true);
-        metrics.joins.inc({ method, result: 'accepted', code: 'ok' });
-        res.status(200).json(result);
+        const result = await runJoin(svc, mod, req.body, { remoteAddr: clientAddress(req, svc.config.trustProxy) });
+        if (result.kind === 'joined') metrics.joins.inc({ method, result: 'accepted', code: 'ok' });
+        res.status(200).json(result.response);
       } catch (err) {
         const { status, body } = toHttpError(err);
         const code = body.error.code;
         if (status >= 500) svc.log.error({ err, method }, 'join failed unexpectedly');
-        await audit(svc, req, attempt, false, code, body.error.message).catch((e) => svc.log.error({ err: e }, 'audit write failed'));
         metrics.joins.inc({ method, result: 'refused', code });
-        svc.log.info({ method, code, token: attempt.tokenName, hostId: attempt.hostId }, 'join refused');
+        svc.log.info({ method, code }, 'join refused');
+        retryAfterFrom(res, err);
         res.status(status).json(body);
       }
     });
   }
   return router;
-}
-
-async function audit(svc: JoinServices, req: Request, a: JoinAttempt, success: boolean, code?: string, message?: string): Promise<void> {
-  await svc.store.audit.append({
-    time: svc.now().toISOString(),
-    type: `join.${a.method}`,
-    success,
-    code,
-    message,
-    tokenName: a.tokenName,
-    hostId: a.hostId,
-    remoteAddr: clientAddress(req, svc.config.trustProxy),
-    details: a.details,
-  });
 }
 
 export { JoinError };

@@ -2,7 +2,7 @@
 // renewal is refused, and the host's unexpired certificates go on the CRL.
 
 import { Router } from 'express';
-import { maskTokenName } from '../../../schema/token';
+import { shownTokenName } from '../../../schema/token';
 import { nodeStatus, type NodeRecord, type Store } from '../../store/types';
 import { HttpError } from '../errors';
 import { PageTokens, pageBody, parsePageQuery } from '../pagination';
@@ -12,7 +12,7 @@ export function nodeView(n: NodeRecord, now: Date) {
     host_id: n.hostId,
     join_method: n.joinMethod,
     // For the token method the name is the secret the host joined with.
-    token_name: n.joinMethod === 'token' ? maskTokenName(n.tokenName) : n.tokenName,
+    token_name: shownTokenName(n.tokenName, { spec: { join_method: n.joinMethod } }),
     role: n.role,
     joined_at: n.joinedAt,
     last_renewed_at: n.lastRenewedAt ?? null,

@@ -2,10 +2,12 @@
 // (public: relying services fetch it without credentials).
 
 import { clientAddress } from '../client-address';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Router, type Request } from 'express';
 import type { JoinServices } from '../../join/admit';
-import { renewHost, type RenewAttempt } from '../../join/renew';
+import { JoinError } from '../../join/errors';
+import { checkPresented, renewHost, type RenewAttempt } from '../../join/renew';
 import { parseBody } from '../body';
 import { HttpError, toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
@@ -41,6 +43,37 @@ export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
     }
   });
   return router;
+}
+
+/**
+ * OpenSSL checks a client certificate itself before any route sees it. Under TLS 1.2, a chain
+ * whose issuer carries this CA's name but another key (a genuine host certificate of another
+ * cluster of the same name, sent with its CA, or a client that appended ours) leaves an error that
+ * breaks the connection at its first read, which the HTTP layer would answer with a bare 400.
+ * This answers such a connection as the renew route would, certificate_untrusted, and audits it;
+ * every other parser error goes to `fallback`.
+ */
+export function untrustedCertificateAnswer(svc: JoinServices, fallback: (err: Error & { code?: string }, socket: Duplex) => void): (err: Error & { code?: string }, socket: Duplex) => void {
+  return (err, socket) => {
+    const tlsSocket = socket as TLSSocket;
+    const peer = /^ERR_SSL_/.test(err.code ?? '') && typeof tlsSocket.getPeerCertificate === 'function' && socket.writable ? tlsSocket.getPeerCertificate(false) : undefined;
+    if (!peer?.raw) return fallback(err, socket);
+    const attempt: RenewAttempt = { details: {} };
+    let refusal: unknown;
+    try {
+      checkPresented(svc, Buffer.from(peer.raw), svc.now(), attempt);
+    } catch (e) {
+      refusal = e;
+    }
+    if (!(refusal instanceof JoinError) || refusal.code !== 'certificate_untrusted') return fallback(err, socket);
+    const message = `${refusal.message} (refused in the TLS layer: the request on this connection was not read)`;
+    svc.store.audit
+      .append({ time: svc.now().toISOString(), type: 'renew', success: false, code: refusal.code, message, remoteAddr: tlsSocket.remoteAddress, details: attempt.details })
+      .catch((e) => svc.log.error({ err: e }, 'audit write failed'));
+    const body = JSON.stringify({ error: { code: refusal.code, message } });
+    socket.end(['HTTP/1.1 403 Forbidden', 'Content-Type: application/json; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n'));
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  };
 }
 
 export function crlRoutes(svc: JoinServices): Router {

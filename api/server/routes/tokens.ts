@@ -3,8 +3,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { inferJoinMethod, isExpired, maskTokenName, parseToken, type ProvisionToken } from '../../../schema/token';
+import { inferJoinMethod, isExpired, parseToken, shownTokenName, type ProvisionToken } from '../../../schema/token';
 import { fromKubernetesManifest } from '../../../schema/manifest';
+import type { JoinServices } from '../../join/admit';
+import { testTokens } from '../../join/dry-run';
 import { NotFoundError, type Store, type StoredToken } from '../../store/types';
 import { parseBody } from '../body';
 import { HttpError } from '../errors';
@@ -33,15 +35,23 @@ function withGeneratedName(body: Record<string, unknown>): Record<string, unknow
   return { ...body, metadata: { ...(md ?? {}), name: randomBytes(16).toString('hex') } };
 }
 
-function auditName(token: ProvisionToken): string {
-  return token.spec.join_method === 'token' ? maskTokenName(token.metadata.name) : token.metadata.name;
-}
 
-export function tokenRoutes(store: Store): Router {
+export function tokenRoutes(store: Store, svc?: JoinServices): Router {
   const router = Router();
   const body = parseBody({ yaml: true });
+
+  // The dry run: a captured proof against one token or every token of its method; changes nothing.
+  if (svc) {
+    const json = parseBody({ yaml: false });
+    router.post('/test', json, async (req, res) => {
+      res.json(await testTokens(svc, undefined, req.body));
+    });
+    router.post('/:name/test', json, async (req, res) => {
+      res.json(await testTokens(svc, String(req.params.name), req.body));
+    });
+  }
   const audit = (type: string, token: ProvisionToken) =>
-    store.audit.append({ time: new Date().toISOString(), type, success: true, tokenName: auditName(token) });
+    store.audit.append({ time: new Date().toISOString(), type, success: true, tokenName: shownTokenName(token.metadata.name, token) });
 
   const pageTokens = new PageTokens(store.settings);
   router.get('/', async (req, res) => {
