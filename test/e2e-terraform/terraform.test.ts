@@ -424,7 +424,7 @@ ${IMPORTED.replace('"made-by-cli"', '"by-identity"')}`);
     t.write(SEED);
     ok(await t.ws.run(['init']), 'init');
     const shown = JSON.parse(ok(await t.ws.run(['providers', 'schema', '-json']), 'providers schema').stdout);
-    const ours = (providerSchemaJson(t.ws.source) as any).provider_schemas[t.ws.source]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const ours = (providerSchemaJson(t.ws.source) as any).provider_schemas[t.ws.source];
     expect(shown.provider_schemas[t.ws.source].resource_identity_schemas).toEqual(ours.resource_identity_schemas);
   });
 

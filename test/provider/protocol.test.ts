@@ -390,7 +390,7 @@ describe('resource identity (protocol 6.9, Terraform 1.12+)', () => {
     expect(diags(res)).toEqual([]);
     const schema = res.identity_schemas[TYPE];
     expect(Number(schema.version)).toBe(0);
-    expect(schema.identity_attributes.map((a: any) => ({ name: a.name, type: JSON.parse(a.type.toString()), required: a.required_for_import, optional: a.optional_for_import }))).toEqual([ // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(schema.identity_attributes.map((a: any) => ({ name: a.name, type: JSON.parse(a.type.toString()), required: a.required_for_import, optional: a.optional_for_import }))).toEqual([
       { name: 'name', type: 'string', required: true, optional: false },
     ]);
   });
