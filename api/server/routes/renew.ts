@@ -7,11 +7,11 @@ import { Router, type Request } from 'express';
 import type { JoinServices } from '../../join/admit';
 import { renewHost, type RenewAttempt } from '../../join/renew';
 import { parseBody } from '../body';
-import { HttpError, toHttpError } from '../errors';
+import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
 
-/** Relying parties may cache a CRL this long; removal reaches them within it. */
-const CRL_MAX_VALIDITY_MS = 3600_000;
+// GET /v1/crl lives in ./crl; app.ts mounts it from here.
+export { crlRoutes } from './crl';
 
 /** The DER of the client certificate the TLS layer received, if any (not verified: renewHost does). */
 function presentedCertificate(req: Request): Buffer | undefined {
@@ -39,26 +39,6 @@ export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
       svc.log.info({ code, hostId: attempt.hostId }, 'renewal refused');
       res.status(status).json(body);
     }
-  });
-  return router;
-}
-
-export function crlRoutes(svc: JoinServices): Router {
-  const router = Router();
-  router.get('/', async (req, res) => {
-    const format = req.query.format ?? 'der';
-    if (format !== 'der' && format !== 'pem') throw new HttpError(400, 'invalid_query', 'format must be der or pem', 'format');
-    const now = svc.now();
-    const revoked = await svc.store.nodes.revokedCertificates(now);
-    const crl = await svc.ca.createCrl({
-      entries: revoked.map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!) })),
-      thisUpdate: now,
-      nextUpdate: new Date(now.getTime() + Math.min(CRL_MAX_VALIDITY_MS, svc.config.hostCertTtlMs)),
-      number: BigInt(now.getTime()),
-    });
-    res.setHeader('Cache-Control', 'no-cache');
-    if (format === 'pem') res.type('application/x-pem-file').send(crl.pem);
-    else res.type('application/pkix-crl').send(crl.der);
   });
   return router;
 }
