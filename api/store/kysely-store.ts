@@ -361,8 +361,11 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           const newest = await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
           if (newest?.id !== undefined) {
             const cut = Number(newest.id) - Math.max(keepRows, 0) + 1;
-            const surplus = db.selectFrom('audit_events').select('id').where('id', '<', cut).orderBy('id').limit(n - deleted);
-            deleted += Number((await db.deleteFrom('audit_events').where('id', 'in', surplus).executeTakeFirst()).numDeletedRows);
+            // A primary-key range up to the batch's last id (PostgreSQL hash-joins an IN (subquery)
+            // over the whole table here).
+            const last = await db.selectFrom('audit_events').select('id').where('id', '<', cut).orderBy('id').offset(n - deleted - 1).limit(1).executeTakeFirst();
+            const r = await db.deleteFrom('audit_events').where('id', last?.id === undefined ? '<' : '<=', last?.id === undefined ? cut : Number(last.id)).executeTakeFirst();
+            deleted += Number(r.numDeletedRows);
           }
         }
         return deleted;
