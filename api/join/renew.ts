@@ -5,7 +5,7 @@
 
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { normalizeSerial } from '../store/migrations';
-import { ConflictError, NotFoundError } from '../store/types';
+import { ConflictError, NotFoundError, type AuditEvent } from '../store/types';
 import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
 import { JoinError, badJoinRequest } from './errors';
 
@@ -34,20 +34,31 @@ export interface RenewAttempt {
   details: Record<string, unknown>;
 }
 
+/**
+ * The client certificate as the TLS layer holds it: already parsed, and whether its chain verified
+ * against the cluster CA in the handshake (the server asks for client certificates with the CA as
+ * its trust anchor, but lets unverified ones through so renewal can say why it refuses them).
+ */
+export interface PresentedCertificate {
+  certificate: X509Certificate;
+  chainVerified: boolean;
+}
+
 function untrusted(message: string): JoinError {
   return new JoinError('certificate_untrusted', message);
 }
 
-/** The presented certificate, checked against this cluster's CA and clock. */
-function checkPresented(svc: JoinServices, der: Buffer, now: Date): X509Certificate {
+/** The presented certificate, checked against this cluster's CA (unless the handshake did) and clock. */
+function checkPresented(svc: JoinServices, presented: Buffer | PresentedCertificate, now: Date): X509Certificate {
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(der);
+    cert = Buffer.isBuffer(presented) ? new X509Certificate(presented) : presented.certificate;
   } catch {
     throw untrusted('the client certificate cannot be parsed');
   }
   const ca = svc.ca.certificate;
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw untrusted(`the client certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by this cluster's CA`);
+  const verified = !Buffer.isBuffer(presented) && presented.chainVerified;
+  if (!verified && (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))) throw untrusted(`the client certificate (issuer ${cert.issuer.replace(/\n/g, ', ')}) is not signed by this cluster's CA`);
   const notAfter = Date.parse(cert.validTo);
   const notBefore = Date.parse(cert.validFrom);
   // Unreadable validity fails closed.
@@ -57,11 +68,18 @@ function checkPresented(svc: JoinServices, der: Buffer, now: Date): X509Certific
 }
 
 /**
- * Renews the host identified by the presented certificate `der` (undefined when the client sent
- * none). `body` may carry a new `public_key` to rotate the host's key.
+ * Renews the host identified by the presented certificate (its DER, or as the TLS layer holds it;
+ * undefined when the client sent none). `body` may carry a new `public_key` to rotate the host's
+ * key. With `audit`, the success event it makes is written in the renewal's transaction.
  */
-export async function renewHost(svc: JoinServices, der: Buffer | undefined, body: unknown, attempt: RenewAttempt): Promise<JoinResponse> {
-  if (!der || der.length === 0) {
+export async function renewHost(
+  svc: JoinServices,
+  der: Buffer | PresentedCertificate | undefined,
+  body: unknown,
+  attempt: RenewAttempt,
+  audit?: (attempt: RenewAttempt) => AuditEvent,
+): Promise<JoinResponse> {
+  if (!der || (Buffer.isBuffer(der) && der.length === 0)) {
     throw new JoinError('client_certificate_required', 'renewal needs the host certificate as the TLS client certificate (with its key)', 401);
   }
   const now = svc.now();
@@ -100,15 +118,16 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
   }
 
   const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
+  attempt.details.new_serial = issued.serial;
   try {
-    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial);
+    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt));
   } catch (e) {
+    delete attempt.details.new_serial; // not issued after all: the refusal's audit event must not name it
     // Removed between the check above and the write: removal wins, the new certificate is dropped.
     if (e instanceof NotFoundError) throw new JoinError('node_removed', `host ${node.hostId} was removed; it must join again`);
     // Another renewal with the same certificate won the race.
     if (e instanceof ConflictError) throw new JoinError('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
     throw e;
   }
-  attempt.details.new_serial = issued.serial;
   return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
 }

@@ -202,7 +202,7 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
         });
       },
-      async renew(hostId, cert, supersedes) {
+      async renew(hostId, cert, supersedes, audit) {
         const serial = normalizeSerial(cert.serial);
         return db.transaction().execute(async (tx) => {
           // The node row is updated first, as removal does, so the two serialise on it; the
@@ -220,6 +220,7 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
             throw new ConflictError(`certificate ${normalizeSerial(supersedes ?? '')} is no longer host ${hostId}'s current certificate`);
           }
           await tx.insertInto('host_certificates').values({ serial, host_id: hostId, issued_at: cert.issuedAt, not_after: cert.notAfter, revoked_at: null }).execute();
+          if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
           return rowToNode(await tx.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirstOrThrow());
         });
       },

@@ -147,7 +147,8 @@ export interface NodeStore {
    * Records a renewal. With `supersedes`, only while that serial is still the host's current one
    * (ConflictError otherwise: another renewal won, or an older copy of the identity is renewing).
    */
-  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string): Promise<NodeRecord>;
+  /** With `audit`, the event is written in the renewal's transaction (one commit, both or neither). */
+  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string, audit?: AuditEvent): Promise<NodeRecord>;
   /**
    * Deletes at most `limit` certificate records that expired before `before` (expired ones renew
    * nothing and have left the CRL), oldest first; returns how many. Callers loop until it is 0.

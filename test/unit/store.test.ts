@@ -179,6 +179,18 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(events).toEqual([expect.objectContaining({ success: true, hostId: 'a1', details: { account: '111111111111' } })]);
   });
 
+  test('a renewal and its audit event commit together: a renewal that loses writes no event', async () => {
+    const t0 = new Date('2032-02-01T00:00:00Z');
+    const n = node('ra1', { at: t0 });
+    await store.nodes.insert(n, t0);
+    const event = (serial: string) => ({ time: t0.toISOString(), type: 'renew', success: true, hostId: 'ra1', details: { new_serial: serial } });
+    const cert = (serial: string) => ({ serial, issuedAt: t0.toISOString(), notAfter: new Date(t0.getTime() + HOUR).toISOString() });
+    await store.nodes.renew('ra1', cert('f1'), n.certSerial, event('f1'));
+    await expect(store.nodes.renew('ra1', cert('f2'), n.certSerial, event('f2'))).rejects.toBeInstanceOf(ConflictError);
+    const events = (await store.audit.list({ type: 'renew' })).filter((e) => e.hostId === 'ra1');
+    expect(events).toEqual([expect.objectContaining({ success: true, details: { new_serial: 'f1' } })]);
+  });
+
   test('IAM challenges: single use, expiry, unknown; concurrent consumers get one ok', async () => {
     const now = new Date();
     await store.challenges.create('c1', new Date(now.getTime() + 60_000));

@@ -5,7 +5,8 @@ import { clientAddress } from '../client-address';
 import type { TLSSocket } from 'node:tls';
 import { Router, type Request } from 'express';
 import type { JoinServices } from '../../join/admit';
-import { renewHost, type RenewAttempt } from '../../join/renew';
+import { renewHost, type PresentedCertificate, type RenewAttempt } from '../../join/renew';
+import type { AuditEvent } from '../../store/types';
 import { parseBody } from '../body';
 import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
@@ -13,12 +14,11 @@ import type { Metrics } from '../metrics';
 // GET /v1/crl lives in ./crl; app.ts mounts it from here.
 export { crlRoutes } from './crl';
 
-/** The DER of the client certificate the TLS layer received, if any (not verified: renewHost does). */
-function presentedCertificate(req: Request): Buffer | undefined {
+/** The client certificate the TLS layer received and parsed, if any, and whether its chain verified. */
+function presentedCertificate(req: Request): PresentedCertificate | undefined {
   const socket = req.socket as TLSSocket;
-  if (typeof socket.getPeerCertificate !== 'function') return undefined;
-  const peer = socket.getPeerCertificate(false);
-  return peer && peer.raw ? Buffer.from(peer.raw) : undefined;
+  const certificate = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+  return certificate ? { certificate, chainVerified: socket.authorized === true } : undefined;
 }
 
 export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
@@ -26,8 +26,8 @@ export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
   router.post('/', parseBody({ yaml: false }), async (req, res) => {
     const attempt: RenewAttempt = { details: {} };
     try {
-      const result = await renewHost(svc, presentedCertificate(req), req.body, attempt);
-      await audit(svc, req, attempt, true);
+      // The success event commits with the renewal.
+      const result = await renewHost(svc, presentedCertificate(req), req.body, attempt, (a) => auditEvent(svc, req, a, true));
       metrics.renewals.inc({ result: 'accepted', code: 'ok' });
       res.status(200).json(result);
     } catch (err) {
@@ -44,7 +44,11 @@ export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
 }
 
 async function audit(svc: JoinServices, req: Request, a: RenewAttempt, success: boolean, code?: string, message?: string): Promise<void> {
-  await svc.store.audit.append({
+  await svc.store.audit.append(auditEvent(svc, req, a, success, code, message));
+}
+
+function auditEvent(svc: JoinServices, req: Request, a: RenewAttempt, success: boolean, code?: string, message?: string): AuditEvent {
+  return {
     time: svc.now().toISOString(),
     type: 'renew',
     success,
@@ -52,6 +56,6 @@ async function audit(svc: JoinServices, req: Request, a: RenewAttempt, success: 
     message,
     hostId: a.hostId,
     remoteAddr: clientAddress(req, svc.config.trustProxy),
-    details: a.details,
-  });
+    details: { ...a.details },
+  };
 }
