@@ -85,7 +85,7 @@ export class CrlPublisher {
     const limit = this.opts.pageSize ?? CRL_PAGE;
     for (;;) {
       const page = await this.store.nodes.revokedCertificates(unexpiredAt, { limit, after });
-      if (page.length) revoked.push(encodeRevokedEntries(page.map((e) => ({ serial: e.serial, revokedAt: new Date(e.revokedAt) }))));
+      if (page.length) revoked.push(encodeRevokedEntries(page));
       entries += page.length;
       if (page.length < limit) break;
       after = page[page.length - 1];
