@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
+const { Worker } = require('node:worker_threads');
 const { request } = require('./load');
 const { startJoinery } = require('./processes');
 
@@ -190,10 +191,9 @@ async function main() {
           latencies.push(performance.now() - t0);
         }
       };
-      const burstAgent = new https.Agent({ keepAlive: false, maxCachedSessions: 0, ca: server.ca });
       const renewers = Array.from({ length: 4 }, renewer);
       await new Promise((r) => setTimeout(r, 20));
-      await Promise.all(Array.from({ length: BURST }, () => request({ ...base, path: p }, burstAgent).then((r) => ok(r, p))));
+      await burst(server, p);
       stop = true;
       await Promise.all(renewers);
       return latencies;
@@ -225,13 +225,23 @@ async function main() {
   // clock two days past every expiry: the worst backlog a pass can meet.
   const hk = await housekeepingStall(server.dataDir);
   fs.rmSync(server.dataDir, { recursive: true, force: true });
-  console.log(`\nhousekeeping of ${hk.certificates} certificate records and ${hk.audit} audit rows in ${hk.batches} batches over ${f(hk.seconds, 1)} s: longest batch ${f(hk.maxBatchMs, 1)} ms; longest event-loop delay ${f(hk.maxStallMs, 1)} ms (idle, same process: ${f(hk.idleStallMs, 1)} ms)`);
+  console.log(`\nhousekeeping of ${hk.certificates} certificate records and ${hk.audit} audit rows in ${hk.batches} batches over ${f(hk.seconds, 1)} s: longest batch ${f(hk.maxBatchMs, 1)} ms (most CPU in one batch ${f(hk.maxBatchCpuMs, 1)} ms); longest event-loop delay ${f(hk.maxStallMs, 1)} ms (idle, same process: ${f(hk.idleStallMs, 1)} ms)`);
   target('housekeeping longest batch (event loop held)', hk.maxBatchMs, 50, ' ms');
+  target('housekeeping most CPU in one batch', hk.maxBatchCpuMs, 50, ' ms');
   target('housekeeping event-loop delay / idle', hk.maxStallMs / Math.max(hk.idleStallMs, 1), 2);
 
   console.log(`\n${'target'.padEnd(44)} ${'figure'.padStart(9)}   goal`);
   for (const r of results) console.log(`${r.name.padEnd(44)} ${f(r.value, r.unit === 'x' ? 2 : 1).padStart(9)}${r.unit.padEnd(4)} <= ${r.goal}${r.unit}  ${r.ok ? 'ok' : 'MISSED'}`);
   process.exit(results.every((r) => r.ok) ? 0 : 1);
+}
+
+/** BURST concurrent GETs of `p`, each on a new TLS connection, from a worker thread. */
+function burst(server, p) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(path.join(__dirname, 'burst-worker.js'), { workerData: { port: server.port, path: p, ca: server.ca, count: BURST } });
+    worker.once('message', (m) => (m.ok ? resolve() : reject(new Error(m.error))));
+    worker.once('error', reject);
+  }).finally(() => undefined);
 }
 
 /** A GET whose body is kept as bytes (the CRL is binary). */
@@ -281,12 +291,17 @@ async function housekeepingStall(dataDir) {
   const store = await openSqliteStore(path.join(dataDir, 'joinery.db'));
   const batchSizes = [];
   let maxBatchMs = 0;
-  // Each batch's own time (SQLite answers on the event loop, so this is how long it held it).
+  let maxBatchCpuMs = 0;
+  // Each batch's own time (SQLite answers on the event loop, so this is how long it held it), and
+  // the CPU it used: on a shared machine a batch may wait for a core or the disk well past its work.
   const timeBatches = (obj, method) => {
     const inner = obj[method].bind(obj);
     obj[method] = async (...a) => {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const n = await inner(...a);
+      const c = process.cpuUsage(c0);
+      maxBatchCpuMs = Math.max(maxBatchCpuMs, (c.user + c.system) / 1000);
       maxBatchMs = Math.max(maxBatchMs, performance.now() - t0);
       batchSizes.push(n);
       return n;
@@ -324,7 +339,7 @@ async function housekeepingStall(dataDir) {
   const maxStallMs = delay();
   await hk.stop();
   await store.close();
-  return { ...counts, maxStallMs, idleStallMs, maxBatchMs, seconds, batches: batchSizes.length };
+  return { ...counts, maxStallMs, idleStallMs, maxBatchMs, maxBatchCpuMs, seconds, batches: batchSizes.length };
 }
 
 module.exports = { main };
