@@ -100,8 +100,9 @@ const SCHEMA_MIGRATIONS: SchemaMigration[] = [
       }
     },
   },
+  // Version 3 is main's audit query indexes (h-audit), merged beside this one.
   {
-    version: 3,
+    version: 4,
     name: 'fleet scale: counters kept by the writes, indexes for the CRL, expiry prune and status counts',
     slug: 'fleet_scale_counters_and_indexes',
     async up(db) {
