@@ -90,9 +90,10 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
     caFile: path.join(dataDir, 'ca.crt'),
     rssMb: () => rssMb(child.pid),
     cpuMs: () => cpuMs(child.pid),
-    async stop() {
+    /** Stops the server; its data directory goes too unless `keepData` (the caller removes it). */
+    async stop({ keepData = false } = {}) {
       await stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

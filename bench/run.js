@@ -120,7 +120,9 @@ async function main() {
   process.exit(results.every((r) => r.ok) ? 0 : 1);
 }
 
-main().catch((e) => {
+// `npm run bench -- fleet [--hosts N] [--remove M]`: the fleet bench alone (bench/fleet.js).
+const entry = process.argv[2] === 'fleet' ? require('./fleet').main : main;
+entry().catch((e) => {
   console.error(e);
   process.exit(1);
 });

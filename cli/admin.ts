@@ -6,7 +6,8 @@ import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
 import { readStrictDocuments } from './documents';
 import { adminClient, formatOf, str } from './common';
-import { nodeTable, out, printResources, printValue, terminalValue, tokenResource, tokenTable } from './output';
+import { NODE_TABLE, TOKEN_TABLE, nodeTable, out, printResources, printValue, terminalValue, tokenResource, tokenTable } from './output';
+import { printPages } from './stream-list';
 
 export async function status(p: Parsed): Promise<number> {
   const s = await adminClient(p).status();
@@ -124,11 +125,8 @@ async function removeNode(p: Parsed, hostId: string): Promise<number> {
 }
 
 export async function tokensLs(p: Parsed): Promise<number> {
-  const list = await adminClient(p).listTokens();
-  const format = formatOf(p, 'text');
-  // A YAML or JSON list, as this command has always printed it.
-  if (format !== 'text') printValue(list.map(tokenResource), format);
-  else out(tokenTable(list));
+  // A YAML or JSON list, as this command has always printed it, written a page at a time.
+  await printPages(adminClient(p).tokenPages(), formatOf(p, 'text'), TOKEN_TABLE, tokenResource);
   return 0;
 }
 
@@ -139,10 +137,7 @@ export async function tokensRm(p: Parsed): Promise<number> {
 }
 
 export async function nodesLs(p: Parsed): Promise<number> {
-  const list = await adminClient(p).listNodes();
-  const format = formatOf(p, 'text');
-  if (format !== 'text') printValue(list, format);
-  else out(nodeTable(list));
+  await printPages(adminClient(p).nodePages(), formatOf(p, 'text'), NODE_TABLE);
   return 0;
 }
 

@@ -77,15 +77,28 @@ function expiry(t: TokenResource): string {
   return t.status?.expired ? `${t.metadata.expires} (expired)` : t.metadata.expires;
 }
 
-export function tokenTable(list: TokenResource[]): string {
-  if (list.length === 0) return 'No tokens found.';
-  return table([['Token', 'Join Method', 'Roles', 'Allow Rules', 'Expiry'], ...list.map((t) => [t.metadata.name, t.spec.join_method, t.spec.roles.join(','), String(t.spec.allow?.length ?? 0), expiry(t)])]);
+/** A list as a table: its header, one row per item, and what to say when it is empty. */
+export interface TableLayout<T> {
+  header: string[];
+  row(item: T): string[];
+  empty: string;
 }
 
-export function nodeTable(list: NodeView[]): string {
-  if (list.length === 0) return 'No nodes have joined.';
-  return table([
-    ['Host ID', 'Status', 'Method', 'Role', 'Token', 'Joined', 'Last renewed', 'Serial', 'Expires'],
-    ...list.map((n) => [n.host_id, n.status, n.join_method, n.role, n.token_name, n.joined_at, n.last_renewed_at ?? '-', n.cert_serial, n.cert_expires_at]),
-  ]);
+export const TOKEN_TABLE: TableLayout<TokenResource> = {
+  header: ['Token', 'Join Method', 'Roles', 'Allow Rules', 'Expiry'],
+  row: (t) => [t.metadata.name, t.spec.join_method, t.spec.roles.join(','), String(t.spec.allow?.length ?? 0), expiry(t)],
+  empty: 'No tokens found.',
+};
+
+export const NODE_TABLE: TableLayout<NodeView> = {
+  header: ['Host ID', 'Status', 'Method', 'Role', 'Token', 'Joined', 'Last renewed', 'Serial', 'Expires'],
+  row: (n) => [n.host_id, n.status, n.join_method, n.role, n.token_name, n.joined_at, n.last_renewed_at ?? '-', n.cert_serial, n.cert_expires_at],
+  empty: 'No nodes have joined.',
+};
+
+function layoutTable<T>(layout: TableLayout<T>, list: T[]): string {
+  return list.length === 0 ? layout.empty : table([layout.header, ...list.map(layout.row)]);
 }
+
+export const tokenTable = (list: TokenResource[]): string => layoutTable(TOKEN_TABLE, list);
+export const nodeTable = (list: NodeView[]): string => layoutTable(NODE_TABLE, list);

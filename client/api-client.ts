@@ -229,7 +229,14 @@ export class JoineryClient {
   }
   /** Every token, following the pages. */
   listTokens(): Promise<TokenResource[]> {
-    return this.listAll((r) => this.listTokensPage(r));
+    return collect(this.tokenPages());
+  }
+  /** The tokens a page at a time, as the server sends them (a listing never held whole). */
+  tokenPages(limit?: number): AsyncGenerator<TokenResource[]> {
+    return followPages(async (pageToken) => {
+      const page = await this.listTokensPage({ limit, pageToken });
+      return { items: page.tokens, next: page.next_page_token };
+    });
   }
   /** One page of tokens, ordered by name. */
   async listTokensPage(req: PageRequest = {}): Promise<{ tokens: TokenResource[]; next_page_token?: string }> {
@@ -261,25 +268,18 @@ export class JoineryClient {
   }
   /** Every host, following the pages. */
   listNodes(): Promise<NodeView[]> {
-    return this.listAll((r) => this.listNodesPage(r));
+    return collect(this.nodePages());
+  }
+  /** The hosts a page at a time, as the server sends them (a registry never held whole). */
+  nodePages(limit?: number): AsyncGenerator<NodeView[]> {
+    return followPages(async (pageToken) => {
+      const page = await this.listNodesPage({ limit, pageToken });
+      return { items: page.nodes, next: page.next_page_token };
+    });
   }
   /** One page of hosts, ordered by host ID. */
   async listNodesPage(req: PageRequest = {}): Promise<{ nodes: NodeView[]; next_page_token?: string }> {
     return this.request('GET', `/v1/nodes${pageQuery(req)}`);
-  }
-  private async listAll<T>(fetchPage: (req: PageRequest) => Promise<{ next_page_token?: string } & ({ tokens: T[] } | { nodes: T[] })>): Promise<T[]> {
-    const all: T[] = [];
-    const seen = new Set<string>();
-    let pageToken: string | undefined;
-    for (;;) {
-      const page = await fetchPage({ pageToken });
-      all.push(...('tokens' in page ? page.tokens : page.nodes));
-      if (page.next_page_token === undefined) return all;
-      // A server that hands back a token it gave before would keep this loop going forever.
-      if (seen.has(page.next_page_token)) throw new ApiError(200, 'bad_response', 'the server repeated a next_page_token');
-      seen.add(page.next_page_token);
-      pageToken = page.next_page_token;
-    }
   }
   async deleteNode(hostId: string): Promise<boolean> {
     try {
@@ -302,4 +302,25 @@ export class JoineryClient {
     if (!this.opts.clientCert) throw new Error('renewal needs the host certificate and key as the client certificate');
     return this.request('POST', '/v1/renew', publicKeyPem ? { public_key: publicKeyPem } : {}, opts);
   }
+}
+
+/** Follows next_page_token from the first page to the last, yielding each page's items. */
+async function* followPages<T>(fetchPage: (pageToken?: string) => Promise<{ items: T[]; next?: string }>): AsyncGenerator<T[]> {
+  const seen = new Set<string>();
+  let pageToken: string | undefined;
+  for (;;) {
+    const page = await fetchPage(pageToken);
+    yield page.items;
+    if (page.next === undefined) return;
+    // A server that hands back a token it gave before would keep this loop going forever.
+    if (seen.has(page.next)) throw new ApiError(200, 'bad_response', 'the server repeated a next_page_token');
+    seen.add(page.next);
+    pageToken = page.next;
+  }
+}
+
+async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const items of pages) for (const item of items) all.push(item);
+  return all;
 }

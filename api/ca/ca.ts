@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { Store } from '../store/types';
-import { buildCrl, type CrlRequest } from './crl';
+import { buildEncodedCrl, encodeRevokedEntries, type CrlRequest, type EncodedCrlRequest } from './crl';
 import { toPem } from './der';
 import { hostCertificateIssuer, issueHostCertificate as issueHostCertificateDer, type HostCertificateIssuer } from './host-certificate';
 
@@ -164,16 +164,20 @@ export class ClusterCA {
 
   /**
    * A CRL signed by this CA listing the given serials (hex). `number` must grow with every CRL
-   * the cluster publishes (RFC 5280 cRLNumber); replicas use the time, so it does across them.
+   * the cluster publishes (RFC 5280 cRLNumber).
    */
   async createCrl(req: CrlRequest): Promise<{ der: Buffer; pem: string }> {
-    this.hostIssuer ??= hostCertificateIssuer({ clusterName: this.clusterName, certPem: this.certPem, signingKey: this.signingKey });
-    this.keyId ??= Buffer.from(new x509.X509Certificate(this.certPem).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? '', 'hex');
-    const der = buildCrl(this.hostIssuer, this.keyId, req);
+    const der = this.signCrl({ ...req, revoked: [encodeRevokedEntries(req.entries)] });
     // RFC 7468's label, the one openssl reads.
     return { der, pem: toPem(der, 'X509 CRL') };
   }
 
+  /** The DER of a CRL whose revoked list is already encoded in chunks (the CRL publisher's pages). */
+  signCrl(req: EncodedCrlRequest): Buffer {
+    this.hostIssuer ??= hostCertificateIssuer({ clusterName: this.clusterName, certPem: this.certPem, signingKey: this.signingKey });
+    this.keyId ??= Buffer.from(new x509.X509Certificate(this.certPem).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? '', 'hex');
+    return buildEncodedCrl(this.hostIssuer, this.keyId, req);
+  }
 
   private get subject(): string {
     return new x509.X509Certificate(this.certPem).subject;

@@ -8,6 +8,11 @@ function length(n: number): Buffer {
   return Buffer.from([0x80 | bytes.length, ...bytes]);
 }
 
+/** A tag and the definite length of `contentLength` bytes, for content written in pieces after it. */
+export function header(tag: number, contentLength: number): Buffer {
+  return Buffer.concat([Buffer.from([tag]), length(contentLength)]);
+}
+
 export function tlv(tag: number, ...content: Buffer[]): Buffer {
   const body = content.length === 1 ? content[0] : Buffer.concat(content);
   return Buffer.concat([Buffer.from([tag]), length(body.length), body]);
@@ -51,6 +56,9 @@ export function time(d: Date): Buffer {
 
 /** PEM armour for DER bytes (RFC 7468), 64 characters a line. */
 export function toPem(der: Buffer, label: string): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+  // Sliced in a loop: a regular expression over a CRL's 17 MB of base64 took a second.
+  const b64 = der.toString('base64');
+  const lines = new Array<string>(Math.ceil(b64.length / 64));
+  for (let i = 0; i < lines.length; i++) lines[i] = b64.slice(i * 64, i * 64 + 64);
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }

@@ -5,7 +5,7 @@
 
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { normalizeSerial } from '../store/migrations';
-import { ConflictError, NotFoundError } from '../store/types';
+import { ConflictError, NotFoundError, type AuditEvent } from '../store/types';
 import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
 import { refuseCaKey } from './public-key';
 import { JoinError, badJoinRequest } from './errors';
@@ -24,22 +24,36 @@ export interface RenewAttempt {
   details: Record<string, unknown>;
 }
 
+/**
+ * The client certificate as the TLS layer holds it: already parsed, and whether its chain verified
+ * against the cluster CA in the handshake (the server asks for client certificates with the CA as
+ * its trust anchor, but lets unverified ones through so renewal can say why it refuses them).
+ */
+export interface PresentedCertificate {
+  certificate: X509Certificate;
+  chainVerified: boolean;
+}
+
 function untrusted(message: string): JoinError {
   return refuse('certificate_untrusted', message);
 }
 
-/** The presented certificate, checked against this cluster's CA and clock. Its serial and issuer go to the audit first. */
-export function checkPresented(svc: JoinServices, der: Buffer, now: Date, attempt: RenewAttempt): X509Certificate {
+/**
+ * The presented certificate, checked against this cluster's CA (unless the TLS handshake already
+ * verified its chain) and clock. Its serial and issuer go to the audit first.
+ */
+export function checkPresented(svc: JoinServices, presented: Buffer | PresentedCertificate, now: Date, attempt: RenewAttempt): X509Certificate {
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(der);
+    cert = Buffer.isBuffer(presented) ? new X509Certificate(presented) : presented.certificate;
   } catch {
     throw untrusted('the client certificate cannot be parsed');
   }
   attempt.details.serial = cert.serialNumber.toLowerCase();
   attempt.details.issuer = cert.issuer.replace(/\n/g, ', ');
   const ca = svc.ca.certificate;
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
+  const verified = !Buffer.isBuffer(presented) && presented.chainVerified;
+  if (!verified && (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))) {
     // The same name as this CA but another key: a host of another cluster of that name, or of a CA that was replaced.
     const sameName = cert.issuer === ca.subject;
     throw untrusted(
@@ -55,11 +69,18 @@ export function checkPresented(svc: JoinServices, der: Buffer, now: Date, attemp
 }
 
 /**
- * Renews the host identified by the presented certificate `der` (undefined when the client sent
- * none). `body` may carry a new `public_key` to rotate the host's key.
+ * Renews the host identified by the presented certificate (its DER, or as the TLS layer holds it;
+ * undefined when the client sent none). `body` may carry a new `public_key` to rotate the host's
+ * key. With `audit`, the success event it makes is written in the renewal's transaction.
  */
-export async function renewHost(svc: JoinServices, der: Buffer | undefined, body: unknown, attempt: RenewAttempt): Promise<JoinResponse> {
-  if (!der || der.length === 0) {
+export async function renewHost(
+  svc: JoinServices,
+  der: Buffer | PresentedCertificate | undefined,
+  body: unknown,
+  attempt: RenewAttempt,
+  audit?: (attempt: RenewAttempt) => AuditEvent,
+): Promise<JoinResponse> {
+  if (!der || (Buffer.isBuffer(der) && der.length === 0)) {
     throw refuse('client_certificate_required', 'renewal needs the host certificate as the TLS client certificate (with its key)');
   }
   const now = svc.now();
@@ -98,15 +119,16 @@ export async function renewHost(svc: JoinServices, der: Buffer | undefined, body
   refuseCaKey(svc.ca, publicKey);
 
   const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
+  attempt.details.new_serial = issued.serial;
   try {
-    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial);
+    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt));
   } catch (e) {
+    delete attempt.details.new_serial; // not issued after all: the refusal's audit event must not name it
     // Removed between the check above and the write: removal wins, the new certificate is dropped.
     if (e instanceof NotFoundError) throw refuse('node_removed', `host ${node.hostId} was removed; it must join again`);
     // Another renewal with the same certificate won the race.
     if (e instanceof ConflictError) throw refuse('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
     throw e;
   }
-  attempt.details.new_serial = issued.serial;
   return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
 }

@@ -281,9 +281,17 @@ export function openApiDocument(version: string) {
       '/v1/crl': {
         get: {
           summary: 'Certificate revocation list of the cluster CA: serials of unexpired certificates of removed hosts. Public.',
-          parameters: [{ name: 'format', in: 'query', schema: { type: 'string', enum: ['der', 'pem'], default: 'der' } }],
+          parameters: [
+            { name: 'format', in: 'query', schema: { type: 'string', enum: ['der', 'pem'], default: 'der' } },
+            { name: 'If-None-Match', in: 'header', required: false, schema: str, description: 'The ETag of the copy held; 304 while the CRL is unchanged' },
+          ],
           responses: {
-            '200': { description: 'The CRL', content: { 'application/pkix-crl': { schema: { type: 'string', format: 'binary' } }, 'application/x-pem-file': { schema: str } } },
+            '200': {
+              description: 'The CRL (served from a cache rebuilt on each removal and every half validity)',
+              headers: { ETag: { schema: str, description: 'Weak, W/"<CRL number in hex>-<format>"; the same on every replica for the same list' }, 'Cache-Control': { schema: str, description: 'public, max-age=60' } },
+              content: { 'application/pkix-crl': { schema: { type: 'string', format: 'binary' } }, 'application/x-pem-file': { schema: str } },
+            },
+            '304': { description: 'Not modified: the ETag in If-None-Match is current' },
             '400': errorResponse('Unknown format'),
           },
         },

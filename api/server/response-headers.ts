@@ -5,7 +5,8 @@
 // token-method secret (token reads, lists and creates, join answers): a route added later is
 // covered without anyone remembering, and nothing the API serves is worth a cache's copy (status
 // and health are live, /metrics is scraped fresh). A route may set a weaker policy for a public
-// document: GET /v1/crl says no-cache (a cache must revalidate, so no revocation is hidden).
+// document: GET /v1/crl says `public, max-age=60` with an ETag (relying services poll it
+// cheaply; a revocation reaches them within a minute).
 // X-Content-Type-Options: nosniff so no browser reads a JSON error quoting input as HTML.
 
 import type { RequestHandler } from 'express';

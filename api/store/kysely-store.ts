@@ -19,6 +19,7 @@ import {
   type ListPage,
   type NodeRecord,
   type NodeStatus,
+  type RevokedEntry,
   type Store,
   type StoredToken,
 } from './types';
@@ -35,6 +36,9 @@ interface AuditTable {
   token_name: string | null; host_id: string | null; remote_addr: string | null; details: string | null;
 }
 interface SettingsTable { key: string; value: string }
+interface CountersTable { name: Counter; value: number | string | bigint }
+/** The counts the writes keep (migration 3). */
+type Counter = 'nodes' | 'nodes_removed' | 'crl_revision';
 interface LegacyMigrationsTable { version: number; name: string; applied_at: string }
 interface MigratorTable { name: string; timestamp: string }
 
@@ -45,6 +49,7 @@ export interface Tables {
   iam_challenges: ChallengesTable;
   audit_events: AuditTable;
   settings: SettingsTable;
+  counters: CountersTable;
   schema_migrations: LegacyMigrationsTable;
   kysely_migration: MigratorTable;
 }
@@ -175,6 +180,8 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         };
         const { host_id: _key, ...replaced } = row;
         await db.transaction().execute(async (tx) => {
+          // What the row was decides which count moves (none when a lapsed host re-joins).
+          const before = await tx.selectFrom('nodes').select('removed_at').where('host_id', '=', node.hostId).executeTakeFirst();
           // One conditional upsert decides: a live row stays and no row changes; a removed or
           // lapsed row is replaced. Concurrent joiners serialise on the row, and the loser sees
           // the winner's fresh expiry, so exactly one replaces it.
@@ -189,11 +196,13 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
             )
             .executeTakeFirst();
           if (Number(r.numInsertedOrUpdatedRows ?? 0) !== 1) throw new AlreadyExistsError(`node ${node.hostId}`);
+          if (!before) await bump(tx, 'nodes', 1);
+          else if (before.removed_at !== null) await bump(tx, 'nodes_removed', -1);
           await tx.insertInto('host_certificates').values({ serial, host_id: node.hostId, issued_at: node.joinedAt, not_after: node.certNotAfter, revoked_at: null }).execute();
           if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
         });
       },
-      async renew(hostId, cert, supersedes) {
+      async renew(hostId, cert, supersedes, audit) {
         const serial = normalizeSerial(cert.serial);
         return db.transaction().execute(async (tx) => {
           // The node row is updated first, as removal does, so the two serialise on it; the
@@ -211,11 +220,14 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
             throw new ConflictError(`certificate ${normalizeSerial(supersedes ?? '')} is no longer host ${hostId}'s current certificate`);
           }
           await tx.insertInto('host_certificates').values({ serial, host_id: hostId, issued_at: cert.issuedAt, not_after: cert.notAfter, revoked_at: null }).execute();
+          if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
           return rowToNode(await tx.selectFrom('nodes').selectAll().where('host_id', '=', hostId).executeTakeFirstOrThrow());
         });
       },
-      async pruneCertificates(before) {
-        const r = await db.deleteFrom('host_certificates').where('not_after', '<', before.toISOString()).executeTakeFirst();
+      async pruneCertificates(before, limit) {
+        // The oldest `limit` by the not_after index: a batch's cost is its size, not the table's.
+        const batch = db.selectFrom('host_certificates').select('serial').where('not_after', '<', before.toISOString()).orderBy('not_after').limit(batchSize(limit));
+        const r = await db.deleteFrom('host_certificates').where('serial', 'in', batch).executeTakeFirst();
         return Number(r.numDeletedRows);
       },
       async countLiveCertificates(hostId, at) {
@@ -237,31 +249,25 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
             const exists = await tx.selectFrom('nodes').select('host_id').where('host_id', '=', hostId).executeTakeFirst();
             return exists ? 'already_removed' : 'not_found';
           }
-          await tx.updateTable('host_certificates').set({ revoked_at: t }).where('host_id', '=', hostId).where('revoked_at', 'is', null).where('not_after', '>', t).execute();
+          const revoked = await tx.updateTable('host_certificates').set({ revoked_at: t }).where('host_id', '=', hostId).where('revoked_at', 'is', null).where('not_after', '>', t).executeTakeFirst();
+          await bump(tx, 'nodes_removed', 1);
+          if (Number(revoked.numUpdatedRows) > 0) await bump(tx, 'crl_revision', 1);
           return 'removed';
         });
       },
       async countByStatus(at) {
-        const t = at.toISOString();
-        const rows = await db
+        const totals = await readCounters(db);
+        // Lapsed hosts not removed, from the partial index on their expiry: a range over the
+        // lapsed ones only, never the registry.
+        const row = await db
           .selectFrom('nodes')
-          .select((eb) => [
-            eb
-              .case()
-              .when('removed_at', 'is not', null)
-              .then('removed')
-              .when(eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', t)]))
-              .then('expired')
-              .else('active')
-              .end()
-              .as('status'),
-            eb.fn.countAll().as('n'),
-          ])
-          .groupBy('status')
-          .execute();
-        const counts: Record<NodeStatus, number> = { active: 0, expired: 0, removed: 0 };
-        for (const r of rows) counts[r.status as NodeStatus] = Number(r.n);
-        return counts;
+          .select(({ fn }) => fn.countAll().as('n'))
+          .where('removed_at', 'is', null)
+          .where((eb) => eb.or([eb('cert_not_after', '<=', at.toISOString()), eb('cert_not_after', 'is', null)]))
+          .executeTakeFirstOrThrow();
+        const expired = Number(row.n);
+        const removed = totals.nodes_removed;
+        return { active: Math.max(totals.nodes - removed - expired, 0), expired, removed } satisfies Record<NodeStatus, number>;
       },
       async certificate(serial) {
         const cert = await db.selectFrom('host_certificates').selectAll().where('serial', '=', normalizeSerial(serial)).executeTakeFirst();
@@ -269,15 +275,24 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const node = await db.selectFrom('nodes').selectAll().where('host_id', '=', cert.host_id).executeTakeFirst();
         return { certificate: rowToCertificate(cert), node: node ? rowToNode(node) : undefined };
       },
-      async revokedCertificates(at) {
-        const rows = await db
+      async revokedCertificates(unexpiredAt, page): Promise<RevokedEntry[]> {
+        // Keyset pages over the (revoked_at, serial, not_after) index: each page is a range read
+        // of that index alone, however many certificates the table holds.
+        let q = db
           .selectFrom('host_certificates')
-          .selectAll()
+          .select(['serial', 'revoked_at'])
           .where('revoked_at', 'is not', null)
-          .where('not_after', '>', at.toISOString())
+          .where('not_after', '>', unexpiredAt.toISOString())
+          .orderBy('revoked_at')
           .orderBy('serial')
-          .execute();
-        return rows.map(rowToCertificate);
+          .limit(batchSize(page.limit));
+        const after = page.after;
+        if (after) q = q.where((eb) => eb(eb.refTuple('revoked_at', 'serial'), '>', eb.tuple(after.revokedAt, after.serial)));
+        const rows = await q.execute();
+        return rows.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at! }));
+      },
+      async crlRevision() {
+        return (await readCounters(db)).crl_revision;
       },
     },
     challenges: {
@@ -299,8 +314,9 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         if (!row) return 'missing';
         return row.used_at ? 'used' : 'expired';
       },
-      async prune(before) {
-        const r = await db.deleteFrom('iam_challenges').where('expires_at', '<', before.toISOString()).executeTakeFirst();
+      async prune(before, limit) {
+        const batch = db.selectFrom('iam_challenges').select('challenge').where('expires_at', '<', before.toISOString()).orderBy('expires_at').limit(batchSize(limit));
+        const r = await db.deleteFrom('iam_challenges').where('challenge', 'in', batch).executeTakeFirst();
         return Number(r.numDeletedRows);
       },
       async countActive(at, atMost) {
@@ -347,17 +363,25 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const row = await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
         return row?.id === undefined ? 0 : Number(row.id);
       },
-      async prune({ before, keepRows }) {
+      async prune({ before, keepRows, limit }) {
+        // Each rule is a range of an index, oldest first, at most `limit` rows a call, and empty
+        // at once when there is nothing to prune. Age: the time index. Rows: ids grow, so the
+        // newest id minus keepRows is the cut (one lookup, where OFFSET keepRows walked a million
+        // entries); ids with gaps keep slightly fewer than keepRows rows, never more.
+        const n = batchSize(limit);
         let deleted = 0;
         if (before) {
-          const r = await db.deleteFrom('audit_events').where('time', '<', before.toISOString()).executeTakeFirst();
-          deleted += Number(r.numDeletedRows);
+          const old = db.selectFrom('audit_events').select('id').where('time', '<', before.toISOString()).orderBy('time').limit(n);
+          deleted += Number((await db.deleteFrom('audit_events').where('id', 'in', old).executeTakeFirst()).numDeletedRows);
         }
-        if (keepRows !== undefined) {
-          // The id of the oldest row to keep; ids grow with time, so everything below it goes.
-          const edge = await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').offset(Math.max(keepRows - 1, 0)).limit(1).executeTakeFirst();
-          if (edge?.id !== undefined) {
-            const r = await db.deleteFrom('audit_events').where('id', keepRows > 0 ? '<' : '<=', edge.id).executeTakeFirst();
+        if (keepRows !== undefined && deleted < n) {
+          const newest = await db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
+          if (newest?.id !== undefined) {
+            const cut = Number(newest.id) - Math.max(keepRows, 0) + 1;
+            // A primary-key range up to the batch's last id (PostgreSQL hash-joins an IN (subquery)
+            // over the whole table here).
+            const last = await db.selectFrom('audit_events').select('id').where('id', '<', cut).orderBy('id').offset(n - deleted - 1).limit(1).executeTakeFirst();
+            const r = await db.deleteFrom('audit_events').where('id', last?.id === undefined ? '<' : '<=', last?.id === undefined ? cut : Number(last.id)).executeTakeFirst();
             deleted += Number(r.numDeletedRows);
           }
         }
@@ -394,6 +418,25 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
     },
     close: onClose,
   };
+}
+
+/** A prune batch of 1..MAX_LIST_LIMIT rows. */
+const batchSize = (limit: number) => Math.min(Math.max(Math.trunc(limit) || 1, 1), MAX_LIST_LIMIT);
+
+/** Moves a counter in the caller's transaction (the row is locked until it commits). */
+async function bump(tx: Db | Transaction<Tables>, name: Counter, by: number): Promise<void> {
+  await tx
+    .updateTable('counters')
+    .set((eb) => ({ value: eb('value', '+', by) }))
+    .where('name', '=', name)
+    .execute();
+}
+
+async function readCounters(db: Db): Promise<Record<Counter, number>> {
+  const rows = await db.selectFrom('counters').select(['name', 'value']).execute();
+  const counts: Record<Counter, number> = { nodes: 0, nodes_removed: 0, crl_revision: 0 };
+  for (const r of rows) counts[r.name] = Number(r.value);
+  return counts;
 }
 
 /** An audit event as its row, with the strings clients control bounded. */

@@ -45,6 +45,12 @@ export interface HostCertificateRecord {
   revokedAt?: string;
 }
 
+/** A CRL entry: a revoked certificate's serial and when it was revoked (ISO 8601). */
+export interface RevokedEntry {
+  serial: string;
+  revokedAt: string;
+}
+
 /** What renewal needs to know about a presented serial. */
 export interface CertificateLookup {
   certificate: HostCertificateRecord;
@@ -141,9 +147,13 @@ export interface NodeStore {
    * Records a renewal. With `supersedes`, only while that serial is still the host's current one
    * (ConflictError otherwise: another renewal won, or an older copy of the identity is renewing).
    */
-  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string): Promise<NodeRecord>;
-  /** Deletes certificate records that expired before `before` (expired ones renew nothing and leave the CRL). */
-  pruneCertificates(before: Date): Promise<number>;
+  /** With `audit`, the event is written in the renewal's transaction (one commit, both or neither). */
+  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string, audit?: AuditEvent): Promise<NodeRecord>;
+  /**
+   * Deletes at most `limit` certificate records that expired before `before` (expired ones renew
+   * nothing and have left the CRL), oldest first; returns how many. Callers loop until it is 0.
+   */
+  pruneCertificates(before: Date, limit: number): Promise<number>;
   /** How many of the host's certificates are unexpired and unrevoked at `at`. */
   countLiveCertificates(hostId: string, at: Date): Promise<number>;
   /**
@@ -151,20 +161,28 @@ export interface NodeStore {
    * time, 'already_removed' after, 'not_found' for an unknown host.
    */
   remove(hostId: string, now: Date): Promise<'removed' | 'already_removed' | 'not_found'>;
-  /** Number of hosts by status at `now`, counted by the database. */
+  /**
+   * Number of hosts by status at `now`: totals the writes keep, and the lapsed hosts read as an
+   * index range (the only part that depends on the time).
+   */
   countByStatus(now: Date): Promise<Record<NodeStatus, number>>;
   /** The certificate with this serial and its host's current row. */
   certificate(serial: string): Promise<CertificateLookup | undefined>;
-  /** Revoked certificates that have not expired at `now` (what the CRL lists). */
-  revokedCertificates(now: Date): Promise<HostCertificateRecord[]>;
+  /**
+   * One page of what the CRL lists: revoked certificates unexpired at `unexpiredAt`, in
+   * (revokedAt, serial) order after the entry `after`, at most `limit` (read from one index).
+   */
+  revokedCertificates(unexpiredAt: Date, page: { limit: number; after?: RevokedEntry }): Promise<RevokedEntry[]>;
+  /** Grows with every removal that revoked a certificate: the CRL's content version, shared by replicas. */
+  crlRevision(): Promise<number>;
 }
 
 export interface ChallengeStore {
   create(challenge: string, expiresAt: Date): Promise<void>;
   /** Atomically marks the challenge used; says why when it cannot be used. */
   consume(challenge: string, now: Date): Promise<ChallengeResult>;
-  /** Deletes challenges that expired before `before`. */
-  prune(before: Date): Promise<number>;
+  /** Deletes at most `limit` challenges that expired before `before`; returns how many. */
+  prune(before: Date, limit: number): Promise<number>;
   /** Unused challenges that expire after `now`, counted up to `atMost` (the work stays bounded). */
   countActive(now: Date, atMost?: number): Promise<number>;
 }
@@ -194,8 +212,11 @@ export interface AuditStore {
   after(afterId: number, limit: number): Promise<AuditEvent[]>;
   /** The highest event id (0 when there is none). */
   newestId(): Promise<number>;
-  /** Deletes events older than `before` and all but the newest `keepRows`; returns how many. */
-  prune(opts: { before?: Date; keepRows?: number }): Promise<number>;
+  /**
+   * Deletes at most `limit` of the oldest events that are older than `before` or outside the
+   * newest `keepRows` ids; returns how many. Callers loop until it is 0.
+   */
+  prune(opts: { before?: Date; keepRows?: number; limit: number }): Promise<number>;
 }
 
 export interface SettingsStore {

@@ -142,7 +142,7 @@ async function main() {
 
   const cliExe = path.join(releaseDir, `joinery-${version}-${PLATFORM.node}`);
   log(`building ${path.basename(cliExe)} on Node ${NODE_MAJOR}`);
-  await buildSea({ root: stageDir, node, workDir: seaDir, main: path.join(seaDir, 'joinery.js'), output: cliExe });
+  await buildSea({ root: stageDir, node, workDir: seaDir, main: path.join(seaDir, 'joinery.js'), output: cliExe, codeCache: true });
   const providerExe = path.join(seaDir, `terraform-provider-${PROVIDER.type}_v${version}`);
   log(`building ${path.basename(providerExe)}`);
   await buildSea({ root: stageDir, node, workDir: seaDir, main: path.join(seaDir, 'provider.js'), assets, output: providerExe });

@@ -115,10 +115,11 @@ describe('every answer carries no-store and nosniff', () => {
     expectHeaders(r.headers);
   });
 
-  test('the CRL is public: no-cache (a cache revalidates every use), and nosniff', async () => {
+  test('the CRL is public: cached for a minute at most, with an ETag, and nosniff', async () => {
     const r = await s.request('GET', '/v1/crl');
     expect(r.status).toBe(200);
-    expect(r.headers['cache-control']).toBe('no-cache');
+    expect(r.headers['cache-control']).toBe('public, max-age=60');
+    expect(r.headers.etag).toMatch(/^W\/"/);
     expect(r.headers['x-content-type-options']).toBe('nosniff');
   });
 

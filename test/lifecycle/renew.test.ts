@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { loadConfig } from '../../api/config';
+import { CRL_MAX_VALIDITY_MS } from '../../api/ca/crl-publisher';
 import { joinWithToken, newHostKey, renew, startLifecycleServer, type Identity, type LifecycleServer } from './support';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -245,16 +246,38 @@ describe('removal is revocation', () => {
     expect(unknown.json().error.code).toBe('not_found');
   });
 
-  test('serials leave the CRL once their certificates expire', async () => {
+  test('serials leave the CRL within one CRL window (half its validity) of their expiry', async () => {
     const id = await joinWithToken(s, secret('crl-expiry'));
     await s.admin('DELETE', `/v1/nodes/${id.host_id}`);
     expect(opensslCrlSerials(await crlDer())).toContain(serialOf(id.certificate));
-    s.advance(DAY + 120_000);
+    // The CRL lists what was unexpired at the start of its window, so replicas agree on it.
+    const later = DAY + CRL_MAX_VALIDITY_MS / 2 + 120_000;
+    s.advance(later);
     try {
       expect(opensslCrlSerials(await crlDer())).not.toContain(serialOf(id.certificate));
     } finally {
-      s.advance(-(DAY + 120_000));
+      s.advance(-later);
     }
+  });
+
+  test('the CRL is served from cache with an ETag and max-age; If-None-Match answers 304 until a removal changes it', async () => {
+    const first = await s.request('GET', '/v1/crl');
+    expect(first.status).toBe(200);
+    expect(first.headers['cache-control']).toBe('public, max-age=60');
+    const etag = String(first.headers.etag);
+    expect(etag).toMatch(/^W\/"[0-9a-f]+-der"$/);
+    const again = await s.request('GET', '/v1/crl', { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+    // The PEM form is another representation with its own tag.
+    const pem = await s.request('GET', '/v1/crl?format=pem', { headers: { 'if-none-match': etag } });
+    expect(pem.status).toBe(200);
+    const id = await joinWithToken(s, secret('crl-etag'));
+    await s.admin('DELETE', `/v1/nodes/${id.host_id}`);
+    const changed = await s.request('GET', '/v1/crl', { headers: { 'if-none-match': etag } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.etag).not.toBe(etag);
+    expect(opensslCrlSerials(changed.body)).toContain(serialOf(id.certificate));
   });
 
   test('the CRL is public, signed by the cluster CA, and refuses unknown formats', async () => {

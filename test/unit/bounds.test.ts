@@ -82,17 +82,17 @@ describe.each(backends)('%s', (_name, open) => {
 
   test('audit prune by age removes old rows and keeps recent ones', async () => {
     for (let d = 0; d < 5; d++) await store.audit.append(event(new Date(T0.getTime() - d * 30 * DAY), d));
-    expect(await store.audit.prune({ before: new Date(T0.getTime() - 45 * DAY) })).toBe(3);
+    expect(await store.audit.prune({ before: new Date(T0.getTime() - 45 * DAY), limit: 100 })).toBe(3);
     const kept = await store.audit.list({ limit: 100 });
     expect(kept.map((e) => e.message).sort()).toEqual(['attempt 0', 'attempt 1']);
   });
 
   test('audit prune by rows keeps the newest keepRows', async () => {
     for (let i = 0; i < 10; i++) await store.audit.append(event(new Date(T0.getTime() + i), i));
-    expect(await store.audit.prune({ keepRows: 4 })).toBe(6);
+    expect(await store.audit.prune({ keepRows: 4, limit: 100 })).toBe(6);
     expect((await store.audit.list({ limit: 100 })).map((e) => e.message)).toEqual(['attempt 9', 'attempt 8', 'attempt 7', 'attempt 6']);
-    expect(await store.audit.prune({ keepRows: 4 })).toBe(0);
-    expect(await store.audit.prune({ keepRows: 0 })).toBe(4);
+    expect(await store.audit.prune({ keepRows: 4, limit: 100 })).toBe(0);
+    expect(await store.audit.prune({ keepRows: 0, limit: 100 })).toBe(4);
   });
 
   test('housekeeping prunes old challenges and audit events by the configured retention', async () => {
@@ -170,7 +170,7 @@ test('a retention longer than dates reach keeps everything instead of failing', 
   await pruneAudit(fake, { auditRetentionDays: 1e12, auditMaxRows: 0 }, T0);
   expect(prune).not.toHaveBeenCalled();
   await pruneAudit(fake, { auditRetentionDays: 1e12, auditMaxRows: 5 }, T0);
-  expect(prune).toHaveBeenCalledWith({ before: undefined, keepRows: 5 });
+  expect(prune).toHaveBeenCalledWith(expect.objectContaining({ before: undefined, keepRows: 5 }));
 });
 
 test('details full of characters JSON escapes still fit the bound', () => {

@@ -31,8 +31,8 @@ describe('sqlite specifics', () => {
     store = await openSqliteStore(path.join(dir, 'j.db')); // second open: migrations are not re-run
     const db = new Database(path.join(dir, 'j.db'), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
-    expect(db.prepare('select name from kysely_migration order by name').all()).toHaveLength(3);
+    expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(db.prepare('select name from kysely_migration order by name').all()).toHaveLength(4);
     expect(db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'iam_challenges' and sql like '%expires_at%'").all()).toHaveLength(1);
     db.close();
   });
@@ -134,10 +134,19 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.nodes.remove('r1', t1)).toBe('removed');
     await expect(store.nodes.renew('r1', { serial: 'cd', issuedAt: t1.toISOString(), notAfter: t1.toISOString() })).rejects.toBeInstanceOf(NotFoundError);
     await expect(store.nodes.renew('ghost', { serial: 'ce', issuedAt: t1.toISOString(), notAfter: t1.toISOString() })).rejects.toBeInstanceOf(NotFoundError);
-    expect((await store.nodes.revokedCertificates(t1)).map((c) => c.serial).sort()).toEqual([first.certSerial.replace(/^0+/, ''), 'ab'].sort());
+    expect((await store.nodes.revokedCertificates(t1, { limit: 10 })).map((c) => c.serial).sort()).toEqual([first.certSerial.replace(/^0+/, ''), 'ab'].sort());
     // Expired certificates drop off the list.
-    expect((await store.nodes.revokedCertificates(new Date(t1.getTime() + 2 * HOUR))).map((c) => c.serial)).toEqual([]);
+    expect((await store.nodes.revokedCertificates(new Date(t1.getTime() + 2 * HOUR), { limit: 10 })).map((c) => c.serial)).toEqual([]);
     expect(await store.nodes.countByStatus(t1)).toEqual({ active: 1, expired: 1, removed: 1 });
+    // The counts are kept by the writes: a removed host that joins again is active, not a new host.
+    await store.nodes.insert(node('r1', { at: t1 }), t1);
+    expect(await store.nodes.countByStatus(t1)).toEqual({ active: 2, expired: 1, removed: 0 });
+    expect(await store.nodes.remove('r1', t1)).toBe('removed');
+    expect(await store.nodes.remove('r1', t1)).toBe('already_removed');
+    // A lapsed host that joins again moves from expired to active.
+    const t2 = new Date(t1.getTime() + 2000);
+    await store.nodes.insert(node('r2', { at: t2 }), t2);
+    expect(await store.nodes.countByStatus(t2)).toEqual({ active: 2, expired: 0, removed: 1 });
     expect(await store.tokens.count()).toBe(0);
     await store.tokens.create(tok('x'));
     expect(await store.tokens.count()).toBe(1);
@@ -155,7 +164,8 @@ describe.each(backends)('%s store', (_name, open) => {
     await expect(store.nodes.renew('s1', next('e3'), n.certSerial)).rejects.toBeInstanceOf(ConflictError);
     expect(await store.nodes.countLiveCertificates('s1', t1)).toBe(2);
     // A day after everything expired, the records go; the node stays.
-    expect(await store.nodes.pruneCertificates(new Date(t1.getTime() + 2 * HOUR))).toBeGreaterThanOrEqual(2);
+    expect(await store.nodes.pruneCertificates(new Date(t1.getTime() + 2 * HOUR), 1)).toBe(1);
+    expect(await store.nodes.pruneCertificates(new Date(t1.getTime() + 2 * HOUR), 1000)).toBeGreaterThanOrEqual(1);
     expect(await store.nodes.countLiveCertificates('s1', t0)).toBe(0);
     expect(await store.nodes.get('s1')).toBeDefined();
   });
@@ -169,6 +179,18 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(events).toEqual([expect.objectContaining({ success: true, hostId: 'a1', details: { account: '111111111111' } })]);
   });
 
+  test('a renewal and its audit event commit together: a renewal that loses writes no event', async () => {
+    const t0 = new Date('2032-02-01T00:00:00Z');
+    const n = node('ra1', { at: t0 });
+    await store.nodes.insert(n, t0);
+    const event = (serial: string) => ({ time: t0.toISOString(), type: 'renew', success: true, hostId: 'ra1', details: { new_serial: serial } });
+    const cert = (serial: string) => ({ serial, issuedAt: t0.toISOString(), notAfter: new Date(t0.getTime() + HOUR).toISOString() });
+    await store.nodes.renew('ra1', cert('f1'), n.certSerial, event('f1'));
+    await expect(store.nodes.renew('ra1', cert('f2'), n.certSerial, event('f2'))).rejects.toBeInstanceOf(ConflictError);
+    const events = (await store.audit.list({ type: 'renew' })).filter((e) => e.hostId === 'ra1');
+    expect(events).toEqual([expect.objectContaining({ success: true, details: { new_serial: 'f1' } })]);
+  });
+
   test('IAM challenges: single use, expiry, unknown; concurrent consumers get one ok', async () => {
     const now = new Date();
     await store.challenges.create('c1', new Date(now.getTime() + 60_000));
@@ -180,7 +202,7 @@ describe.each(backends)('%s store', (_name, open) => {
     expect(await store.challenges.consume('nope', now)).toBe('missing');
     const racers = await Promise.all(Array.from({ length: 8 }, () => store.challenges.consume('c3', now)));
     expect(racers.filter((r) => r === 'ok')).toHaveLength(1);
-    expect(await store.challenges.prune(now)).toBe(1);
+    expect(await store.challenges.prune(now, 10)).toBe(1);
   });
 
   test('token pages: keyset by name, every token once, limit clamped, next only while more remain', async () => {

@@ -7,20 +7,20 @@ import type { TLSSocket } from 'node:tls';
 import { Router, type Request } from 'express';
 import type { JoinServices } from '../../join/admit';
 import { JoinError } from '../../join/errors';
-import { checkPresented, renewHost, type RenewAttempt } from '../../join/renew';
+import { checkPresented, renewHost, type PresentedCertificate, type RenewAttempt } from '../../join/renew';
+import type { AuditEvent } from '../../store/types';
 import { parseBody } from '../body';
-import { HttpError, toHttpError } from '../errors';
+import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
 
-/** Relying parties may cache a CRL this long; removal reaches them within it. */
-const CRL_MAX_VALIDITY_MS = 3600_000;
+// GET /v1/crl lives in ./crl; app.ts mounts it from here.
+export { crlRoutes } from './crl';
 
-/** The DER of the client certificate the TLS layer received, if any (not verified: renewHost does). */
-function presentedCertificate(req: Request): Buffer | undefined {
+/** The client certificate the TLS layer received and parsed, if any, and whether its chain verified. */
+function presentedCertificate(req: Request): PresentedCertificate | undefined {
   const socket = req.socket as TLSSocket;
-  if (typeof socket.getPeerCertificate !== 'function') return undefined;
-  const peer = socket.getPeerCertificate(false);
-  return peer && peer.raw ? Buffer.from(peer.raw) : undefined;
+  const certificate = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+  return certificate ? { certificate, chainVerified: socket.authorized === true } : undefined;
 }
 
 export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
@@ -28,8 +28,8 @@ export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
   router.post('/', parseBody({ yaml: false }), async (req, res) => {
     const attempt: RenewAttempt = { details: {} };
     try {
-      const result = await renewHost(svc, presentedCertificate(req), req.body, attempt);
-      await audit(svc, req, attempt, true);
+      // The success event commits with the renewal.
+      const result = await renewHost(svc, presentedCertificate(req), req.body, attempt, (a) => auditEvent(svc, req, a, true));
       metrics.renewals.inc({ result: 'accepted', code: 'ok' });
       res.status(200).json(result);
     } catch (err) {
@@ -76,28 +76,12 @@ export function untrustedCertificateAnswer(svc: JoinServices, fallback: (err: Er
   };
 }
 
-export function crlRoutes(svc: JoinServices): Router {
-  const router = Router();
-  router.get('/', async (req, res) => {
-    const format = req.query.format ?? 'der';
-    if (format !== 'der' && format !== 'pem') throw new HttpError(400, 'invalid_query', 'format must be der or pem', 'format');
-    const now = svc.now();
-    const revoked = await svc.store.nodes.revokedCertificates(now);
-    const crl = await svc.ca.createCrl({
-      entries: revoked.map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!) })),
-      thisUpdate: now,
-      nextUpdate: new Date(now.getTime() + Math.min(CRL_MAX_VALIDITY_MS, svc.config.hostCertTtlMs)),
-      number: BigInt(now.getTime()),
-    });
-    res.setHeader('Cache-Control', 'no-cache');
-    if (format === 'pem') res.type('application/x-pem-file').send(crl.pem);
-    else res.type('application/pkix-crl').send(crl.der);
-  });
-  return router;
+async function audit(svc: JoinServices, req: Request, a: RenewAttempt, success: boolean, code?: string, message?: string): Promise<void> {
+  await svc.store.audit.append(auditEvent(svc, req, a, success, code, message));
 }
 
-async function audit(svc: JoinServices, req: Request, a: RenewAttempt, success: boolean, code?: string, message?: string): Promise<void> {
-  await svc.store.audit.append({
+function auditEvent(svc: JoinServices, req: Request, a: RenewAttempt, success: boolean, code?: string, message?: string): AuditEvent {
+  return {
     time: svc.now().toISOString(),
     type: 'renew',
     success,
@@ -105,6 +89,6 @@ async function audit(svc: JoinServices, req: Request, a: RenewAttempt, success: 
     message,
     hostId: a.hostId,
     remoteAddr: clientAddress(req, svc.config.trustProxy),
-    details: a.details,
-  });
+    details: { ...a.details },
+  };
 }
