@@ -14,7 +14,6 @@ import { VECTORS_FILE } from '../support/aws-vectors';
 import { buildJoinAws } from '../../api/join/aws';
 import { loadConfig } from '../../api/config';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 
 interface Vector {

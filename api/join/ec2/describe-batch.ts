@@ -6,7 +6,6 @@
 // the call count; when AWS throttles anyway the batch is retried with backoff until the oldest
 // join in it has waited the bounded time, and only then refused.
 
-import { JoinError } from '../errors';
 import { refuse } from '../refusals';
 import { TokenBucket, systemClock, type Clock } from './describe-pacer';
 
