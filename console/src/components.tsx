@@ -1,0 +1,46 @@
+// Shared pieces: the confirmation dialog, error and notice boxes, the pager.
+
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import { ApiError } from './api';
+
+/** A modal confirmation on the native <dialog> (focus trapping and Escape come with it). */
+export function Confirm(props: { title: string; children: ComponentChildren; confirmLabel: string; onConfirm: () => void; onCancel: () => void; busy?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={(e) => { e.preventDefault(); props.onCancel(); }}>
+      <h2 id="confirm-title">{props.title}</h2>
+      <div class="dialog-body">{props.children}</div>
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>Cancel</button>
+        <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>{props.confirmLabel}</button>
+      </div>
+    </dialog>
+  );
+}
+
+export function ErrorBox({ error }: { error: unknown }) {
+  if (!error) return null;
+  const e = error as Error;
+  return (
+    <div class="error" role="alert">
+      {error instanceof ApiError ? <code>{error.body.code}</code> : null} {e.message ?? String(error)}
+    </div>
+  );
+}
+
+export function Notice({ kind = 'info', children }: { kind?: 'info' | 'warn' | 'ok'; children: ComponentChildren }) {
+  return <div class={`notice ${kind}`} role={kind === 'warn' ? 'alert' : 'status'}>{children}</div>;
+}
+
+export function Loading() {
+  return <p class="muted" role="status">Loading…</p>;
+}
+
+export function Badge({ kind, children }: { kind: string; children: ComponentChildren }) {
+  return <span class={`badge ${kind}`}>{children}</span>;
+}
