@@ -7,7 +7,7 @@ import type { JoinServices } from '../join/admit';
 import { VERSION } from '../version';
 import { AdminGate, requireAdmin, type AdminCredential } from './auth';
 import { consoleRoutes } from './console/routes';
-import { SessionStore } from './console/sessions';
+import { ConsoleSessions } from './console/sessions';
 import { errorHandler, HttpError } from './errors';
 import { createMetrics, type Metrics } from './metrics';
 import { openApiDocument } from './openapi';
@@ -70,7 +70,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
 
   // One gate throttles the bearer check and the console's sign-in together.
   const gate = new AdminGate(admin, svc.store, svc.config.trustProxy);
-  const sessions = new SessionStore();
+  const sessions = new ConsoleSessions(svc.store.consoleSessions, () => svc.now().getTime());
   const adminOnly = requireAdmin(gate, sessions);
   app.use(consoleRoutes({ svc, gate, sessions, adminOnly }));
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store));

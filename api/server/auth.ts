@@ -111,7 +111,7 @@ export class AdminGate {
  */
 export interface BrowserSessions {
   /** Undefined when the request carries no session cookie at all. */
-  authenticate(req: Request): { ok: true } | { ok: false; status: 401 | 403; code: string; message: string } | undefined;
+  authenticate(req: Request): Promise<{ ok: true } | { ok: false; status: 401 | 403; code: string; message: string } | undefined>;
 }
 
 /**
@@ -120,13 +120,13 @@ export interface BrowserSessions {
  * judged by a cookie a browser happened to send.
  */
 export function requireAdmin(g: AdminGate, sessions?: BrowserSessions): RequestHandler {
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const client = g.client(req);
     const wait = g.throttled(client, res);
     if (wait) return next(wait);
     const header = req.headers.authorization;
     if (header === undefined && sessions) {
-      const s = sessions.authenticate(req);
+      const s = await sessions.authenticate(req);
       if (s?.ok) return next();
       // A stale cookie or a missing CSRF header is no guess at the credential: not throttled.
       if (s) return next(new HttpError(s.status, s.code, s.message));

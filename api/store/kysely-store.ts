@@ -35,6 +35,7 @@ interface AuditTable {
   token_name: string | null; host_id: string | null; remote_addr: string | null; details: string | null;
 }
 interface SettingsTable { key: string; value: string }
+interface ConsoleSessionsTable { id_sha256: string; csrf: string; created_at: string; last_seen_at: string }
 interface LegacyMigrationsTable { version: number; name: string; applied_at: string }
 interface MigratorTable { name: string; timestamp: string }
 
@@ -45,6 +46,7 @@ export interface Tables {
   iam_challenges: ChallengesTable;
   audit_events: AuditTable;
   settings: SettingsTable;
+  console_sessions: ConsoleSessionsTable;
   schema_migrations: LegacyMigrationsTable;
   kysely_migration: MigratorTable;
 }
@@ -360,6 +362,29 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       },
       async set(key, value) {
         await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+      },
+    },
+    consoleSessions: {
+      async create(r) {
+        await db.insertInto('console_sessions').values({ id_sha256: r.idSha256, csrf: r.csrf, created_at: r.createdAt, last_seen_at: r.lastSeenAt }).execute();
+      },
+      async get(idSha256) {
+        const row = await db.selectFrom('console_sessions').selectAll().where('id_sha256', '=', idSha256).executeTakeFirst();
+        return row && { idSha256: row.id_sha256, csrf: row.csrf, createdAt: row.created_at, lastSeenAt: row.last_seen_at };
+      },
+      async touch(idSha256, lastSeenAt) {
+        await db.updateTable('console_sessions').set({ last_seen_at: lastSeenAt }).where('id_sha256', '=', idSha256).where('last_seen_at', '<', lastSeenAt).execute();
+      },
+      async delete(idSha256) {
+        const r = await db.deleteFrom('console_sessions').where('id_sha256', '=', idSha256).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+      async prune({ idleBefore, createdBefore }) {
+        const r = await db
+          .deleteFrom('console_sessions')
+          .where((eb) => eb.or([eb('last_seen_at', '<', idleBefore.toISOString()), eb('created_at', '<', createdBefore.toISOString())]))
+          .executeTakeFirst();
+        return Number(r.numDeletedRows);
       },
     },
     async ping() {

@@ -1,7 +1,7 @@
 // Shared pieces: the confirmation dialog, error and notice boxes, the pager.
 
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 
 /** A modal confirmation on the native <dialog> (focus trapping and Escape come with it). */
@@ -43,4 +43,23 @@ export function Loading() {
 
 export function Badge({ kind, children }: { kind: string; children: ComponentChildren }) {
   return <span class={`badge ${kind}`}>{children}</span>;
+}
+
+/** The item a confirmation dialog is open for, and the confirmed change, run once with its errors reported. */
+export function useConfirmation<T>(onError: (e: unknown) => void) {
+  const [target, setTarget] = useState<T>();
+  const [busy, setBusy] = useState(false);
+  const confirm = async (change: (t: T) => Promise<void>) => {
+    if (target === undefined) return;
+    setBusy(true);
+    try {
+      await change(target);
+    } catch (e) {
+      onError(e);
+    } finally {
+      setBusy(false);
+      setTarget(undefined);
+    }
+  };
+  return { target, busy, ask: (t: T) => setTarget(t), cancel: () => setTarget(undefined), confirm };
 }

@@ -243,3 +243,18 @@ test('sign-out ends the session on the server: the old cookie opens nothing', as
   expect(events).toHaveLength(1);
   expect(cspViolations).toEqual([]);
 });
+
+test('sign-in failures and bearer failures share one throttle: a guesser cannot double its attempts', async () => {
+  const anonymous = await browser.newContext({ ignoreHTTPSErrors: true });
+  let status = 0;
+  // Bearer guesses until the gate closes (30 a minute), then the right credential at sign-in waits too.
+  for (let i = 0; i < 40 && status !== 429; i++) {
+    status = (await anonymous.request.get(`${server.url}/v1/tokens`, { headers: { Authorization: `Bearer wrong-guess-${i}` } })).status();
+  }
+  expect(status).toBe(429);
+  const r = await anonymous.request.post(`${server.url}/console/api/session`, { data: { credential: server.adminToken } });
+  expect(r.status()).toBe(429);
+  expect(r.headers()['retry-after']).toMatch(/^\d+$/);
+  expect((await anonymous.cookies()).length).toBe(0);
+  await anonymous.close();
+});

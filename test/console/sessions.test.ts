@@ -1,7 +1,13 @@
-// Console sessions on their own: idle timeout, absolute lifetime, sign-out, the CSRF check.
+// Console sessions on both store backends: idle timeout, absolute lifetime, sign-out, the CSRF
+// check, and a session any replica (any ConsoleSessions over the same database) recognises.
 
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Request } from 'express';
-import { SESSION_COOKIE, SESSION_IDLE_MS, SESSION_LIFETIME_MS, SessionStore, cookieValue } from '../../api/server/console/sessions';
+import { ConsoleSessions, SESSION_COOKIE, SESSION_IDLE_MS, SESSION_LIFETIME_MS, cookieValue } from '../../api/server/console/sessions';
+import type { Store } from '../../api/store/types';
+import { storeBackends } from '../support/store-backends';
 
 function request(method: string, cookie?: string, csrf?: string): Request {
   const headers: Record<string, string> = {};
@@ -10,44 +16,70 @@ function request(method: string, cookie?: string, csrf?: string): Request {
   return { method, headers } as unknown as Request;
 }
 
-test('a session ends after the idle timeout, and however busy after its lifetime', () => {
-  let now = 1_000_000;
-  const store = new SessionStore(() => now);
-  const s = store.create();
-  now += SESSION_IDLE_MS - 1;
-  expect(store.lookup(s.id)).toBeDefined(); // touched: the idle timer restarts
-  now += SESSION_IDLE_MS - 1;
-  expect(store.lookup(s.id)).toBeDefined();
-  now += SESSION_IDLE_MS;
-  expect(store.lookup(s.id)).toBeUndefined();
-
-  const busy = store.create();
-  for (let t = 0; t < SESSION_LIFETIME_MS; t += SESSION_IDLE_MS / 2) {
-    expect(store.lookup(busy.id)).toBeDefined();
-    now += SESSION_IDLE_MS / 2;
-  }
-  expect(store.lookup(busy.id)).toBeUndefined();
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-sessions-'));
 });
 
-test('sign-out ends the session on the server', () => {
-  const store = new SessionStore();
-  const s = store.create();
-  expect(store.end(s.id)).toBe(true);
-  expect(store.lookup(s.id)).toBeUndefined();
-  expect(store.end(s.id)).toBe(false);
-});
+describe.each(storeBackends(() => dir, 'sessions'))('%s', (_name, open) => {
+  let store: Store;
+  let now: number;
+  beforeEach(async () => {
+    store = await open();
+    now = Date.parse('2026-06-01T00:00:00Z');
+  });
+  afterEach(() => store.close());
 
-test('reads need the cookie; changes need the cookie and the session\'s own CSRF token', () => {
-  const store = new SessionStore();
-  const a = store.create();
-  const b = store.create();
-  expect(store.authenticate(request('GET'))).toBeUndefined();
-  expect(store.authenticate(request('GET', a.id))).toEqual({ ok: true });
-  expect(store.authenticate(request('GET', 'forged'))).toMatchObject({ ok: false, status: 401, code: 'session_expired' });
-  expect(store.authenticate(request('DELETE', a.id))).toMatchObject({ ok: false, status: 403, code: 'csrf_failed' });
-  expect(store.authenticate(request('POST', a.id, b.csrf))).toMatchObject({ ok: false, status: 403 });
-  expect(store.authenticate(request('PUT', a.id, a.csrf.slice(1)))).toMatchObject({ ok: false, status: 403 });
-  expect(store.authenticate(request('PUT', a.id, a.csrf))).toEqual({ ok: true });
+  test('a session ends after the idle timeout, and however busy after its lifetime', async () => {
+    const sessions = new ConsoleSessions(store.consoleSessions, () => now);
+    const s = await sessions.create();
+    now += SESSION_IDLE_MS - 1;
+    expect(await sessions.lookup(s.id)).toBeDefined(); // used: the idle timer restarts
+    now += SESSION_IDLE_MS - 1;
+    expect(await sessions.lookup(s.id)).toBeDefined();
+    now += SESSION_IDLE_MS;
+    expect(await sessions.lookup(s.id)).toBeUndefined();
+
+    const busy = await sessions.create();
+    for (let t = 0; t < SESSION_LIFETIME_MS; t += SESSION_IDLE_MS / 2) {
+      expect(await sessions.lookup(busy.id)).toBeDefined();
+      now += SESSION_IDLE_MS / 2;
+    }
+    expect(await sessions.lookup(busy.id)).toBeUndefined();
+  });
+
+  test('sign-out ends the session for every replica; only the ID\'s hash is stored', async () => {
+    const a = new ConsoleSessions(store.consoleSessions, () => now);
+    const b = new ConsoleSessions(store.consoleSessions, () => now);
+    const s = await a.create();
+    expect(await b.lookup(s.id)).toMatchObject({ csrf: s.csrf });
+    expect(await store.consoleSessions.get(s.id)).toBeUndefined();
+    expect(await b.end(s.id)).toBe(true);
+    expect(await a.lookup(s.id)).toBeUndefined();
+    expect(await a.end(s.id)).toBe(false);
+  });
+
+  test('signing in sweeps ended sessions', async () => {
+    const sessions = new ConsoleSessions(store.consoleSessions, () => now);
+    const old = await sessions.create();
+    now += SESSION_IDLE_MS;
+    await sessions.create();
+    expect(await store.consoleSessions.prune({ idleBefore: new Date(0), createdBefore: new Date(0) })).toBe(0);
+    expect(await sessions.lookup(old.id)).toBeUndefined();
+  });
+
+  test('reads need the cookie; changes need the cookie and the session\'s own CSRF token', async () => {
+    const sessions = new ConsoleSessions(store.consoleSessions, () => now);
+    const a = await sessions.create();
+    const b = await sessions.create();
+    expect(await sessions.authenticate(request('GET'))).toBeUndefined();
+    expect(await sessions.authenticate(request('GET', a.id))).toEqual({ ok: true });
+    expect(await sessions.authenticate(request('GET', 'forged'))).toMatchObject({ ok: false, status: 401, code: 'session_expired' });
+    expect(await sessions.authenticate(request('DELETE', a.id))).toMatchObject({ ok: false, status: 403, code: 'csrf_failed' });
+    expect(await sessions.authenticate(request('POST', a.id, b.csrf))).toMatchObject({ ok: false, status: 403 });
+    expect(await sessions.authenticate(request('PUT', a.id, a.csrf.slice(1)))).toMatchObject({ ok: false, status: 403 });
+    expect(await sessions.authenticate(request('PUT', a.id, a.csrf))).toEqual({ ok: true });
+  });
 });
 
 test('cookieValue reads one cookie of a header', () => {

@@ -15,7 +15,7 @@ import type { AdminGate } from '../auth';
 import { parseBody } from '../body';
 import { HttpError } from '../errors';
 import { overview } from './overview';
-import { SESSION_COOKIE, SESSION_IDLE_MS, SESSION_LIFETIME_MS, cookieValue, type SessionStore } from './sessions';
+import { SESSION_COOKIE, SESSION_IDLE_MS, SESSION_LIFETIME_MS, cookieValue, type ConsoleSessions } from './sessions';
 
 export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -32,12 +32,17 @@ interface Asset {
 
 function loadAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
-  if (!fs.existsSync(dir)) return assets;
-  for (const name of fs.readdirSync(dir)) {
-    const type = TYPES[path.extname(name)];
-    if (!type) continue;
-    const body = fs.readFileSync(path.join(dir, name));
-    assets.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      const type = TYPES[path.extname(name)];
+      if (!type) continue;
+      const body = fs.readFileSync(path.join(dir, name));
+      assets.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
+    }
+  } catch (e) {
+    // Not built (or being rebuilt): the API serves on, and `/` says how to build the console.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    assets.clear();
   }
   return assets;
 }
@@ -70,7 +75,7 @@ function send(res: Response, asset: Asset | undefined, ifNoneMatch: string | und
 export interface ConsoleDeps {
   svc: JoinServices;
   gate: AdminGate;
-  sessions: SessionStore;
+  sessions: ConsoleSessions;
   /** The API's admin check (bearer or session), for the overview. */
   adminOnly: RequestHandler;
   assetsDir?: string;
@@ -106,21 +111,21 @@ export function consoleRoutes({ svc, gate, sessions, adminOnly, assetsDir = CONS
     const credential = (req.body as { credential?: unknown } | undefined)?.credential;
     if (typeof credential !== 'string' || credential === '') throw new HttpError(400, 'invalid_request', 'send {"credential": "<admin token>"}', 'credential');
     if (!gate.matches(credential)) throw gate.fail(client, 'the admin credential is not valid', 'invalid_credential');
-    sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE)); // a sign-in replaces the browser's old session
-    const s = sessions.create();
+    await sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE)); // a sign-in replaces the browser's old session
+    const s = await sessions.create();
     await svc.store.audit.append({ time: new Date().toISOString(), type: 'admin.sign_in', success: true, remoteAddr: client });
     res.setHeader('Set-Cookie', cookie(s.id, SESSION_LIFETIME_MS / 1000));
     res.status(201).json({ csrf_token: s.csrf, expires_at: new Date(s.expiresAt).toISOString(), idle_timeout_seconds: SESSION_IDLE_MS / 1000 });
   });
   // The page asks after a reload: who am I, and the CSRF token it lost with its memory.
-  api.get('/session', (req, res) => {
-    const s = sessions.lookup(cookieValue(req.headers.cookie, SESSION_COOKIE));
+  api.get('/session', async (req, res) => {
+    const s = await sessions.lookup(cookieValue(req.headers.cookie, SESSION_COOKIE));
     if (!s) throw new HttpError(401, 'unauthenticated', 'not signed in');
     res.json({ csrf_token: s.csrf, expires_at: new Date(s.expiresAt).toISOString(), idle_timeout_seconds: SESSION_IDLE_MS / 1000 });
   });
   // Sign-out is a change like any other: it needs the session's CSRF header.
   api.delete('/session', adminOnly, async (req, res) => {
-    if (sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE))) {
+    if (await sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE))) {
       await svc.store.audit.append({ time: new Date().toISOString(), type: 'admin.sign_out', success: true, remoteAddr: gate.client(req) });
     }
     res.setHeader('Set-Cookie', cookie('', 0));

@@ -4,12 +4,13 @@
 // cross-site page can make the browser send the cookie (SameSite=Strict already stops that in
 // current browsers) but can never read the token.
 //
-// Sessions live in this process's memory, keyed by the SHA-256 of the ID (a heap dump shows no
-// usable cookie). With several replicas behind a load balancer, a browser must reach the replica
-// that signed it in (sticky sessions), or sign in again; a restart signs everybody out.
+// Sessions are rows of the database (console_sessions), so every replica behind a load balancer
+// knows them and a restart signs nobody out. Only the SHA-256 of the session ID is stored: a copy
+// of the table, a backup or a heap dump holds no usable cookie.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import type { ConsoleSessionStore } from '../../store/types';
 import type { BrowserSessions } from '../auth';
 
 export const SESSION_COOKIE = '__Host-joinery_session';
@@ -18,14 +19,9 @@ export const CSRF_HEADER = 'x-csrf-token';
 export const SESSION_IDLE_MS = 30 * 60_000;
 /** However busy, a session ends this long after sign-in. */
 export const SESSION_LIFETIME_MS = 12 * 3600_000;
-/** Signed-in browsers kept at once; signing in beyond it ends the oldest session. */
-const MAX_SESSIONS = 1000;
 
-interface Session {
-  csrf: string;
-  createdAt: number;
-  lastSeenAt: number;
-}
+/** The idle clock is written at most this often, so a busy page costs a write a minute, not one a request. */
+const TOUCH_INTERVAL_MS = 60_000;
 
 const digest = (id: string) => createHash('sha256').update(id, 'utf8').digest('hex');
 
@@ -47,50 +43,55 @@ export function cookieValue(header: string | undefined, name: string): string | 
 /** Methods that change nothing (RFC 9110 safe methods) need no CSRF token. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export class SessionStore implements BrowserSessions {
-  private readonly sessions = new Map<string, Session>();
+export interface LiveSession {
+  csrf: string;
+  /** When it ends unless used again (the idle timeout), or at its absolute lifetime if sooner. */
+  expiresAt: number;
+}
 
-  constructor(private readonly now: () => number = Date.now) {}
+export class ConsoleSessions implements BrowserSessions {
+  constructor(
+    private readonly store: ConsoleSessionStore,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** A new session: the cookie value (never stored) and its CSRF token. */
-  create(): { id: string; csrf: string; expiresAt: number } {
-    this.sweep();
-    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
-    const id = randomBytes(32).toString('base64url');
+  /** A new session: the cookie value (never stored) and its CSRF token. Ended sessions are swept first. */
+  async create(): Promise<{ id: string; csrf: string; expiresAt: number }> {
     const t = this.now();
-    const s: Session = { csrf: randomBytes(32).toString('base64url'), createdAt: t, lastSeenAt: t };
-    this.sessions.set(digest(id), s);
-    return { id, csrf: s.csrf, expiresAt: t + SESSION_LIFETIME_MS };
+    await this.store.prune({ idleBefore: new Date(t - SESSION_IDLE_MS), createdBefore: new Date(t - SESSION_LIFETIME_MS) });
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(32).toString('base64url');
+    const at = new Date(t).toISOString();
+    await this.store.create({ idSha256: digest(id), csrf, createdAt: at, lastSeenAt: at });
+    return { id, csrf, expiresAt: t + SESSION_LIFETIME_MS };
   }
 
   /** The live session of this cookie value, touched (its idle timer restarts); undefined otherwise. */
-  lookup(id: string | undefined): (Session & { expiresAt: number }) | undefined {
+  async lookup(id: string | undefined): Promise<LiveSession | undefined> {
     if (!id || id.length > 128) return undefined;
     const key = digest(id);
-    const s = this.sessions.get(key);
+    const s = await this.store.get(key);
     if (!s) return undefined;
     const t = this.now();
-    if (t - s.lastSeenAt >= SESSION_IDLE_MS || t - s.createdAt >= SESSION_LIFETIME_MS) {
-      this.sessions.delete(key);
+    const created = Date.parse(s.createdAt);
+    const lastSeen = Date.parse(s.lastSeenAt);
+    if (!(t - lastSeen < SESSION_IDLE_MS && t - created < SESSION_LIFETIME_MS)) {
+      await this.store.delete(key);
       return undefined;
     }
-    s.lastSeenAt = t;
-    return { ...s, expiresAt: Math.min(s.createdAt + SESSION_LIFETIME_MS, t + SESSION_IDLE_MS) };
+    if (t - lastSeen >= TOUCH_INTERVAL_MS) await this.store.touch(key, new Date(t).toISOString());
+    return { csrf: s.csrf, expiresAt: Math.min(created + SESSION_LIFETIME_MS, t + SESSION_IDLE_MS) };
   }
 
-  /** Sign-out: the session ends here, whatever the browser does with its cookie. */
-  end(id: string | undefined): boolean {
-    return !!id && this.sessions.delete(digest(id));
+  /** Sign-out: the session ends on the server, whatever the browser does with its cookie. */
+  async end(id: string | undefined): Promise<boolean> {
+    return !!id && id.length <= 128 && (await this.store.delete(digest(id)));
   }
 
-  size(): number {
-    return this.sessions.size;
-  }
-
-  authenticate(req: Request): ReturnType<BrowserSessions['authenticate']> {
+  async authenticate(req: Request): ReturnType<BrowserSessions['authenticate']> {
     const id = cookieValue(req.headers.cookie, SESSION_COOKIE);
     if (id === undefined) return undefined;
-    const s = this.lookup(id);
+    const s = await this.lookup(id);
     if (!s) return { ok: false, status: 401, code: 'session_expired', message: 'the console session has ended (signed out, idle or too old): sign in again' };
     if (SAFE_METHODS.has(req.method)) return { ok: true };
     const presented = req.headers[CSRF_HEADER];
@@ -98,13 +99,5 @@ export class SessionStore implements BrowserSessions {
       return { ok: false, status: 403, code: 'csrf_failed', message: `a change made with the console session needs the session's ${CSRF_HEADER} header` };
     }
     return { ok: true };
-  }
-
-  /** Drops ended sessions (sign-in calls it, so the map holds live sessions and a few stale ones). */
-  private sweep(): void {
-    const t = this.now();
-    for (const [k, s] of this.sessions) {
-      if (t - s.lastSeenAt >= SESSION_IDLE_MS || t - s.createdAt >= SESSION_LIFETIME_MS) this.sessions.delete(k);
-    }
   }
 }

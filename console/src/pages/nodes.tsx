@@ -3,22 +3,10 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
-import { Badge, Confirm, ErrorBox, Loading, Notice } from '../components';
+import { Badge, Confirm, ErrorBox, Loading, Notice, useConfirmation } from '../components';
 import { relative, shortTime } from '../format';
+import type { NodeView } from '../../../client/api-client';
 
-interface NodeView {
-  host_id: string;
-  join_method: string;
-  token_name: string;
-  role: string;
-  joined_at: string;
-  last_renewed_at: string | null;
-  cert_serial: string;
-  cert_expires_at: string;
-  status: 'active' | 'expired' | 'removed';
-  removed_at: string | null;
-  attributes: Record<string, string>;
-}
 
 const PAGE_SIZE = 50;
 
@@ -35,10 +23,9 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
   const [error, setError] = useState<unknown>();
   const [find, setFind] = useState('');
   const [found, setFound] = useState<NodeView>();
-  const [remove, setRemove] = useState<NodeView>();
-  const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string>();
 
+  const removal = useConfirmation<NodeView>(setError);
   const current = trail[trail.length - 1];
   const load = () => {
     setError(undefined);
@@ -59,23 +46,6 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) setNotice(`No host ${find.trim()}.`);
       else setError(err);
-    }
-  };
-
-  const doRemove = async () => {
-    if (!remove) return;
-    setBusy(true);
-    try {
-      await api('DELETE', `/v1/nodes/${enc(remove.host_id)}`);
-      setNotice(`Removed ${remove.host_id}: its certificate ${remove.cert_serial} is on the CRL and it can no longer renew.`);
-      setRemove(undefined);
-      setFound(undefined);
-      load();
-    } catch (e) {
-      setError(e);
-      setRemove(undefined);
-    } finally {
-      setBusy(false);
     }
   };
 
@@ -123,7 +93,7 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
                   <td title={shortTime(n.cert_expires_at)}>{n.status === 'removed' ? <span class="muted">revoked {relative(n.removed_at)}</span> : relative(n.cert_expires_at)}</td>
                   <td class="attrs">{Object.entries(n.attributes).map(([k, v]) => <span key={k} class="attr">{k}={v}</span>)}</td>
                   <td class="row-actions">
-                    {n.status !== 'removed' ? <button type="button" class="danger" onClick={() => setRemove(n)} aria-label={`Remove host ${n.host_id}`}>Remove</button> : null}
+                    {n.status !== 'removed' ? <button type="button" class="danger" onClick={() => removal.ask(n)} aria-label={`Remove host ${n.host_id}`}>Remove</button> : null}
                   </td>
                 </tr>
               ))}
@@ -138,9 +108,22 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
           <button type="button" disabled={!page?.next_page_token} onClick={() => page?.next_page_token && setTrail([...trail, page.next_page_token])}>Next</button>
         </nav>
       ) : null}
-      {remove ? (
-        <Confirm title="Remove host?" confirmLabel="Remove" busy={busy} onConfirm={doRemove} onCancel={() => setRemove(undefined)}>
-          <p>Host <code>{remove.host_id}</code> will be removed: its certificates go on the CRL and it can no longer renew.</p>
+      {removal.target ? (
+        <Confirm
+          title="Remove host?"
+          confirmLabel="Remove"
+          busy={removal.busy}
+          onCancel={removal.cancel}
+          onConfirm={() =>
+            removal.confirm(async (n) => {
+              await api('DELETE', `/v1/nodes/${enc(n.host_id)}`);
+              setNotice(`Removed ${n.host_id}: its certificate ${n.cert_serial} is on the CRL and it can no longer renew.`);
+              setFound(undefined);
+              load();
+            })
+          }
+        >
+          <p>Host <code>{removal.target.host_id}</code> will be removed: its certificates go on the CRL and it can no longer renew.</p>
           <p class="muted">It can join again with a token that still admits it.</p>
         </Confirm>
       ) : null}

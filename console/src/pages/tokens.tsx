@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc, listAll } from '../api';
-import { Badge, Confirm, ErrorBox, Loading, Notice } from '../components';
+import { Badge, Confirm, ErrorBox, Loading, Notice, useConfirmation } from '../components';
 import { relative, shortTime } from '../format';
 import { displayName, isLongLivedSecret, managedBy, ruleSummary, type Token } from '../tokens-model';
 import { TokenEditor } from './token-editor';
@@ -18,10 +18,10 @@ export function TokensPage({ query }: { query: URLSearchParams }) {
   const [error, setError] = useState<unknown>();
   const [mode, setMode] = useState<Mode>({ kind: 'list' });
   const [reveal, setReveal] = useState<Token>();
-  const [remove, setRemove] = useState<Token>();
-  const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string>();
   const [method, setMethod] = useState(query.get('method') ?? '');
+
+  const removal = useConfirmation<Token>(setError);
 
   const load = () => {
     setError(undefined);
@@ -57,22 +57,6 @@ export function TokensPage({ query }: { query: URLSearchParams }) {
       />
     );
   }
-
-  const doRemove = async () => {
-    if (!remove) return;
-    setBusy(true);
-    try {
-      await api('DELETE', `/v1/tokens/${enc(remove.metadata.name)}`);
-      setNotice(`Deleted token ${displayName(remove)}.`);
-      setRemove(undefined);
-      load();
-    } catch (e) {
-      setError(e);
-      setRemove(undefined);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const shown = (tokens ?? []).filter((t) => !method || t.spec.join_method === method);
   return (
@@ -126,7 +110,7 @@ export function TokensPage({ query }: { query: URLSearchParams }) {
                     <td class="row-actions">
                       {t.spec.join_method === 'token' ? <button type="button" onClick={() => setReveal(t)} aria-label={`Show secret of token ${displayName(t)}`}>Show secret</button> : null}
                       <button type="button" onClick={() => setMode({ kind: 'edit', token: t })} aria-label={`Edit token ${displayName(t)}`}>Edit</button>
-                      <button type="button" class="danger" onClick={() => setRemove(t)} aria-label={`Delete token ${displayName(t)}`}>Delete</button>
+                      <button type="button" class="danger" onClick={() => removal.ask(t)} aria-label={`Delete token ${displayName(t)}`}>Delete</button>
                     </td>
                   </tr>
                 );
@@ -139,10 +123,22 @@ export function TokensPage({ query }: { query: URLSearchParams }) {
       {reveal ? (
         <SecretDialog token={reveal} onClose={() => setReveal(undefined)} />
       ) : null}
-      {remove ? (
-        <Confirm title="Delete token?" confirmLabel="Delete" busy={busy} onConfirm={doRemove} onCancel={() => setRemove(undefined)}>
-          <p>Token <code>{displayName(remove)}</code> ({remove.spec.join_method}) will be deleted. Hosts that joined with it keep their identity; no new host can join with it.</p>
-          {managedBy(remove).drifts ? <Notice kind="warn">It is managed by {managedBy(remove).who}, which may create it again.</Notice> : null}
+      {removal.target ? (
+        <Confirm
+          title="Delete token?"
+          confirmLabel="Delete"
+          busy={removal.busy}
+          onCancel={removal.cancel}
+          onConfirm={() =>
+            removal.confirm(async (t) => {
+              await api('DELETE', `/v1/tokens/${enc(t.metadata.name)}`);
+              setNotice(`Deleted token ${displayName(t)}.`);
+              load();
+            })
+          }
+        >
+          <p>Token <code>{displayName(removal.target)}</code> ({removal.target.spec.join_method}) will be deleted. Hosts that joined with it keep their identity; no new host can join with it.</p>
+          {managedBy(removal.target).drifts ? <Notice kind="warn">It is managed by {managedBy(removal.target).who}, which may create it again.</Notice> : null}
         </Confirm>
       ) : null}
     </>
