@@ -149,6 +149,25 @@ test('Tokens: an iam token created from the form; the server\'s field errors sho
   expect(t.spec).toMatchObject({ join_method: 'iam', allow: [{ aws_account: '333333333333', aws_arn: 'arn:aws:sts::333333333333:assumed-role/node/*' }] });
 });
 
+test('Tokens: a token-method token from the form gets a generated secret and an expiry; shown once, then only masked', async () => {
+  await page.getByRole('button', { name: 'New token' }).click();
+  await page.getByLabel('token', { exact: true }).check();
+  await page.getByLabel('Expires after').selectOption({ label: '1 hour' });
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.locator('code.secret').innerText()).trim();
+  expect(secret).toMatch(/^[0-9a-f]{32}$/);
+  await expectAccessible();
+  const stored = await server.client().request<{ metadata: { expires: string }; spec: { join_method: string } }>('GET', `/v1/tokens/${secret}`);
+  expect(stored.spec.join_method).toBe('token');
+  const ttl = Date.parse(stored.metadata.expires) - Date.now();
+  expect(ttl).toBeGreaterThan(50 * 60_000);
+  expect(ttl).toBeLessThanOrEqual(3600_000);
+  await page.getByRole('button', { name: 'Done' }).click();
+  await page.getByRole('cell', { name: 'ec2-fleet', exact: true }).waitFor();
+  expect(await page.content()).not.toContain(secret);
+  await expect(page.locator('tr', { hasText: secret.slice(24) }).innerText()).resolves.not.toContain('long-lived secret');
+});
+
 test('Tokens: an edit that lost the race to another change is refused with the revision conflict', async () => {
   await page.locator('tr', { hasText: 'console-iam' }).getByRole('button', { name: /Edit/ }).click();
   await page.getByLabel('Token resource (YAML)').waitFor();
