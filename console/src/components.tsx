@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 
 /** A modal confirmation on the native <dialog> (focus trapping and Escape come with it). */
-export function Confirm(props: { title: string; children: ComponentChildren; confirmLabel: string; onConfirm: () => void; onCancel: () => void; busy?: boolean }) {
+export function Confirm(props: { title: string; children: ComponentChildren; confirmLabel: string; onConfirm: () => void; onCancel: () => void; busy?: boolean; /** A dialog that only informs: one button, not styled as a danger. */ informOnly?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
@@ -16,8 +16,8 @@ export function Confirm(props: { title: string; children: ComponentChildren; con
       <h2 id="confirm-title">{props.title}</h2>
       <div class="dialog-body">{props.children}</div>
       <div class="actions">
-        <button type="button" onClick={props.onCancel}>Cancel</button>
-        <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>{props.confirmLabel}</button>
+        {props.informOnly ? null : <button type="button" onClick={props.onCancel}>Cancel</button>}
+        <button type="button" class={props.informOnly ? 'primary' : 'danger'} disabled={props.busy} onClick={props.onConfirm}>{props.confirmLabel}</button>
       </div>
     </dialog>
   );

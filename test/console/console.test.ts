@@ -118,7 +118,8 @@ test('Tokens: the list never holds a token-method secret; it is shown only when 
   await page.getByRole('button', { name: /Show secret of token/ }).click();
   await page.getByRole('dialog').getByText(SECRET).waitFor();
   await expectAccessible();
-  await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click();
+  await shot('token-secret');
+  await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
   await page.getByRole('dialog').waitFor({ state: 'detached' });
   expect(await page.content()).not.toContain(SECRET);
 });

@@ -148,7 +148,7 @@ export function TokensPage({ query }: { query: URLSearchParams }) {
 /** The secret, only after the operator asked for it, in a dialog of its own. */
 function SecretDialog({ token, onClose }: { token: Token; onClose: () => void }) {
   return (
-    <Confirm title="Token secret" confirmLabel="Close" onConfirm={onClose} onCancel={onClose}>
+    <Confirm title="Token secret" confirmLabel="Close" informOnly onConfirm={onClose} onCancel={onClose}>
       <p>Hosts join with <code>joinery join --method token --token &lt;secret&gt;</code>. Anyone holding it can join a host until it expires ({relative(token.metadata.expires)}).</p>
       <p><code class="secret">{token.metadata.name}</code></p>
     </Confirm>
