@@ -23,6 +23,7 @@ let context: BrowserContext;
 let page: Page;
 let hostId: string;
 const cspViolations: string[] = [];
+const foreignRequests: string[] = [];
 
 async function shot(name: string): Promise<void> {
   if (!SHOTS) return;
@@ -52,6 +53,10 @@ beforeAll(async () => {
   browser = await launchChromium();
   context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
+  // Served offline: the page asks nothing of any origin but the server's.
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${server.url}/`) && r.url() !== 'about:blank') foreignRequests.push(r.url());
+  });
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
   });
@@ -262,6 +267,7 @@ test('sign-out ends the session on the server: the old cookie opens nothing', as
   const { events } = await server.client().request<{ events: { type: string }[] }>('GET', '/v1/audit?type=admin.sign_out');
   expect(events).toHaveLength(1);
   expect(cspViolations).toEqual([]);
+  expect(foreignRequests).toEqual([]);
 });
 
 test('sign-in failures and bearer failures share one throttle: a guesser cannot double its attempts', async () => {
