@@ -101,7 +101,8 @@ const SCHEMA_MIGRATIONS: SchemaMigration[] = [
     },
   },
   {
-    version: 3,
+    // Version 3 is the audit query indexes (audit_query_indexes), on its own branch.
+    version: 4,
     name: 'web console sessions',
     slug: 'console_sessions',
     async up(db) {
