@@ -1,5 +1,6 @@
 // Joins: the audit of join attempts, newest first, or refused ones first when asked, each with
 // its refusal code and reason. The filters are the audit API's query parameters.
+// (The newest LIMIT events per join method, and with "refused first" the newest LIMIT refusals too.)
 
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
@@ -31,11 +32,17 @@ export function JoinsPage({ query }: { query: URLSearchParams }) {
   useEffect(() => {
     setEvents(undefined);
     setError(undefined);
-    const types = method ? [method] : METHODS;
-    Promise.all(types.map((m) => api<{ events: AuditEvent[] }>('GET', `/v1/audit?type=join.${m}&limit=${LIMIT}`)))
-      .then((pages) => setEvents(pages.flatMap((p) => p.events).sort((a, b) => b.time.localeCompare(a.time) || b.id - a.id)))
+    // The filters go to the server (GET /v1/audit's code and refused); the page applies them again,
+    // so it shows the same against a server that ignores them.
+    const url = (m: string, extra: Record<string, string>) => `/v1/audit?${new URLSearchParams({ type: `join.${m}`, limit: String(LIMIT), ...(code ? { code } : {}), ...extra })}`;
+    const urls = (method ? [method] : METHODS).flatMap((m) => [url(m, {}), ...(refusedFirst ? [url(m, { refused: 'true' })] : [])]);
+    Promise.all(urls.map((u) => api<{ events: AuditEvent[] }>('GET', u)))
+      .then((pages) => {
+        const byId = new Map(pages.flatMap((p) => p.events).map((e) => [e.id, e]));
+        setEvents([...byId.values()].sort((a, b) => b.time.localeCompare(a.time) || b.id - a.id));
+      })
       .catch(setError);
-  }, [method]);
+  }, [method, refusedFirst, code]);
 
   let shown = (events ?? []).filter((e) => !code || e.code === code);
   if (refusedFirst) shown = [...shown.filter((e) => !e.success), ...shown.filter((e) => e.success)];
