@@ -3,7 +3,7 @@
 // looks, and the auto-increment column type.
 
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
 import { boundAuditEvent } from './audit-bounds';
 import { LATEST_MIGRATION, MIGRATION_TABLE, migrateToLatest, normalizeSerial } from './migrations';
@@ -244,25 +244,23 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         });
       },
       async countByStatus(at) {
-        const t = at.toISOString();
         const rows = await db
           .selectFrom('nodes')
-          .select((eb) => [
-            eb
-              .case()
-              .when('removed_at', 'is not', null)
-              .then('removed')
-              .when(eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', t)]))
-              .then('expired')
-              .else('active')
-              .end()
-              .as('status'),
-            eb.fn.countAll().as('n'),
-          ])
+          .select((eb) => [statusAt(eb, at).as('status'), eb.fn.countAll().as('n')])
           .groupBy('status')
           .execute();
         const counts: Record<NodeStatus, number> = { active: 0, expired: 0, removed: 0 };
         for (const r of rows) counts[r.status as NodeStatus] = Number(r.n);
+        return counts;
+      },
+      async countByMethodAndStatus(at) {
+        const rows = await db
+          .selectFrom('nodes')
+          .select((eb) => ['join_method', statusAt(eb, at).as('status'), eb.fn.countAll().as('n')])
+          .groupBy(['join_method', 'status'])
+          .execute();
+        const counts: Record<string, Record<NodeStatus, number>> = {};
+        for (const r of rows) (counts[r.join_method] ??= { active: 0, expired: 0, removed: 0 })[r.status as NodeStatus] = Number(r.n);
         return counts;
       },
       async certificate(serial) {
@@ -403,6 +401,18 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
     },
     close: onClose,
   };
+}
+
+/** A host's status at `at` in SQL, as nodeStatus() says it: removed wins, then whether the certificate lapsed. */
+function statusAt(eb: ExpressionBuilder<Tables, 'nodes'>, at: Date) {
+  return eb
+    .case()
+    .when('removed_at', 'is not', null)
+    .then('removed')
+    .when(eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', at.toISOString())]))
+    .then('expired')
+    .else('active')
+    .end();
 }
 
 /** An audit event as its row, with the strings clients control bounded. */

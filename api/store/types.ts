@@ -153,6 +153,8 @@ export interface NodeStore {
   remove(hostId: string, now: Date): Promise<'removed' | 'already_removed' | 'not_found'>;
   /** Number of hosts by status at `now`, counted by the database. */
   countByStatus(now: Date): Promise<Record<NodeStatus, number>>;
+  /** Number of hosts by join method and status at `now`, counted by the database. */
+  countByMethodAndStatus(now: Date): Promise<Record<string, Record<NodeStatus, number>>>;
   /** The certificate with this serial and its host's current row. */
   certificate(serial: string): Promise<CertificateLookup | undefined>;
   /** Revoked certificates that have not expired at `now` (what the CRL lists). */

@@ -4,7 +4,7 @@
 import { isExpired } from '../../../schema/token';
 import type { JoinMethod } from '../../../schema/token-fields';
 import { JOIN_METHODS } from '../../../schema/token-fields';
-import type { AuditEvent, Store } from '../../store/types';
+import type { AuditEvent, NodeStatus, Store } from '../../store/types';
 
 /** A `token`-method secret that lives longer than this is flagged: such secrets are meant to be short-lived. */
 export const LONG_LIVED_SECRET_MS = 24 * 3600_000;
@@ -16,7 +16,7 @@ const HOURS = 24;
 
 export interface Overview {
   tokens: { total: number; by_method: Record<JoinMethod, { active: number; expired: number }>; long_lived_secrets: number; truncated: boolean };
-  nodes: Record<string, number>;
+  nodes: { by_status: Record<NodeStatus, number>; by_method: Record<string, Record<NodeStatus, number>> };
   joins: {
     since: string;
     accepted: number;
@@ -85,11 +85,19 @@ function joinCounts(events: AuditEvent[][], now: Date): Overview['joins'] {
   };
 }
 
+async function nodeCounts(store: Store, now: Date): Promise<Overview['nodes']> {
+  const by_method = await store.nodes.countByMethodAndStatus(now);
+  const by_status: Record<NodeStatus, number> = { active: 0, expired: 0, removed: 0 };
+  for (const counts of Object.values(by_method)) for (const [k, n] of Object.entries(counts)) by_status[k as NodeStatus] += n;
+  return { by_status, by_method };
+}
+
 export async function overview(store: Store, now: Date): Promise<Overview> {
-  const [tokens, nodes, ...events] = await Promise.all([
-    tokenCounts(store, now),
-    store.nodes.countByStatus(now),
-    ...JOIN_METHODS.map((m) => store.audit.list({ limit: JOIN_EVENTS_PER_METHOD, type: `join.${m}` })),
-  ]);
+  // One query after another: the page is read rarely, and a burst of them should not take the
+  // pool's every connection from the joins.
+  const tokens = await tokenCounts(store, now);
+  const nodes = await nodeCounts(store, now);
+  const events: AuditEvent[][] = [];
+  for (const m of JOIN_METHODS) events.push(await store.audit.list({ limit: JOIN_EVENTS_PER_METHOD, type: `join.${m}` }));
   return { tokens, nodes, joins: joinCounts(events, now) };
 }

@@ -10,7 +10,7 @@ interface Overview {
   storage: string;
   server_time: string;
   tokens: { total: number; by_method: Record<string, { active: number; expired: number }>; long_lived_secrets: number };
-  nodes: Record<string, number>;
+  nodes: { by_status: Record<string, number>; by_method: Record<string, Record<string, number>> };
   joins: { since: string; accepted: number; refused: number; hourly: { start: string; accepted: number; refused: number }[]; top_refusals: { code: string; count: number }[]; truncated: boolean };
 }
 
@@ -90,11 +90,12 @@ export function OverviewPage() {
         <div class="card">
           <h2>Nodes</h2>
           <table class="compact">
-            <thead><tr><th scope="col">Status</th><th scope="col">Hosts</th></tr></thead>
+            <thead><tr><th scope="col">Method</th><th scope="col">Active</th><th scope="col">Expired</th><th scope="col">Removed</th></tr></thead>
             <tbody>
-              {Object.entries(data.nodes).map(([s, n]) => (
-                <tr key={s}><th scope="row">{s}</th><td>{n}</td></tr>
+              {Object.entries(data.nodes.by_method).map(([m, c]) => (
+                <tr key={m}><th scope="row">{m}</th><td>{c.active}</td><td>{c.expired}</td><td>{c.removed}</td></tr>
               ))}
+              <tr class="total"><th scope="row">all</th><td>{data.nodes.by_status.active}</td><td>{data.nodes.by_status.expired}</td><td>{data.nodes.by_status.removed}</td></tr>
             </tbody>
           </table>
         </div>
