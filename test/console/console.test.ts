@@ -155,6 +155,26 @@ test('Tokens: an iam token created from the form; the server\'s field errors sho
   expect(t.spec).toMatchObject({ join_method: 'iam', allow: [{ aws_account: '333333333333', aws_arn: 'arn:aws:sts::333333333333:assumed-role/node/*' }] });
 });
 
+test('Tokens: an ec2 token from the form, with regions and a role to assume', async () => {
+  await page.getByRole('button', { name: 'New token' }).click();
+  await page.getByLabel('ec2').check();
+  await page.getByLabel('Name').fill('console-ec2');
+  await page.getByLabel('App').check();
+  await page.getByLabel('AWS account').fill('222222222222');
+  await page.getByLabel('Regions').fill('us-west-2, eu-west-1');
+  await page.getByLabel('Role to assume (other accounts)').fill('arn:aws:iam::222222222222:role/teleport-DescribeInstances-role');
+  await expectAccessible();
+  await shot('token-form-ec2');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByText('Created ec2 token console-ec2.').waitFor();
+  const t = await server.client().request<{ spec: Record<string, unknown> }>('GET', '/v1/tokens/console-ec2');
+  expect(t.spec).toMatchObject({
+    join_method: 'ec2',
+    roles: ['Node', 'App'],
+    allow: [{ aws_account: '222222222222', aws_regions: ['us-west-2', 'eu-west-1'], aws_role: 'arn:aws:iam::222222222222:role/teleport-DescribeInstances-role' }],
+  });
+});
+
 test('Tokens: a token-method token from the form gets a generated secret and an expiry; shown once, then only masked', async () => {
   await page.getByRole('button', { name: 'New token' }).click();
   await page.getByLabel('token', { exact: true }).check();
