@@ -14,6 +14,7 @@ const ec2Burst = require('./ec2-burst');
 const iamJoins = require('./iam-joins');
 const replicas = require('./replicas');
 const caSigning = require('./ca-signing');
+const consoleNodes = require('./console-nodes');
 
 const HARD_LIMIT_MS = 6 * 60_000;
 
@@ -93,6 +94,11 @@ async function main() {
   target('token create p99', a.create.p99, '<=', 50, ' ms');
   target('token get p99', a.get.p99, '<=', 20, ' ms');
   target('list 1000 tokens', a.list.p50, '<=', 500, ' ms');
+
+  console.log("\nweb console: the Nodes page's first page over 10,000 hosts in Chromium (navigation to 50 rows, median of 5)");
+  const cn = await consoleNodes.run();
+  console.log(`  first page ${f(cn.firstPageMs, 0)} ms over ${cn.hosts} hosts; server RSS ${f(cn.rssMb)} MB`);
+  target('console Nodes first page', cn.firstPageMs, '<=', 1000, ' ms');
 
   console.log('\ntwo replicas on one PostgreSQL vs one server on SQLite: token joins, keep-alive, concurrency 32 split between the replicas');
   const rep = await replicas.run();

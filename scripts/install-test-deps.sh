@@ -44,3 +44,11 @@ fi
 if [ -x "$here/install-terraform.sh" ]; then
   "$here/install-terraform.sh"
 fi
+
+# Debian's Chromium, for the web console's browser suite (playwright-core drives it; a browser
+# download of Playwright's own cannot work on these machines).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+fi

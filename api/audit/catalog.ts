@@ -27,6 +27,8 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   { type: 'token.delete', accepted: 'JT003I', meaning: 'an admin deleted a token', details: 'none' },
   { type: 'node.delete', accepted: 'JN001I', meaning: 'an admin removed a host: its renewals are refused and its certificates revoked', details: 'none' },
   { type: 'admin.auth', refused: 'JA001W', meaning: 'a request to an admin endpoint without a valid admin credential (the credential itself is never recorded)', details: 'none' },
+  { type: 'admin.sign_in', accepted: 'JA002I', meaning: 'the web console was signed in to with the admin credential: a session began (a failed sign-in is admin.auth)', details: 'none' },
+  { type: 'admin.sign_out', accepted: 'JA003I', meaning: 'a web console session was signed out and ended on the server', details: 'none' },
 ];
 
 /** The codes of an event type this release does not describe (written by a newer replica, say). */

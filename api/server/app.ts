@@ -5,7 +5,9 @@ import express, { type Request } from 'express';
 import type { Logger } from 'pino';
 import type { JoinServices } from '../join/admit';
 import { VERSION } from '../version';
-import { requireAdmin, type AdminCredential } from './auth';
+import { AdminGate, requireAdmin, type AdminCredential } from './auth';
+import { consoleRoutes } from './console/routes';
+import { ConsoleSessions } from './console/sessions';
 import { errorHandler, HttpError } from './errors';
 import { createMetrics, type Metrics } from './metrics';
 import { openApiDocument } from './openapi';
@@ -69,7 +71,11 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
     res.json({ cluster_name: svc.ca.clusterName, version: VERSION, ca_pin: svc.ca.pin, storage: svc.store.kind, server_time: svc.now().toISOString() });
   });
 
-  const adminOnly = requireAdmin(admin, svc.store, svc.config.trustProxy);
+  // One gate throttles the bearer check and the console's sign-in together.
+  const gate = new AdminGate(admin, svc.store, svc.config.trustProxy);
+  const sessions = new ConsoleSessions(svc.store.consoleSessions, () => svc.now().getTime());
+  const adminOnly = requireAdmin(gate, sessions);
+  app.use(consoleRoutes({ svc, gate, sessions, adminOnly }));
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store, svc));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
   app.use('/v1/audit', auditRoutes(svc.store, adminOnly, svc.now)); // admin, but for the public /schema

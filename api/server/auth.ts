@@ -4,7 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Store } from '../store/types';
 import { clientAddress, rateLimitKey } from './client-address';
 import { HttpError } from './errors';
@@ -49,41 +49,95 @@ export const ADMIN_FAILURES_PER_MINUTE = 30;
 const MAX_TRACKED_CLIENTS = 10_000;
 
 /**
- * Rejects requests without the admin bearer credential (401, JSON error). Every failure is
- * audited with the client address; a client that keeps failing is answered 429 for a while, so
- * guessing is slow and the audit cannot be flooded from one address.
+ * The admin credential check with its throttle: every failure is audited with the client address,
+ * and a client that keeps failing is answered 429 for a while, so guessing is slow and the audit
+ * cannot be flooded from one address. One gate serves the API's bearer check and the console's
+ * sign-in, so a guesser cannot double its attempts by switching between them.
  */
-export function requireAdmin(cred: AdminCredential, store?: Store, trustProxy: readonly string[] = [], now: () => number = Date.now): RequestHandler {
-  const failures = new Map<string, { count: number; windowStart: number }>();
-  return (req, res, next) => {
-    const client = rateLimitKey(clientAddress(req, trustProxy));
-    const t = now();
-    let f = failures.get(client);
-    if (f && t - f.windowStart >= 60_000) {
-      failures.delete(client);
-      f = undefined;
-    }
-    // A client over its limit waits out the window even with the right credential: otherwise
-    // the answer would tell a guesser which attempt succeeded.
-    if (f && f.count >= ADMIN_FAILURES_PER_MINUTE) {
+export class AdminGate {
+  private readonly failures = new Map<string, { count: number; windowStart: number }>();
+
+  constructor(
+    private readonly cred: AdminCredential,
+    private readonly store?: Store,
+    readonly trustProxy: readonly string[] = [],
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** The throttling key of the request's client. */
+  client(req: Request): string {
+    return rateLimitKey(clientAddress(req, this.trustProxy));
+  }
+
+  /**
+   * A 429 when the client is over its limit. It waits out the window even with the right
+   * credential: otherwise the answer would tell a guesser which attempt succeeded.
+   */
+  throttled(client: string, res: Response): HttpError | undefined {
+    const t = this.now();
+    const f = this.failures.get(client);
+    if (f && t - f.windowStart >= 60_000) this.failures.delete(client);
+    else if (f && f.count >= ADMIN_FAILURES_PER_MINUTE) {
       const retry = Math.max(1, Math.ceil((f.windowStart + 60_000 - t) / 1000));
       res.setHeader('Retry-After', String(retry));
-      return next(new HttpError(429, 'too_many_auth_failures', `too many failed admin authentications from ${client}; retry in ${retry}s`));
+      return new HttpError(429, 'too_many_auth_failures', `too many failed admin authentications from ${client}; retry in ${retry}s`);
     }
-    const m = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '');
+    return undefined;
+  }
+
+  /** Whether `presented` is the admin credential (constant time). */
+  matches(presented: string): boolean {
+    return timingSafeEqual(sha256(presented), this.cred.hash);
+  }
+
+  /** Counts and audits a failure; the 401 to answer with. */
+  fail(client: string, problem: string, code = 'unauthenticated'): HttpError {
+    const t = this.now();
+    let f = this.failures.get(client);
+    if (!f) {
+      if (this.failures.size >= MAX_TRACKED_CLIENTS) this.failures.delete(this.failures.keys().next().value as string);
+      f = { count: 0, windowStart: t };
+      this.failures.set(client, f);
+    }
+    f.count++;
+    void this.store?.audit.append({ time: new Date(t).toISOString(), type: 'admin.auth', success: false, code, message: problem, remoteAddr: client }).catch(() => undefined);
+    return new HttpError(401, code, problem);
+  }
+}
+
+/**
+ * The console's signed-in browsers: a request that carries no Authorization header is admin when
+ * its session cookie is valid, and, for a change, its CSRF header matches the session's token.
+ */
+export interface BrowserSessions {
+  /** Undefined when the request carries no session cookie at all. */
+  authenticate(req: Request): Promise<{ ok: true } | { ok: false; status: 401 | 403; code: string; message: string } | undefined>;
+}
+
+/**
+ * Rejects requests without the admin credential (401, JSON error): the bearer token, or a console
+ * session with its CSRF header for changes. A bearer header always wins, so a script is never
+ * judged by a cookie a browser happened to send.
+ */
+export function requireAdmin(g: AdminGate, sessions?: BrowserSessions): RequestHandler {
+  return async (req, res, next) => {
+    const client = g.client(req);
+    const wait = g.throttled(client, res);
+    if (wait) return next(wait);
+    const header = req.headers.authorization;
+    if (header === undefined && sessions) {
+      const s = await sessions.authenticate(req);
+      if (s?.ok) return next();
+      // A stale cookie or a missing CSRF header is no guess at the credential: not throttled.
+      if (s) return next(new HttpError(s.status, s.code, s.message));
+    }
+    const m = /^Bearer ([^\s]+)$/i.exec(header ?? '');
     const problem = !m
       ? 'this endpoint needs the admin credential: send "Authorization: Bearer <token>" (see <data-dir>/admin-token or JOINERY_ADMIN_TOKEN)'
-      : !timingSafeEqual(sha256(m[1]), cred.hash)
+      : !g.matches(m[1])
         ? 'the admin credential is not valid'
         : undefined;
     if (!problem) return next();
-    if (!f) {
-      if (failures.size >= MAX_TRACKED_CLIENTS) failures.delete(failures.keys().next().value as string);
-      f = { count: 0, windowStart: t };
-      failures.set(client, f);
-    }
-    f.count++;
-    void store?.audit.append({ time: new Date(t).toISOString(), type: 'admin.auth', success: false, code: 'unauthenticated', message: problem, remoteAddr: client }).catch(() => undefined);
-    next(new HttpError(401, 'unauthenticated', problem));
+    next(g.fail(client, problem));
   };
 }

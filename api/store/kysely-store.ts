@@ -3,7 +3,7 @@
 // looks, and the auto-increment column type.
 
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { ProvisionToken } from '../../schema/token';
 import { boundAuditEvent } from './audit-bounds';
 import { LATEST_MIGRATION, MIGRATION_TABLE, migrateToLatest, normalizeSerial } from './migrations';
@@ -37,8 +37,9 @@ interface AuditTable {
 }
 interface SettingsTable { key: string; value: string }
 interface CountersTable { name: Counter; value: number | string | bigint }
-/** The counts the writes keep (migration 3). */
+/** The counts the writes keep (migration 4). */
 type Counter = 'nodes' | 'nodes_removed' | 'crl_revision';
+interface ConsoleSessionsTable { id_sha256: string; csrf: string; created_at: string; last_seen_at: string }
 interface LegacyMigrationsTable { version: number; name: string; applied_at: string }
 interface MigratorTable { name: string; timestamp: string }
 
@@ -50,6 +51,7 @@ export interface Tables {
   audit_events: AuditTable;
   settings: SettingsTable;
   counters: CountersTable;
+  console_sessions: ConsoleSessionsTable;
   schema_migrations: LegacyMigrationsTable;
   kysely_migration: MigratorTable;
 }
@@ -269,6 +271,16 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const removed = totals.nodes_removed;
         return { active: Math.max(totals.nodes - removed - expired, 0), expired, removed } satisfies Record<NodeStatus, number>;
       },
+      async countByMethodAndStatus(at) {
+        const rows = await db
+          .selectFrom('nodes')
+          .select((eb) => ['join_method', statusAt(eb, at).as('status'), eb.fn.countAll().as('n')])
+          .groupBy(['join_method', 'status'])
+          .execute();
+        const counts: Record<string, Record<NodeStatus, number>> = {};
+        for (const r of rows) (counts[r.join_method] ??= { active: 0, expired: 0, removed: 0 })[r.status as NodeStatus] = Number(r.n);
+        return counts;
+      },
       async certificate(serial) {
         const cert = await db.selectFrom('host_certificates').selectAll().where('serial', '=', normalizeSerial(serial)).executeTakeFirst();
         if (!cert) return undefined;
@@ -402,6 +414,29 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
       },
     },
+    consoleSessions: {
+      async create(r) {
+        await db.insertInto('console_sessions').values({ id_sha256: r.idSha256, csrf: r.csrf, created_at: r.createdAt, last_seen_at: r.lastSeenAt }).execute();
+      },
+      async get(idSha256) {
+        const row = await db.selectFrom('console_sessions').selectAll().where('id_sha256', '=', idSha256).executeTakeFirst();
+        return row && { idSha256: row.id_sha256, csrf: row.csrf, createdAt: row.created_at, lastSeenAt: row.last_seen_at };
+      },
+      async touch(idSha256, lastSeenAt) {
+        await db.updateTable('console_sessions').set({ last_seen_at: lastSeenAt }).where('id_sha256', '=', idSha256).where('last_seen_at', '<', lastSeenAt).execute();
+      },
+      async delete(idSha256) {
+        const r = await db.deleteFrom('console_sessions').where('id_sha256', '=', idSha256).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      },
+      async prune({ idleBefore, createdBefore }) {
+        const r = await db
+          .deleteFrom('console_sessions')
+          .where((eb) => eb.or([eb('last_seen_at', '<', idleBefore.toISOString()), eb('created_at', '<', createdBefore.toISOString())]))
+          .executeTakeFirst();
+        return Number(r.numDeletedRows);
+      },
+    },
     async ping() {
       // Readiness means the real tables answer: `SELECT 1` succeeds on a damaged or replaced
       // database file, because it reads no page of it.
@@ -437,6 +472,18 @@ async function readCounters(db: Db): Promise<Record<Counter, number>> {
   const counts: Record<Counter, number> = { nodes: 0, nodes_removed: 0, crl_revision: 0 };
   for (const r of rows) counts[r.name] = Number(r.value);
   return counts;
+}
+
+/** A host's status at `at` in SQL, as nodeStatus() says it: removed wins, then whether the certificate lapsed. */
+function statusAt(eb: ExpressionBuilder<Tables, 'nodes'>, at: Date) {
+  return eb
+    .case()
+    .when('removed_at', 'is not', null)
+    .then('removed')
+    .when(eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', at.toISOString())]))
+    .then('expired')
+    .else('active')
+    .end();
 }
 
 /** An audit event as its row, with the strings clients control bounded. */

@@ -137,6 +137,23 @@ const SCHEMA_MIGRATIONS: SchemaMigration[] = [
       await sql`CREATE INDEX nodes_live_cert_not_after ON nodes (cert_not_after) WHERE removed_at IS NULL`.execute(db);
     },
   },
+  {
+    version: 5,
+    name: 'web console sessions',
+    slug: 'console_sessions',
+    async up(db) {
+      // Signed-in browsers of the web console, shared by every replica. Only the SHA-256 of the
+      // session ID (the cookie) is kept: a copy of the table signs nobody in.
+      await sql`CREATE TABLE console_sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+      )`.execute(db);
+      await sql`CREATE INDEX console_sessions_last_seen_at ON console_sessions (last_seen_at)`.execute(db);
+      await sql`CREATE INDEX console_sessions_created_at ON console_sessions (created_at)`.execute(db);
+    },
+  },
 ];
 
 /** The host certificate lifetime before version 2 recorded expiries. */

@@ -23,6 +23,10 @@ const postgresDialect: Dialect = {
 
 export async function openPostgresStore(url: string): Promise<Store> {
   const pool = new Pool({ connectionString: url, max: 10 });
+  // An idle connection the server ends (a restart, a failover, an administrator) is emitted as an
+  // 'error' on the pool; unheard, it would end the process. The pool has already dropped that
+  // connection and opens a new one for the next query, so there is nothing more to do.
+  pool.on('error', () => undefined);
   const db: Db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   await migrate(db, postgresDialect);
   return createKyselyStore(db, postgresDialect, () => db.destroy());

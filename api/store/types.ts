@@ -166,6 +166,8 @@ export interface NodeStore {
    * index range (the only part that depends on the time).
    */
   countByStatus(now: Date): Promise<Record<NodeStatus, number>>;
+  /** Number of hosts by join method and status at `now`, counted by the database. */
+  countByMethodAndStatus(now: Date): Promise<Record<string, Record<NodeStatus, number>>>;
   /** The certificate with this serial and its host's current row. */
   certificate(serial: string): Promise<CertificateLookup | undefined>;
   /**
@@ -226,6 +228,24 @@ export interface SettingsStore {
   set(key: string, value: string): Promise<void>;
 }
 
+/** A web console session (api/server/console/sessions.ts). The session ID itself is never stored. */
+export interface ConsoleSessionRecord {
+  idSha256: string;
+  csrf: string;
+  createdAt: string; // ISO 8601
+  lastSeenAt: string;
+}
+
+export interface ConsoleSessionStore {
+  create(session: ConsoleSessionRecord): Promise<void>;
+  get(idSha256: string): Promise<ConsoleSessionRecord | undefined>;
+  touch(idSha256: string, lastSeenAt: string): Promise<void>;
+  /** Whether a session was there to end. */
+  delete(idSha256: string): Promise<boolean>;
+  /** Deletes sessions last seen before `idleBefore` or created before `createdBefore`; returns how many. */
+  prune(opts: { idleBefore: Date; createdBefore: Date }): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   tokens: TokenStore;
@@ -233,6 +253,7 @@ export interface Store {
   challenges: ChallengeStore;
   audit: AuditStore;
   settings: SettingsStore;
+  consoleSessions: ConsoleSessionStore;
   /** Whether the backend answers (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

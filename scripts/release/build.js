@@ -62,6 +62,8 @@ function stage(files, stageDir) {
   }
   fs.symlinkSync(fs.realpathSync(path.join(ROOT, 'node_modules')), path.join(stageDir, 'node_modules'));
   execFileSync(process.execPath, [path.join(stageDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', stageDir], { cwd: stageDir, stdio: 'inherit' });
+  // The web console's bundle (dist/console/), which the npm package ships and `joinery serve` serves.
+  execFileSync(process.execPath, [path.join(stageDir, 'scripts', 'build-console.js')], { cwd: stageDir, stdio: 'inherit' });
 }
 
 /** npm pack of a directory, with npm's own CLI run on the pinned Node (its gzip is part of the bytes). */
