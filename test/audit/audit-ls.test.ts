@@ -53,6 +53,12 @@ beforeAll(async () => {
   await s.admin('DELETE', '/v1/tokens/ec2-three-rules');
   await s.admin('DELETE', `/v1/nodes/${host}`);
   expect((await s.request('GET', '/v1/nodes', { headers: { authorization: 'Bearer not-the-credential' } })).status).toBe(401);
+  // The web console's sign-in and sign-out.
+  const signIn = await s.request('POST', '/console/api/session', { body: { credential: s.adminToken }, headers: { 'content-type': 'application/json' } });
+  expect(signIn.status).toBe(201);
+  const cookie = String((signIn.headers['set-cookie'] as string[])[0]).split(';')[0];
+  const signOut = await s.request('DELETE', '/console/api/session', { headers: { cookie, 'x-csrf-token': signIn.json<{ csrf_token: string }>().csrf_token } });
+  expect(signOut.status).toBe(204);
 });
 afterAll(() => s?.stop());
 

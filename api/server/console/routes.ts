@@ -113,7 +113,7 @@ export function consoleRoutes({ svc, gate, sessions, adminOnly, assetsDir = CONS
     if (!gate.matches(credential)) throw gate.fail(client, 'the admin credential is not valid', 'invalid_credential');
     await sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE)); // a sign-in replaces the browser's old session
     const s = await sessions.create();
-    await svc.store.audit.append({ time: new Date().toISOString(), type: 'admin.sign_in', success: true, remoteAddr: client });
+    await svc.store.audit.append({ time: svc.now().toISOString(), type: 'admin.sign_in', success: true, remoteAddr: client });
     res.setHeader('Set-Cookie', cookie(s.id, SESSION_LIFETIME_MS / 1000));
     res.status(201).json({ csrf_token: s.csrf, expires_at: new Date(s.expiresAt).toISOString(), idle_timeout_seconds: SESSION_IDLE_MS / 1000 });
   });
@@ -126,7 +126,7 @@ export function consoleRoutes({ svc, gate, sessions, adminOnly, assetsDir = CONS
   // Sign-out is a change like any other: it needs the session's CSRF header.
   api.delete('/session', adminOnly, async (req, res) => {
     if (await sessions.end(cookieValue(req.headers.cookie, SESSION_COOKIE))) {
-      await svc.store.audit.append({ time: new Date().toISOString(), type: 'admin.sign_out', success: true, remoteAddr: gate.client(req) });
+      await svc.store.audit.append({ time: svc.now().toISOString(), type: 'admin.sign_out', success: true, remoteAddr: gate.client(req) });
     }
     res.setHeader('Set-Cookie', cookie('', 0));
     res.status(204).end();
