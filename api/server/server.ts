@@ -17,7 +17,7 @@ import type { Store } from '../store/types';
 import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
 import { startHousekeeping } from './housekeeping';
-import { clientErrorHandler } from './client-error';
+import { clientErrorHandler, expectationFailed } from './client-error';
 
 export interface RunningServer {
   url: string;
@@ -76,6 +76,9 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
         // Node looks for expired header and request timers this often (30 s by default): a
         // timeout is only as sharp as this sweep.
         connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+        // Node's answer to an HTTP/1.1 request without Host is a bare 400; the app gives the
+        // same refusal with the API's headers and error shape (app.ts).
+        requireHostHeader: false,
       },
       app,
     );
@@ -92,6 +95,7 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
       loggedAt = Date.now();
     });
     server.on('clientError', clientErrorHandler(log));
+    server.on('checkExpectation', expectationFailed);
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -126,6 +126,9 @@ describe('every answer carries no-store and nosniff', () => {
     ['conflicting Content-Length and Transfer-Encoding', 'POST /v1/join/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '400'],
     ['an invalid method', 'G@T / HTTP/1.1\r\nHost: x\r\n\r\n', '400'],
     ['oversized headers', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, '431'],
+    // Refusals Node writes itself before any handler unless told otherwise (review of issue 17).
+    ['an HTTP/1.1 request without Host', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', '400'],
+    ['an Expect other than 100-continue', 'POST /v1/join/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: bogus\r\nConnection: close\r\n\r\n{}', '417'],
   ])("the HTTP parser's answer to %s", async (_kind, request, status) => {
     const socket = await tlsConnection(s);
     const answer = readAnswer(socket, () => false);
