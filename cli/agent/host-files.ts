@@ -156,10 +156,14 @@ export function checkOwnFile(file: string, st: fs.Stats, opts: { secret?: boolea
  * directory (never a link) of the agent's user. A directory writable by group or others is
  * repaired to 0700 (it is ours, and only that mode keeps others from planting names in it), and
  * `warn` says so. Then every name the agent uses in it must be absent or one of its own files.
- * Returns false when the directory does not exist and `create` is false.
+ * `..` in the path is read lexically, as path.join and the CLI read it. Returns false when the directory does not exist and `create` is false.
  */
-export function prepareDataDir(dataDir: string, opts: { create: boolean; names: readonly string[]; secretNames: readonly string[]; warn: (line: string) => void }): boolean {
+export function prepareDataDir(given: string, opts: { create: boolean; names: readonly string[]; secretNames: readonly string[]; warn: (line: string) => void }): boolean {
   const what = 'data directory';
+  // The path as resolveSafely reads it (`..` taken lexically, as path.join does for every file
+  // in it): handed raw to mkdir or open, the kernel would take `link/..` through the link, to a
+  // place no check has seen.
+  const dataDir = path.resolve(given);
   let resolved = resolveSafely(dataDir, { finalLink: false, what });
   if (!resolved.stat) {
     if (!opts.create) return false;
@@ -249,7 +253,7 @@ export function ownFileExists(file: string): boolean {
 
 /** Makes renames in the directory durable. */
 export function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  const fd = fs.openSync(path.resolve(dir), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   try {
     fs.fsyncSync(fd);
   } finally {

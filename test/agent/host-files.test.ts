@@ -180,6 +180,20 @@ describe('the data directory itself', () => {
     expect(() => writeIdentity(path.join(sticky, 'theirs', 'data'), files('new'), quiet)).toThrow(`${path.join(sticky, 'theirs')} (on the path of ${path.join(sticky, 'theirs', 'data')}) is a symbolic link owned by uid ${NOBODY}`);
     expect(fs.readdirSync(path.join(sticky, 'mine'))).toEqual([]);
   });
+
+  rootOnly("`..` after another user's link is read as written: nothing is created through the link", () => {
+    const sticky = fresh('dotdot-link');
+    fs.chmodSync(sticky, 0o1777);
+    const theirs = fresh('dotdot-theirs');
+    fs.mkdirSync(path.join(theirs, 'target'));
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    fs.symlinkSync(path.join(theirs, 'target'), path.join(sticky, 'link'));
+    fs.lchownSync(path.join(sticky, 'link'), NOBODY, NOBODY);
+    // Not path.join: that would take the `..` out before the agent sees it.
+    writeIdentity(`${sticky}/link/../data`, files('dotdot'), quiet);
+    expect(readIdentity(path.join(sticky, 'data'), quiet)?.host_id).toBe('dotdot');
+    expect(fs.readdirSync(theirs)).toEqual(['target']);
+  });
 });
 
 describe('the files in the data directory', () => {
