@@ -262,12 +262,13 @@ export function syncDirectory(dir: string): void {
 }
 
 /**
- * Reads a file that tells the agent what to do or whom to trust (its configuration, a CA file):
- * links may lead to it, but only through directories and links that root or the agent's user
- * alone can change, and the file itself must belong to one of them and be writable by no one else.
- * Returns undefined when it does not exist.
+ * Opens a file that tells the agent what to do or whom to trust (its configuration, a CA file, the
+ * program on_renew runs): links may lead to it, but only through directories and links that root
+ * or the agent's user alone can change, and the file itself must belong to one of them and be
+ * writable by no one else. Returns the descriptor (the caller closes it), or undefined when the
+ * file does not exist.
  */
-export function readTrustedFile(file: string, what: string): Buffer | undefined {
+function openTrustedFile(file: string, what: string): number | undefined {
   const resolved = resolveSafely(file, { finalLink: true, what });
   if (!resolved.stat) return undefined;
   let fd: number;
@@ -285,8 +286,28 @@ export function readTrustedFile(file: string, what: string): Buffer | undefined 
       if (!trustedOwner(st.uid)) throw new UnsafePathError(`${shown} belongs to uid ${st.uid}; the ${what} must belong to root or to the agent's user (uid ${ownUid()}): run chown root ${resolved.real}`);
       if (st.mode & 0o022) throw new UnsafePathError(`${shown} has mode ${modeString(st.mode)}: group or others can write the ${what}; run chmod go-w ${resolved.real}`);
     }
+    return fd;
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+/** Reads a file the agent trusts (see openTrustedFile); undefined when it does not exist. */
+export function readTrustedFile(file: string, what: string): Buffer | undefined {
+  const fd = openTrustedFile(file, what);
+  if (fd === undefined) return undefined;
+  try {
     return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Checks a file the agent trusts without reading it (see openTrustedFile); false when absent. */
+export function checkTrustedFile(file: string, what: string): boolean {
+  const fd = openTrustedFile(file, what);
+  if (fd === undefined) return false;
+  fs.closeSync(fd);
+  return true;
 }

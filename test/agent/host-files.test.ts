@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { loadHostState } from '../../cli/agent/agent';
 import { createOwnFile } from '../../cli/agent/host-files';
 import { readIdentity, recoverIdentity, writeIdentity } from '../../cli/agent/identity';
+import { onRenewProgram, runOnRenew } from '../../cli/agent/on-renew';
 import { parseArgs } from '../../cli/args';
 import { AGENT_FLAGS, loadAgentConfig } from '../../cli/agent/config';
 import { newKeyPair, createTestCa, type TestCa } from './support/test-pki';
@@ -305,5 +306,70 @@ describe('the configuration and CA file', () => {
     fs.writeFileSync(caFile, ca.certPem, { mode: 0o666 });
     fs.chmodSync(caFile, 0o666);
     expect(() => load(['--config', file, '--no-insecure', '--ca-file', caFile])).toThrow(`${caFile} has mode 0666: group or others can write the CA file; run chmod go-w ${caFile}`);
+  });
+});
+
+describe("on_renew's program", () => {
+  const load = (args: string[]) => loadAgentConfig(parseArgs(args, AGENT_FLAGS));
+  const flags = (onRenew: string) => ['--auth-server', 'a:1', '--insecure', '--token', 't', '--on-renew', onRenew];
+  function script(label: string, mode: number): string {
+    const file = path.join(fresh(label), 'reload.sh');
+    fs.writeFileSync(file, '#!/bin/sh\ntouch "$0.ran"\n');
+    fs.chmodSync(file, mode);
+    return file;
+  }
+  const ran = (file: string) => fs.existsSync(`${file}.ran`);
+
+  test.each([
+    ['/usr/local/bin/reload --now', '/usr/local/bin/reload'],
+    ['  FOO=1 BAR=x exec ./reload.sh', './reload.sh'],
+    ['systemctl reload nginx', undefined],
+    ['"/opt/quoted path"', undefined],
+    ['$HOME/reload', undefined],
+  ])('the program of %j is %j', (command, program) => {
+    expect(onRenewProgram(command)).toBe(program);
+  });
+
+  test.each(octal([0o777, 0o775, 0o757]))('a script with mode %s: the configuration is refused, and the agent does not run it', async (_, mode) => {
+    const file = script('hook-mode', mode);
+    for (const command of [file, `${file} --arg`, `X=1 exec ${file}`]) {
+      expect(() => load(flags(command))).toThrow(`flags: on_renew: ${file} has mode 0${mode.toString(8)}: group or others can write the on_renew program; run chmod go-w ${file}`);
+      const r = await runOnRenew(command, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' });
+      expect(r).toEqual({ ok: false, summary: expect.stringMatching(/^on_renew not run: .* has mode/) });
+      expect(ran(file)).toBe(false);
+    }
+  });
+
+  test('a script in a directory others can write, or reached through such a directory, is refused', async () => {
+    const file = script('hook-dir', 0o755);
+    fs.chmodSync(path.dirname(file), 0o777);
+    expect(() => load(flags(file))).toThrow(`${path.dirname(file)} (on the path of ${file}) has mode 0777`);
+    expect((await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).ok).toBe(false);
+    expect(ran(file)).toBe(false);
+  });
+
+  rootOnly('a script owned by another user is refused', async () => {
+    const file = script('hook-owner', 0o755);
+    fs.chownSync(file, NOBODY, NOBODY);
+    expect(() => load(flags(file))).toThrow(`${file} belongs to uid ${NOBODY}; the on_renew program must belong to root or to the agent's user`);
+    expect((await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).ok).toBe(false);
+    expect(ran(file)).toBe(false);
+  });
+
+  test('a safe script runs; a program on PATH and one that does not exist are left to the shell', async () => {
+    const file = script('hook-ok', 0o755);
+    expect(load(flags(`${file} --now`)).onRenew).toBe(`${file} --now`);
+    expect(await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).toEqual({ ok: true, summary: 'on_renew succeeded' });
+    expect(ran(file)).toBe(true);
+    expect(load(flags('true')).onRenew).toBe('true');
+    expect(load(flags('/nonexistent/reload')).onRenew).toBe('/nonexistent/reload');
+  });
+
+  test('a script changed after the agent started is checked again before it runs', async () => {
+    const file = script('hook-later', 0o755);
+    expect(load(flags(file)).onRenew).toBe(file);
+    fs.chmodSync(file, 0o777);
+    expect((await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).summary).toMatch(/^on_renew not run: /);
+    expect(ran(file)).toBe(false);
   });
 });
