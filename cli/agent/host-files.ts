@@ -9,6 +9,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { escapeUnsafeText } from '../../schema/text-safety';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_DIRECTORY } = fs.constants;
 /** Never follows a final link, never blocks on a FIFO, never takes a terminal. */
@@ -44,9 +45,18 @@ function kindOf(st: fs.Stats): string {
   return st.isFile() ? 'a regular file' : 'of an unknown kind';
 }
 
+/**
+ * Where a link points, for a message. Whoever planted the link chose this text: a line break in it
+ * would forge a line of the agent's log (the journal under systemd), an escape sequence would act
+ * on the terminal. Written out visibly, as the CLI does with a server's words.
+ */
+function shownTarget(target: string): string {
+  return escapeUnsafeText(target);
+}
+
 function linkTarget(p: string): string {
   try {
-    return fs.readlinkSync(p);
+    return shownTarget(fs.readlinkSync(p));
   } catch {
     return '?';
   }
@@ -115,9 +125,9 @@ export function resolveSafely(p: string, opts: { finalLink: boolean; what: strin
     if (!st) return { real: path.join(next, ...pending) };
     const last = pending.length === 0;
     if (st.isSymbolicLink()) {
-      const target = linkTarget(next);
+      const target = fs.readlinkSync(next);
       if (last && !opts.finalLink) {
-        throw new UnsafePathError(`${next} is a symbolic link (to ${target}); the ${opts.what} must be a real directory, and the agent never follows a link there: give the real path`);
+        throw new UnsafePathError(`${next} is a symbolic link (to ${shownTarget(target)}); the ${opts.what} must be a real directory, and the agent never follows a link there: give the real path`);
       }
       if (!trustedOwner(st.uid)) throw new UnsafePathError(`${next} (on the path of ${subject}) is a symbolic link owned by uid ${st.uid}; only root and uid ${ownUid()} may own links the agent follows`);
       if (++links > MAX_LINKS) throw new UnsafePathError(`${subject}: too many levels of symbolic links`);

@@ -309,6 +309,47 @@ describe('the configuration and CA file', () => {
   });
 });
 
+describe('text a planted link carries', () => {
+  // The target of a link is whatever its planter wrote: a line break would forge a log line (the
+  // journal under systemd), an escape sequence would act on the operator's terminal.
+  const HOSTILE = '/x\nerror: forged line\u001b[2J\u009b31m\u202e';
+  const SHOWN = '/x\\u{a}error: forged line\\u{1b}[2J\\u{9b}31m\\u{202e}';
+  const lineSafe = (message: string) => expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/u);
+
+  test.each(['key.pem', '.commit.tmp'])('a link named %s in the data directory', (name) => {
+    const dataDir = path.join(fresh('hostile-target'), 'data');
+    fs.mkdirSync(dataDir, { mode: 0o700 });
+    fs.symlinkSync(HOSTILE, path.join(dataDir, name));
+    let message = '';
+    try {
+      writeIdentity(dataDir, files('new'), quiet);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`${path.join(dataDir, name)} is a symbolic link (to ${SHOWN})`);
+    lineSafe(message);
+  });
+
+  test('the data directory itself a link', () => {
+    const dataDir = path.join(fresh('hostile-dir-link'), 'data');
+    fs.symlinkSync(HOSTILE, dataDir);
+    let message = '';
+    try {
+      writeIdentity(dataDir, files('new'), quiet);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`${dataDir} is a symbolic link (to ${SHOWN})`);
+    lineSafe(message);
+  });
+
+  test('created anew over a planted link', () => {
+    const file = path.join(fresh('hostile-create'), 'unit.tmp');
+    fs.symlinkSync(HOSTILE, file);
+    expect(() => createOwnFile(file, 'x', 0o644)).toThrow(`${file} already exists as a symbolic link (to ${SHOWN})`);
+  });
+});
+
 describe("on_renew's program", () => {
   const load = (args: string[]) => loadAgentConfig(parseArgs(args, AGENT_FLAGS));
   const flags = (onRenew: string) => ['--auth-server', 'a:1', '--insecure', '--token', 't', '--on-renew', onRenew];
