@@ -237,6 +237,12 @@ describe('the settings', () => {
   test.each(['JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', 'JOINERY_HEADERS_TIMEOUT_MS', 'JOINERY_REQUEST_TIMEOUT_MS', 'JOINERY_KEEP_ALIVE_TIMEOUT_MS', 'JOINERY_MAX_CONNECTIONS'])('%s must be a positive integer', (name) => {
     for (const bad of ['0', '-1', '1.5', 'ten', '1e400']) expect(() => loadConfig({}, { [name]: bad })).toThrow(name);
   });
+  test.each(['JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', 'JOINERY_HEADERS_TIMEOUT_MS', 'JOINERY_REQUEST_TIMEOUT_MS', 'JOINERY_KEEP_ALIVE_TIMEOUT_MS', 'JOINERY_IAM_STS_TIMEOUT_MS', 'JOINERY_EC2_THROTTLE_WAIT_MS'])('%s beyond what a Node timer holds is refused, not cut short with a warning', (name) => {
+    const env = name === 'JOINERY_HEADERS_TIMEOUT_MS' ? { JOINERY_REQUEST_TIMEOUT_MS: '2147483647' } : {};
+    expect(() => loadConfig({}, { ...env, [name]: '2147483648' })).toThrow(`${name} must be at most 2147483647`);
+    expect(() => loadConfig({}, { ...env, [name]: '99999999999' })).toThrow(name);
+    expect(loadConfig({}, { JOINERY_REQUEST_TIMEOUT_MS: '2147483647', [name]: '2147483647' })).toBeDefined();
+  });
   test('the header timeout cannot exceed the request timeout', () => {
     expect(() => loadConfig({}, { JOINERY_HEADERS_TIMEOUT_MS: '40000' })).toThrow(/JOINERY_HEADERS_TIMEOUT_MS \(40000\) must not exceed JOINERY_REQUEST_TIMEOUT_MS \(30000\)/);
     expect(loadConfig({}, { JOINERY_HEADERS_TIMEOUT_MS: '40000', JOINERY_REQUEST_TIMEOUT_MS: '40000' }).requestTimeoutMs).toBe(40_000);
