@@ -62,6 +62,8 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /** Open connections at once (handshaking, active and idle); more are closed as they arrive. */
   maxConnections: number;
+  /** Of those, how many one client address (IPv6: its /64) may hold; 0 = no per-client limit. */
+  maxConnectionsPerClient: number;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:3025';
@@ -167,18 +169,24 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
  * own defaults (a two-minute TLS handshake, no connection cap) let a few thousand silent sockets
  * take a server's file descriptors.
  */
-function connectionLimits(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'tlsHandshakeTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'> {
+function connectionLimits(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'tlsHandshakeTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxConnectionsPerClient'> {
   const headersTimeoutMs = durationMs('JOINERY_HEADERS_TIMEOUT_MS', env.JOINERY_HEADERS_TIMEOUT_MS, 20_000);
   const requestTimeoutMs = durationMs('JOINERY_REQUEST_TIMEOUT_MS', env.JOINERY_REQUEST_TIMEOUT_MS, 30_000);
   // Node refuses the pair the other way round; say so at start, naming both settings.
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new Error(`JOINERY_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed JOINERY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
   }
+  const maxConnections = positiveInt('JOINERY_MAX_CONNECTIONS', env.JOINERY_MAX_CONNECTIONS, 1_000);
   return {
     tlsHandshakeTimeoutMs: durationMs('JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', env.JOINERY_TLS_HANDSHAKE_TIMEOUT_MS, 10_000),
     headersTimeoutMs,
     requestTimeoutMs,
     keepAliveTimeoutMs: durationMs('JOINERY_KEEP_ALIVE_TIMEOUT_MS', env.JOINERY_KEEP_ALIVE_TIMEOUT_MS, 5_000),
-    maxConnections: positiveInt('JOINERY_MAX_CONNECTIONS', env.JOINERY_MAX_CONNECTIONS, 1_000),
+    maxConnections,
+    // Without it one client holding every slot (idle TLS connections, reopened as they time out)
+    // shuts everyone else out. A quarter by default: a fleet behind one NAT address can still
+    // burst, and it takes four addresses, not one, to fill the server.
+    maxConnectionsPerClient:
+      env.JOINERY_MAX_CONNECTIONS_PER_CLIENT === '0' ? 0 : positiveInt('JOINERY_MAX_CONNECTIONS_PER_CLIENT', env.JOINERY_MAX_CONNECTIONS_PER_CLIENT, Math.max(1, Math.floor(maxConnections / 4))),
   };
 }

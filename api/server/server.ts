@@ -18,6 +18,7 @@ import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
 import { startHousekeeping } from './housekeeping';
 import { clientErrorHandler, expectationFailed } from './client-error';
+import { limitConnectionsPerClient } from './connection-limit';
 
 export interface RunningServer {
   url: string;
@@ -93,6 +94,15 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
       log.warn({ dropped, maxConnections: config.maxConnections }, 'connections refused: JOINERY_MAX_CONNECTIONS reached');
       dropped = 0;
       loggedAt = Date.now();
+    });
+    let refusedPerClient = 0;
+    let perClientLoggedAt = -Infinity;
+    limitConnectionsPerClient(server, config, (client) => {
+      refusedPerClient++;
+      if (Date.now() - perClientLoggedAt < 60_000) return;
+      log.warn({ client, refused: refusedPerClient, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'connections refused: JOINERY_MAX_CONNECTIONS_PER_CLIENT reached');
+      refusedPerClient = 0;
+      perClientLoggedAt = Date.now();
     });
     server.on('clientError', clientErrorHandler(log));
     server.on('checkExpectation', expectationFailed);

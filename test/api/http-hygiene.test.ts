@@ -201,7 +201,8 @@ describe('connections that stall are dropped', () => {
 describe('open connections are capped', () => {
   let s: LifecycleServer;
   beforeAll(async () => {
-    s = await startLifecycleServer({ JOINERY_MAX_CONNECTIONS: '2', JOINERY_KEEP_ALIVE_TIMEOUT_MS: '60000', JOINERY_HEADERS_TIMEOUT_MS: '60000', JOINERY_REQUEST_TIMEOUT_MS: '60000' });
+    // All from one address: the per-client share (below) is off to see the server-wide cap.
+    s = await startLifecycleServer({ JOINERY_MAX_CONNECTIONS: '2', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '0', JOINERY_KEEP_ALIVE_TIMEOUT_MS: '60000', JOINERY_HEADERS_TIMEOUT_MS: '60000', JOINERY_REQUEST_TIMEOUT_MS: '60000' });
   });
   afterAll(() => s.stop());
 
@@ -230,9 +231,49 @@ describe('open connections are capped', () => {
   });
 });
 
+describe('open connections are capped per client', () => {
+  const long = { JOINERY_KEEP_ALIVE_TIMEOUT_MS: '60000', JOINERY_HEADERS_TIMEOUT_MS: '60000', JOINERY_REQUEST_TIMEOUT_MS: '60000' };
+
+  test('one client cannot hold every slot: beyond its share its new connections are closed, its open ones served on', async () => {
+    const s = await startLifecycleServer({ ...long, JOINERY_MAX_CONNECTIONS: '10', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '2' });
+    try {
+      const first = await tlsConnection(s);
+      const second = await tlsConnection(s);
+      await expect(tlsConnection(s)).rejects.toThrow();
+      const silent = await rawTcp(s).catch(() => undefined);
+      if (silent) await closed(silent);
+      expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
+      expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+      first.destroy();
+      await closed(first);
+      let third: tls.TLSSocket | undefined;
+      for (let i = 0; i < 50 && !third; i++) third = await tlsConnection(s).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+      expect(await healthz(third!)).toBe('HTTP/1.1 200 OK');
+      second.destroy();
+      third!.destroy();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a trusted proxy carries many clients: not limited per client (the server-wide cap still holds)', async () => {
+    const s = await startLifecycleServer({ ...long, JOINERY_MAX_CONNECTIONS: '10', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '2', JOINERY_TRUST_PROXY: '127.0.0.1' });
+    try {
+      const sockets = [await tlsConnection(s), await tlsConnection(s), await tlsConnection(s), await tlsConnection(s)];
+      for (const socket of sockets) expect(await healthz(socket)).toBe('HTTP/1.1 200 OK');
+      for (const socket of sockets) socket.destroy();
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('the settings', () => {
   test('defaults', () => {
-    expect(loadConfig({}, {})).toMatchObject({ tlsHandshakeTimeoutMs: 10_000, headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1_000 });
+    expect(loadConfig({}, {})).toMatchObject({ tlsHandshakeTimeoutMs: 10_000, headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1_000, maxConnectionsPerClient: 250 });
+    expect(loadConfig({}, { JOINERY_MAX_CONNECTIONS: '3' }).maxConnectionsPerClient).toBe(1);
+    expect(loadConfig({}, { JOINERY_MAX_CONNECTIONS_PER_CLIENT: '0' }).maxConnectionsPerClient).toBe(0);
+    for (const bad of ['-1', '1.5', 'ten', '1e400']) expect(() => loadConfig({}, { JOINERY_MAX_CONNECTIONS_PER_CLIENT: bad })).toThrow('JOINERY_MAX_CONNECTIONS_PER_CLIENT');
   });
   test.each(['JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', 'JOINERY_HEADERS_TIMEOUT_MS', 'JOINERY_REQUEST_TIMEOUT_MS', 'JOINERY_KEEP_ALIVE_TIMEOUT_MS', 'JOINERY_MAX_CONNECTIONS'])('%s must be a positive integer', (name) => {
     for (const bad of ['0', '-1', '1.5', 'ten', '1e400']) expect(() => loadConfig({}, { [name]: bad })).toThrow(name);
