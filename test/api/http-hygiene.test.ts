@@ -198,6 +198,34 @@ describe('connections that stall are dropped', () => {
   });
 });
 
+/**
+ * With two slots for this client: two connections are served, a third (TLS or silent TCP) is
+ * closed while they stay open and keep being served, and a slot freed is usable again.
+ */
+async function expectTwoSlots(s: LifecycleServer): Promise<void> {
+  const first = await tlsConnection(s);
+  const second = await tlsConnection(s);
+  expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
+  expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+
+  await expect(tlsConnection(s)).rejects.toThrow();
+  const silent = await rawTcp(s).catch(() => undefined);
+  if (silent) await closed(silent);
+
+  expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
+  expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+
+  first.destroy();
+  await closed(first);
+  // The server counts the close on its side a moment later: retry a bounded number of times.
+  let third: tls.TLSSocket | undefined;
+  for (let i = 0; i < 50 && !third; i++) third = await tlsConnection(s).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+  expect(third).toBeDefined();
+  expect(await healthz(third!)).toBe('HTTP/1.1 200 OK');
+  second.destroy();
+  third!.destroy();
+}
+
 describe('open connections are capped', () => {
   let s: LifecycleServer;
   beforeAll(async () => {
@@ -207,27 +235,7 @@ describe('open connections are capped', () => {
   afterAll(() => s.stop());
 
   test('beyond the cap a new connection is closed; the open ones are served on, and a freed slot is usable', async () => {
-    const first = await tlsConnection(s);
-    const second = await tlsConnection(s);
-    expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
-    expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
-
-    await expect(tlsConnection(s)).rejects.toThrow();
-    const silent = await rawTcp(s).catch(() => undefined);
-    if (silent) await closed(silent);
-
-    expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
-    expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
-
-    first.destroy();
-    await closed(first);
-    // The server counts the close on its side a moment later: retry a bounded number of times.
-    let third: tls.TLSSocket | undefined;
-    for (let i = 0; i < 50 && !third; i++) third = await tlsConnection(s).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
-    expect(third).toBeDefined();
-    expect(await healthz(third!)).toBe('HTTP/1.1 200 OK');
-    second.destroy();
-    third!.destroy();
+    await expectTwoSlots(s);
   });
 });
 
@@ -237,20 +245,7 @@ describe('open connections are capped per client', () => {
   test('one client cannot hold every slot: beyond its share its new connections are closed, its open ones served on', async () => {
     const s = await startLifecycleServer({ ...long, JOINERY_MAX_CONNECTIONS: '10', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '2' });
     try {
-      const first = await tlsConnection(s);
-      const second = await tlsConnection(s);
-      await expect(tlsConnection(s)).rejects.toThrow();
-      const silent = await rawTcp(s).catch(() => undefined);
-      if (silent) await closed(silent);
-      expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
-      expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
-      first.destroy();
-      await closed(first);
-      let third: tls.TLSSocket | undefined;
-      for (let i = 0; i < 50 && !third; i++) third = await tlsConnection(s).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
-      expect(await healthz(third!)).toBe('HTTP/1.1 200 OK');
-      second.destroy();
-      third!.destroy();
+      await expectTwoSlots(s);
     } finally {
       await s.stop();
     }
