@@ -68,6 +68,8 @@ export interface ServerConfig {
   awsOrganizationsCacheMaxEntries: number;
   /** SQLite's `synchronous` pragma (JOINERY_SQLITE_SYNCHRONOUS): `normal` survives crashes, `full` power loss too. */
   sqliteSynchronous: 'normal' | 'full';
+  /** Of those, how many one client address (IPv6: its /64) may hold; 0 = no per-client limit. */
+  maxConnectionsPerClient: number;
 }
 
 function sqliteSynchronous(value: string | undefined): 'normal' | 'full' {
@@ -104,6 +106,16 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   const n = Number(value);
   // Safe integers only: 1e308 is an "integer" to JavaScript and would overflow every date built from it.
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one is cut with a warning. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A positive integer number of milliseconds that a timer can hold. */
+function durationMs(name: string, value: string | undefined, fallback: number): number {
+  const n = positiveInt(name, value, fallback);
+  if (n > MAX_TIMER_MS) throw new Error(`${name} must be at most ${MAX_TIMER_MS} (about 24.8 days: the longest timer Node can set), got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -153,14 +165,14 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     iamChallengeTtlMs: positiveInt('JOINERY_IAM_CHALLENGE_TTL_SECONDS', env.JOINERY_IAM_CHALLENGE_TTL_SECONDS, 300) * 1000,
     ec2ExtraCerts: parseExtraCerts(env.JOINERY_EC2_EXTRA_CERTS),
     iamStsTestEndpoint: env.JOINERY_IAM_STS_TEST_ENDPOINT || undefined,
-    iamStsTimeoutMs: positiveInt('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
+    iamStsTimeoutMs: durationMs('JOINERY_IAM_STS_TIMEOUT_MS', env.JOINERY_IAM_STS_TIMEOUT_MS, 10_000),
     joinRatePerMinute: env.JOINERY_JOIN_RATE_PER_MINUTE === '0' ? 0 : positiveInt('JOINERY_JOIN_RATE_PER_MINUTE', env.JOINERY_JOIN_RATE_PER_MINUTE, 600),
     trustProxy: parseTrustProxy(env.JOINERY_TRUST_PROXY),
     iamMaxOutstandingChallenges: positiveInt('JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES', env.JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES, 10_000),
     auditRetentionDays: env.JOINERY_AUDIT_RETENTION_DAYS === '0' ? 0 : positiveInt('JOINERY_AUDIT_RETENTION_DAYS', env.JOINERY_AUDIT_RETENTION_DAYS, 90),
     auditMaxRows: env.JOINERY_AUDIT_MAX_ROWS === '0' ? 0 : positiveInt('JOINERY_AUDIT_MAX_ROWS', env.JOINERY_AUDIT_MAX_ROWS, 1_000_000),
     auditExport: parseAuditExport(env.JOINERY_AUDIT_EXPORT),
-    ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : positiveInt('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, DEFAULT_EC2_THROTTLE_WAIT_MS),
+    ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : durationMs('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, DEFAULT_EC2_THROTTLE_WAIT_MS),
     ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, DEFAULT_EC2_DESCRIBE_PER_SECOND),
     awsOrganizationsCacheTtlMs: (env.JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS === '0' ? 0 : positiveInt('JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS', env.JOINERY_AWS_ORGANIZATIONS_CACHE_TTL_SECONDS, 300)) * 1000,
     awsOrganizationsCacheMaxEntries: positiveInt('JOINERY_AWS_ORGANIZATIONS_CACHE_MAX_ENTRIES', env.JOINERY_AWS_ORGANIZATIONS_CACHE_MAX_ENTRIES, 10_000),
@@ -174,18 +186,24 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
  * own defaults (a two-minute TLS handshake, no connection cap) let a few thousand silent sockets
  * take a server's file descriptors.
  */
-function connectionLimits(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'tlsHandshakeTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'> {
-  const headersTimeoutMs = positiveInt('JOINERY_HEADERS_TIMEOUT_MS', env.JOINERY_HEADERS_TIMEOUT_MS, 20_000);
-  const requestTimeoutMs = positiveInt('JOINERY_REQUEST_TIMEOUT_MS', env.JOINERY_REQUEST_TIMEOUT_MS, 30_000);
+function connectionLimits(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'tlsHandshakeTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxConnectionsPerClient'> {
+  const headersTimeoutMs = durationMs('JOINERY_HEADERS_TIMEOUT_MS', env.JOINERY_HEADERS_TIMEOUT_MS, 20_000);
+  const requestTimeoutMs = durationMs('JOINERY_REQUEST_TIMEOUT_MS', env.JOINERY_REQUEST_TIMEOUT_MS, 30_000);
   // Node refuses the pair the other way round; say so at start, naming both settings.
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new Error(`JOINERY_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed JOINERY_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
   }
+  const maxConnections = positiveInt('JOINERY_MAX_CONNECTIONS', env.JOINERY_MAX_CONNECTIONS, 1_000);
   return {
-    tlsHandshakeTimeoutMs: positiveInt('JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', env.JOINERY_TLS_HANDSHAKE_TIMEOUT_MS, 10_000),
+    tlsHandshakeTimeoutMs: durationMs('JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', env.JOINERY_TLS_HANDSHAKE_TIMEOUT_MS, 10_000),
     headersTimeoutMs,
     requestTimeoutMs,
-    keepAliveTimeoutMs: positiveInt('JOINERY_KEEP_ALIVE_TIMEOUT_MS', env.JOINERY_KEEP_ALIVE_TIMEOUT_MS, 5_000),
-    maxConnections: positiveInt('JOINERY_MAX_CONNECTIONS', env.JOINERY_MAX_CONNECTIONS, 1_000),
+    keepAliveTimeoutMs: durationMs('JOINERY_KEEP_ALIVE_TIMEOUT_MS', env.JOINERY_KEEP_ALIVE_TIMEOUT_MS, 5_000),
+    maxConnections,
+    // Without it one client holding every slot (idle TLS connections, reopened as they time out)
+    // shuts everyone else out. A quarter by default: a fleet behind one NAT address can still
+    // burst, and it takes four addresses, not one, to fill the server.
+    maxConnectionsPerClient:
+      env.JOINERY_MAX_CONNECTIONS_PER_CLIENT === '0' ? 0 : positiveInt('JOINERY_MAX_CONNECTIONS_PER_CLIENT', env.JOINERY_MAX_CONNECTIONS_PER_CLIENT, Math.max(1, Math.floor(maxConnections / 4))),
   };
 }

@@ -26,7 +26,9 @@ export function joineryCommand(): string[] {
 
 function unitWord(s: string, what: string): string {
   if (!path.isAbsolute(s)) throw new UsageError(`${what} must be an absolute path for a systemd unit (got ${s})`);
-  if (/[\s"'\\]/.test(s)) throw new UsageError(`${what} ${JSON.stringify(s)} contains spaces, quotes or backslashes, which a systemd unit cannot carry safely; use another path`);
+  // $ would be expanded from the environment in ExecStart= (so --config /etc/$X.yaml reads another
+  // file); control characters have no place in a unit file.
+  if (/[\s"'\\$\p{Cc}]/u.test(s)) throw new UsageError(`${what} ${JSON.stringify(s)} contains spaces, quotes, backslashes, $ or control characters, which a systemd unit cannot carry safely; use another path`);
   // % starts a systemd specifier.
   return s.replace(/%/g, '%%');
 }

@@ -154,7 +154,7 @@ export function shown(value: unknown, max = 100): string {
 export function checkVisible(text: string): string | undefined {
   const m = INVISIBLE_CHARS.exec(text);
   if (!m) return undefined;
-  const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
   return `must not contain invisible or bidirectional-control characters (U+${code} at position ${m.index})`;
 }
 

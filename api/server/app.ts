@@ -53,6 +53,10 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
     next();
   });
 
+  // RFC 9112 3.2: an HTTP/1.1 request without Host is refused with 400 (Node's own check is off
+  // in server.ts so that this refusal carries the headers above and a JSON error).
+  app.use((req, _res, next) => next(req.httpVersion === '1.1' && req.headers.host === undefined ? new HttpError(400, 'bad_request', 'an HTTP/1.1 request must send a Host header') : undefined));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

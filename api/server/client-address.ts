@@ -81,6 +81,12 @@ export function normalizeAddress(raw: string): string | undefined {
   return ip.isIPv4MappedAddress() ? ip.toIPv4Address().toString() : ip.toString();
 }
 
+/** True when `addr` (a socket peer) is one of the operator's trusted proxies. */
+export function isTrustedProxy(addr: string, trustProxy: readonly string[]): boolean {
+  const canonical = normalizeAddress(addr);
+  return trustProxy.length > 0 && canonical !== undefined && trustFor(trustProxy)(canonical, 0);
+}
+
 /** The client's address as the operator's trusted proxies report it (see the file comment). */
 export function clientAddress(req: IncomingMessage, trustProxy: readonly string[] = []): string {
   const peer = req.socket.remoteAddress ?? 'unknown';

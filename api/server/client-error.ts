@@ -3,7 +3,7 @@
 // bare status line; here they get the API's JSON error shape like every other bad request.
 
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RESPONSE_HEADERS } from './response-headers';
 
@@ -24,10 +24,21 @@ const BY_CODE: Record<string, [number, string, string]> = {
   HPE_INVALID_HEADER_TOKEN: [400, 'bad_request', 'a request header is not valid'],
 };
 
+const errorBody = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+
 /** The raw HTTP/1.1 response written for a parser error, closing the connection. */
 export function clientErrorResponse(code: string | undefined): string {
   const [status, errorCode, message] = BY_CODE[code ?? ''] ?? [400, 'bad_request', 'the request is not valid HTTP/1.1'];
-  const body = JSON.stringify({ error: { code: errorCode, message } });
+  return rawErrorResponse(status, errorCode, message);
+}
+
+/**
+ * An error answer in the API's JSON shape, with the headers every answer carries, written
+ * straight to a socket that Express never saw (parser errors, TLS-layer refusals); it closes the
+ * connection.
+ */
+export function rawErrorResponse(status: number, code: string, message: string): string {
+  const body = errorBody(code, message);
   return [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     'Content-Type: application/json; charset=utf-8',
@@ -58,4 +69,15 @@ export function clientErrorHandler(log: Logger): (err: ParserError, socket: Dupl
     // end() flushes; if the peer never reads, do not hold the socket open forever.
     setTimeout(() => socket.destroy(), 5_000).unref();
   };
+}
+
+/**
+ * The server's 'checkExpectation' listener: an Expect header other than 100-continue. Node's own
+ * answer is a bare 417 with none of the API's headers; this is the same refusal in the API's shape.
+ */
+export function expectationFailed(req: IncomingMessage, res: ServerResponse): void {
+  const body = errorBody('expectation_failed', 'the only Expect this server meets is 100-continue');
+  res.writeHead(417, [...RESPONSE_HEADERS.flat(), 'Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close']);
+  res.end(body);
+  req.resume();
 }

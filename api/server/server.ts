@@ -17,7 +17,8 @@ import type { Store } from '../store/types';
 import { ensureAdminCredential, type AdminCredential } from './auth';
 import { createApp } from './app';
 import { startHousekeeping } from './housekeeping';
-import { clientErrorHandler } from './client-error';
+import { clientErrorHandler, expectationFailed } from './client-error';
+import { limitConnectionsPerClient } from './connection-limit';
 import { untrustedCertificateAnswer } from './routes/renew';
 
 export interface RunningServer {
@@ -79,6 +80,9 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
         // Node looks for expired header and request timers this often (30 s by default): a
         // timeout is only as sharp as this sweep.
         connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+        // Node's answer to an HTTP/1.1 request without Host is a bare 400; the app gives the
+        // same refusal with the API's headers and error shape (app.ts).
+        requireHostHeader: false,
       },
       app,
     );
@@ -94,7 +98,17 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
       dropped = 0;
       loggedAt = Date.now();
     });
+    let refusedPerClient = 0;
+    let perClientLoggedAt = -Infinity;
+    limitConnectionsPerClient(server, config, (client) => {
+      refusedPerClient++;
+      if (Date.now() - perClientLoggedAt < 60_000) return;
+      log.warn({ client, refused: refusedPerClient, maxConnectionsPerClient: config.maxConnectionsPerClient }, 'connections refused: JOINERY_MAX_CONNECTIONS_PER_CLIENT reached');
+      refusedPerClient = 0;
+      perClientLoggedAt = Date.now();
+    });
     server.on('clientError', untrustedCertificateAnswer(svc, clientErrorHandler(log)));
+    server.on('checkExpectation', expectationFailed);
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

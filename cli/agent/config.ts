@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseAddr, PIN_RE } from '../../client/trust';
 import { parseStrictDocuments } from '../documents';
 import { readTrustedFile, UnsafePathError } from './host-files';
+import { onRenewProblem } from './on-renew';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
 
 export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
@@ -154,5 +155,8 @@ export function loadAgentConfig(p: Parsed, cwd: string = process.cwd()): AgentCo
   // The CA file is the agent's trust anchor: held to the configuration's rules. It is read again
   // when the agent connects, which also reports one that does not exist.
   if (caFile) readTrustedHostFile(caFile, 'CA file');
+  // on_renew's program runs as the agent's user: held to the same rules, before anything runs.
+  const onRenewRefusal = onRenew === undefined ? undefined : onRenewProblem(onRenew, cwd);
+  if (onRenewRefusal) throw new UsageError(`${where}: on_renew: ${onRenewRefusal}`);
   return { authServer, caPin: caPin?.trim().toLowerCase(), caFile, insecure, dataDir, tokenName, method: method as AgentJoinMethod, role, onRenew, rotateKeys };
 }

@@ -9,6 +9,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { escapeUnsafeText } from '../../schema/text-safety';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_DIRECTORY } = fs.constants;
 /** Never follows a final link, never blocks on a FIFO, never takes a terminal. */
@@ -44,9 +45,18 @@ function kindOf(st: fs.Stats): string {
   return st.isFile() ? 'a regular file' : 'of an unknown kind';
 }
 
+/**
+ * Where a link points, for a message. Whoever planted the link chose this text: a line break in it
+ * would forge a line of the agent's log (the journal under systemd), an escape sequence would act
+ * on the terminal. Written out visibly, as the CLI does with a server's words.
+ */
+function shownTarget(target: string): string {
+  return escapeUnsafeText(target);
+}
+
 function linkTarget(p: string): string {
   try {
-    return fs.readlinkSync(p);
+    return shownTarget(fs.readlinkSync(p));
   } catch {
     return '?';
   }
@@ -115,9 +125,9 @@ export function resolveSafely(p: string, opts: { finalLink: boolean; what: strin
     if (!st) return { real: path.join(next, ...pending) };
     const last = pending.length === 0;
     if (st.isSymbolicLink()) {
-      const target = linkTarget(next);
+      const target = fs.readlinkSync(next);
       if (last && !opts.finalLink) {
-        throw new UnsafePathError(`${next} is a symbolic link (to ${target}); the ${opts.what} must be a real directory, and the agent never follows a link there: give the real path`);
+        throw new UnsafePathError(`${next} is a symbolic link (to ${shownTarget(target)}); the ${opts.what} must be a real directory, and the agent never follows a link there: give the real path`);
       }
       if (!trustedOwner(st.uid)) throw new UnsafePathError(`${next} (on the path of ${subject}) is a symbolic link owned by uid ${st.uid}; only root and uid ${ownUid()} may own links the agent follows`);
       if (++links > MAX_LINKS) throw new UnsafePathError(`${subject}: too many levels of symbolic links`);
@@ -156,10 +166,14 @@ export function checkOwnFile(file: string, st: fs.Stats, opts: { secret?: boolea
  * directory (never a link) of the agent's user. A directory writable by group or others is
  * repaired to 0700 (it is ours, and only that mode keeps others from planting names in it), and
  * `warn` says so. Then every name the agent uses in it must be absent or one of its own files.
- * Returns false when the directory does not exist and `create` is false.
+ * `..` in the path is read lexically, as path.join and the CLI read it. Returns false when the directory does not exist and `create` is false.
  */
-export function prepareDataDir(dataDir: string, opts: { create: boolean; names: readonly string[]; secretNames: readonly string[]; warn: (line: string) => void }): boolean {
+export function prepareDataDir(given: string, opts: { create: boolean; names: readonly string[]; secretNames: readonly string[]; warn: (line: string) => void }): boolean {
   const what = 'data directory';
+  // The path as resolveSafely reads it (`..` taken lexically, as path.join does for every file
+  // in it): handed raw to mkdir or open, the kernel would take `link/..` through the link, to a
+  // place no check has seen.
+  const dataDir = path.resolve(given);
   let resolved = resolveSafely(dataDir, { finalLink: false, what });
   if (!resolved.stat) {
     if (!opts.create) return false;
@@ -249,7 +263,7 @@ export function ownFileExists(file: string): boolean {
 
 /** Makes renames in the directory durable. */
 export function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  const fd = fs.openSync(path.resolve(dir), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   try {
     fs.fsyncSync(fd);
   } finally {
@@ -258,12 +272,13 @@ export function syncDirectory(dir: string): void {
 }
 
 /**
- * Reads a file that tells the agent what to do or whom to trust (its configuration, a CA file):
- * links may lead to it, but only through directories and links that root or the agent's user
- * alone can change, and the file itself must belong to one of them and be writable by no one else.
- * Returns undefined when it does not exist.
+ * Opens a file that tells the agent what to do or whom to trust (its configuration, a CA file, the
+ * program on_renew runs): links may lead to it, but only through directories and links that root
+ * or the agent's user alone can change, and the file itself must belong to one of them and be
+ * writable by no one else. Returns the descriptor (the caller closes it), or undefined when the
+ * file does not exist.
  */
-export function readTrustedFile(file: string, what: string): Buffer | undefined {
+function openTrustedFile(file: string, what: string): number | undefined {
   const resolved = resolveSafely(file, { finalLink: true, what });
   if (!resolved.stat) return undefined;
   let fd: number;
@@ -281,8 +296,28 @@ export function readTrustedFile(file: string, what: string): Buffer | undefined 
       if (!trustedOwner(st.uid)) throw new UnsafePathError(`${shown} belongs to uid ${st.uid}; the ${what} must belong to root or to the agent's user (uid ${ownUid()}): run chown root ${resolved.real}`);
       if (st.mode & 0o022) throw new UnsafePathError(`${shown} has mode ${modeString(st.mode)}: group or others can write the ${what}; run chmod go-w ${resolved.real}`);
     }
+    return fd;
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+/** Reads a file the agent trusts (see openTrustedFile); undefined when it does not exist. */
+export function readTrustedFile(file: string, what: string): Buffer | undefined {
+  const fd = openTrustedFile(file, what);
+  if (fd === undefined) return undefined;
+  try {
     return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Checks a file the agent trusts without reading it (see openTrustedFile); false when absent. */
+export function checkTrustedFile(file: string, what: string): boolean {
+  const fd = openTrustedFile(file, what);
+  if (fd === undefined) return false;
+  fs.closeSync(fd);
+  return true;
 }

@@ -68,7 +68,7 @@ export function checkDataDir(dataDir: string, expectedHostId?: string, warn?: Wa
     );
   }
   if (prepareIdentityDir(dataDir, { warn })) {
-    const stray = fs.readdirSync(dataDir).filter((f) => FINAL_NAMES.includes(f));
+    const stray = fs.readdirSync(path.resolve(dataDir)).filter((f) => FINAL_NAMES.includes(f));
     if (stray.length) throw new Error(`${dataDir} holds ${stray.join(', ')} from an incomplete join; remove them (or use an empty data directory) to join again`);
   }
   return undefined;

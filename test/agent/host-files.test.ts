@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { loadHostState } from '../../cli/agent/agent';
 import { createOwnFile } from '../../cli/agent/host-files';
 import { readIdentity, recoverIdentity, writeIdentity } from '../../cli/agent/identity';
+import { onRenewProgram, runOnRenew } from '../../cli/agent/on-renew';
 import { parseArgs } from '../../cli/args';
 import { AGENT_FLAGS, loadAgentConfig } from '../../cli/agent/config';
 import { newKeyPair, createTestCa, type TestCa } from './support/test-pki';
@@ -180,6 +181,20 @@ describe('the data directory itself', () => {
     expect(() => writeIdentity(path.join(sticky, 'theirs', 'data'), files('new'), quiet)).toThrow(`${path.join(sticky, 'theirs')} (on the path of ${path.join(sticky, 'theirs', 'data')}) is a symbolic link owned by uid ${NOBODY}`);
     expect(fs.readdirSync(path.join(sticky, 'mine'))).toEqual([]);
   });
+
+  rootOnly("`..` after another user's link is read as written: nothing is created through the link", () => {
+    const sticky = fresh('dotdot-link');
+    fs.chmodSync(sticky, 0o1777);
+    const theirs = fresh('dotdot-theirs');
+    fs.mkdirSync(path.join(theirs, 'target'));
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    fs.symlinkSync(path.join(theirs, 'target'), path.join(sticky, 'link'));
+    fs.lchownSync(path.join(sticky, 'link'), NOBODY, NOBODY);
+    // Not path.join: that would take the `..` out before the agent sees it.
+    writeIdentity(`${sticky}/link/../data`, files('dotdot'), quiet);
+    expect(readIdentity(path.join(sticky, 'data'), quiet)?.host_id).toBe('dotdot');
+    expect(fs.readdirSync(theirs)).toEqual(['target']);
+  });
 });
 
 describe('the files in the data directory', () => {
@@ -291,5 +306,111 @@ describe('the configuration and CA file', () => {
     fs.writeFileSync(caFile, ca.certPem, { mode: 0o666 });
     fs.chmodSync(caFile, 0o666);
     expect(() => load(['--config', file, '--no-insecure', '--ca-file', caFile])).toThrow(`${caFile} has mode 0666: group or others can write the CA file; run chmod go-w ${caFile}`);
+  });
+});
+
+describe('text a planted link carries', () => {
+  // The target of a link is whatever its planter wrote: a line break would forge a log line (the
+  // journal under systemd), an escape sequence would act on the operator's terminal.
+  const HOSTILE = '/x\nerror: forged line\u001b[2J\u009b31m\u202e';
+  const SHOWN = '/x\\u{a}error: forged line\\u{1b}[2J\\u{9b}31m\\u{202e}';
+  const lineSafe = (message: string) => expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/u);
+
+  test.each(['key.pem', '.commit.tmp'])('a link named %s in the data directory', (name) => {
+    const dataDir = path.join(fresh('hostile-target'), 'data');
+    fs.mkdirSync(dataDir, { mode: 0o700 });
+    fs.symlinkSync(HOSTILE, path.join(dataDir, name));
+    let message = '';
+    try {
+      writeIdentity(dataDir, files('new'), quiet);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`${path.join(dataDir, name)} is a symbolic link (to ${SHOWN})`);
+    lineSafe(message);
+  });
+
+  test('the data directory itself a link', () => {
+    const dataDir = path.join(fresh('hostile-dir-link'), 'data');
+    fs.symlinkSync(HOSTILE, dataDir);
+    let message = '';
+    try {
+      writeIdentity(dataDir, files('new'), quiet);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`${dataDir} is a symbolic link (to ${SHOWN})`);
+    lineSafe(message);
+  });
+
+  test('created anew over a planted link', () => {
+    const file = path.join(fresh('hostile-create'), 'unit.tmp');
+    fs.symlinkSync(HOSTILE, file);
+    expect(() => createOwnFile(file, 'x', 0o644)).toThrow(`${file} already exists as a symbolic link (to ${SHOWN})`);
+  });
+});
+
+describe("on_renew's program", () => {
+  const load = (args: string[]) => loadAgentConfig(parseArgs(args, AGENT_FLAGS));
+  const flags = (onRenew: string) => ['--auth-server', 'a:1', '--insecure', '--token', 't', '--on-renew', onRenew];
+  function script(label: string, mode: number): string {
+    const file = path.join(fresh(label), 'reload.sh');
+    fs.writeFileSync(file, '#!/bin/sh\ntouch "$0.ran"\n');
+    fs.chmodSync(file, mode);
+    return file;
+  }
+  const ran = (file: string) => fs.existsSync(`${file}.ran`);
+
+  test.each([
+    ['/usr/local/bin/reload --now', '/usr/local/bin/reload'],
+    ['  FOO=1 BAR=x exec ./reload.sh', './reload.sh'],
+    ['systemctl reload nginx', undefined],
+    ['"/opt/quoted path"', undefined],
+    ['$HOME/reload', undefined],
+  ])('the program of %j is %j', (command, program) => {
+    expect(onRenewProgram(command)).toBe(program);
+  });
+
+  test.each(octal([0o777, 0o775, 0o757]))('a script with mode %s: the configuration is refused, and the agent does not run it', async (_, mode) => {
+    const file = script('hook-mode', mode);
+    for (const command of [file, `${file} --arg`, `X=1 exec ${file}`]) {
+      expect(() => load(flags(command))).toThrow(`flags: on_renew: ${file} has mode 0${mode.toString(8)}: group or others can write the on_renew program; run chmod go-w ${file}`);
+      const r = await runOnRenew(command, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' });
+      expect(r).toEqual({ ok: false, summary: expect.stringMatching(/^on_renew not run: .* has mode/) });
+      expect(ran(file)).toBe(false);
+    }
+  });
+
+  test('a script in a directory others can write, or reached through such a directory, is refused', async () => {
+    const file = script('hook-dir', 0o755);
+    fs.chmodSync(path.dirname(file), 0o777);
+    expect(() => load(flags(file))).toThrow(`${path.dirname(file)} (on the path of ${file}) has mode 0777`);
+    expect((await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).ok).toBe(false);
+    expect(ran(file)).toBe(false);
+  });
+
+  rootOnly('a script owned by another user is refused', async () => {
+    const file = script('hook-owner', 0o755);
+    fs.chownSync(file, NOBODY, NOBODY);
+    expect(() => load(flags(file))).toThrow(`${file} belongs to uid ${NOBODY}; the on_renew program must belong to root or to the agent's user`);
+    expect((await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).ok).toBe(false);
+    expect(ran(file)).toBe(false);
+  });
+
+  test('a safe script runs; a program on PATH and one that does not exist are left to the shell', async () => {
+    const file = script('hook-ok', 0o755);
+    expect(load(flags(`${file} --now`)).onRenew).toBe(`${file} --now`);
+    expect(await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).toEqual({ ok: true, summary: 'on_renew succeeded' });
+    expect(ran(file)).toBe(true);
+    expect(load(flags('true')).onRenew).toBe('true');
+    expect(load(flags('/nonexistent/reload')).onRenew).toBe('/nonexistent/reload');
+  });
+
+  test('a script changed after the agent started is checked again before it runs', async () => {
+    const file = script('hook-later', 0o755);
+    expect(load(flags(file)).onRenew).toBe(file);
+    fs.chmodSync(file, 0o777);
+    expect((await runOnRenew(file, { event: 'renew', hostId: 'h', dataDir: '/nonexistent' })).summary).toMatch(/^on_renew not run: /);
+    expect(ran(file)).toBe(false);
   });
 });

@@ -64,6 +64,10 @@ test('prints the unit without -o; the default config is /etc/joinery.yaml with d
 test('paths a unit file cannot carry are refused; % is escaped; ProtectHome stays readable for a checkout in /home', () => {
   expect(() => systemdUnit({ command: ['/usr/bin/joinery'], configFile: '/etc/my joinery.yaml', dataDir: '/var/lib/joinery' })).toThrow(/spaces/);
   expect(() => systemdUnit({ command: ['/usr/bin/joinery'], configFile: 'rel.yaml', dataDir: '/var/lib/joinery' })).toThrow(/absolute/);
+  // systemd expands $VAR in ExecStart=: the unit would run with another configuration.
+  expect(() => systemdUnit({ command: ['/usr/bin/joinery'], configFile: '/etc/$HOME.yaml', dataDir: '/var/lib/joinery' })).toThrow(/\$/);
+  expect(() => systemdUnit({ command: ['/opt/$X/joinery'], configFile: '/etc/joinery.yaml', dataDir: '/var/lib/joinery' })).toThrow(/\$/);
+  expect(() => systemdUnit({ command: ['/usr/bin/joinery'], configFile: '/etc/joinery.yaml', dataDir: '/var/lib/\u001b[2Jjoinery' })).toThrow(/control characters/);
   const unit = lines(systemdUnit({ command: ['/usr/bin/node', '/home/me/joinery/dist/cli/main.js'], configFile: '/etc/j%n.yaml', dataDir: '/var/lib/joinery' }));
   expect(unit).toContain('ExecStart=/usr/bin/node /home/me/joinery/dist/cli/main.js agent --config /etc/j%%n.yaml');
   expect(unit).toContain('ProtectHome=read-only');

@@ -127,6 +127,9 @@ describe('every answer carries no-store and nosniff', () => {
     ['conflicting Content-Length and Transfer-Encoding', 'POST /v1/join/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '400'],
     ['an invalid method', 'G@T / HTTP/1.1\r\nHost: x\r\n\r\n', '400'],
     ['oversized headers', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, '431'],
+    // Refusals Node writes itself before any handler unless told otherwise (review of issue 17).
+    ['an HTTP/1.1 request without Host', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', '400'],
+    ['an Expect other than 100-continue', 'POST /v1/join/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: bogus\r\nConnection: close\r\n\r\n{}', '417'],
   ])("the HTTP parser's answer to %s", async (_kind, request, status) => {
     const socket = await tlsConnection(s);
     const answer = readAnswer(socket, () => false);
@@ -196,44 +199,86 @@ describe('connections that stall are dropped', () => {
   });
 });
 
+/**
+ * With two slots for this client: two connections are served, a third (TLS or silent TCP) is
+ * closed while they stay open and keep being served, and a slot freed is usable again.
+ */
+async function expectTwoSlots(s: LifecycleServer): Promise<void> {
+  const first = await tlsConnection(s);
+  const second = await tlsConnection(s);
+  expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
+  expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+
+  await expect(tlsConnection(s)).rejects.toThrow();
+  const silent = await rawTcp(s).catch(() => undefined);
+  if (silent) await closed(silent);
+
+  expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
+  expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+
+  first.destroy();
+  await closed(first);
+  // The server counts the close on its side a moment later: retry a bounded number of times.
+  let third: tls.TLSSocket | undefined;
+  for (let i = 0; i < 50 && !third; i++) third = await tlsConnection(s).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+  expect(third).toBeDefined();
+  expect(await healthz(third!)).toBe('HTTP/1.1 200 OK');
+  second.destroy();
+  third!.destroy();
+}
+
 describe('open connections are capped', () => {
   let s: LifecycleServer;
   beforeAll(async () => {
-    s = await startLifecycleServer({ JOINERY_MAX_CONNECTIONS: '2', JOINERY_KEEP_ALIVE_TIMEOUT_MS: '60000', JOINERY_HEADERS_TIMEOUT_MS: '60000', JOINERY_REQUEST_TIMEOUT_MS: '60000' });
+    // All from one address: the per-client share (below) is off to see the server-wide cap.
+    s = await startLifecycleServer({ JOINERY_MAX_CONNECTIONS: '2', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '0', JOINERY_KEEP_ALIVE_TIMEOUT_MS: '60000', JOINERY_HEADERS_TIMEOUT_MS: '60000', JOINERY_REQUEST_TIMEOUT_MS: '60000' });
   });
   afterAll(() => s.stop());
 
   test('beyond the cap a new connection is closed; the open ones are served on, and a freed slot is usable', async () => {
-    const first = await tlsConnection(s);
-    const second = await tlsConnection(s);
-    expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
-    expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+    await expectTwoSlots(s);
+  });
+});
 
-    await expect(tlsConnection(s)).rejects.toThrow();
-    const silent = await rawTcp(s).catch(() => undefined);
-    if (silent) await closed(silent);
+describe('open connections are capped per client', () => {
+  const long = { JOINERY_KEEP_ALIVE_TIMEOUT_MS: '60000', JOINERY_HEADERS_TIMEOUT_MS: '60000', JOINERY_REQUEST_TIMEOUT_MS: '60000' };
 
-    expect(await healthz(first)).toBe('HTTP/1.1 200 OK');
-    expect(await healthz(second)).toBe('HTTP/1.1 200 OK');
+  test('one client cannot hold every slot: beyond its share its new connections are closed, its open ones served on', async () => {
+    const s = await startLifecycleServer({ ...long, JOINERY_MAX_CONNECTIONS: '10', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '2' });
+    try {
+      await expectTwoSlots(s);
+    } finally {
+      await s.stop();
+    }
+  });
 
-    first.destroy();
-    await closed(first);
-    // The server counts the close on its side a moment later: retry a bounded number of times.
-    let third: tls.TLSSocket | undefined;
-    for (let i = 0; i < 50 && !third; i++) third = await tlsConnection(s).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
-    expect(third).toBeDefined();
-    expect(await healthz(third!)).toBe('HTTP/1.1 200 OK');
-    second.destroy();
-    third!.destroy();
+  test('a trusted proxy carries many clients: not limited per client (the server-wide cap still holds)', async () => {
+    const s = await startLifecycleServer({ ...long, JOINERY_MAX_CONNECTIONS: '10', JOINERY_MAX_CONNECTIONS_PER_CLIENT: '2', JOINERY_TRUST_PROXY: '127.0.0.1' });
+    try {
+      const sockets = [await tlsConnection(s), await tlsConnection(s), await tlsConnection(s), await tlsConnection(s)];
+      for (const socket of sockets) expect(await healthz(socket)).toBe('HTTP/1.1 200 OK');
+      for (const socket of sockets) socket.destroy();
+    } finally {
+      await s.stop();
+    }
   });
 });
 
 describe('the settings', () => {
   test('defaults', () => {
-    expect(loadConfig({}, {})).toMatchObject({ tlsHandshakeTimeoutMs: 10_000, headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1_000 });
+    expect(loadConfig({}, {})).toMatchObject({ tlsHandshakeTimeoutMs: 10_000, headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1_000, maxConnectionsPerClient: 250 });
+    expect(loadConfig({}, { JOINERY_MAX_CONNECTIONS: '3' }).maxConnectionsPerClient).toBe(1);
+    expect(loadConfig({}, { JOINERY_MAX_CONNECTIONS_PER_CLIENT: '0' }).maxConnectionsPerClient).toBe(0);
+    for (const bad of ['-1', '1.5', 'ten', '1e400']) expect(() => loadConfig({}, { JOINERY_MAX_CONNECTIONS_PER_CLIENT: bad })).toThrow('JOINERY_MAX_CONNECTIONS_PER_CLIENT');
   });
   test.each(['JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', 'JOINERY_HEADERS_TIMEOUT_MS', 'JOINERY_REQUEST_TIMEOUT_MS', 'JOINERY_KEEP_ALIVE_TIMEOUT_MS', 'JOINERY_MAX_CONNECTIONS'])('%s must be a positive integer', (name) => {
     for (const bad of ['0', '-1', '1.5', 'ten', '1e400']) expect(() => loadConfig({}, { [name]: bad })).toThrow(name);
+  });
+  test.each(['JOINERY_TLS_HANDSHAKE_TIMEOUT_MS', 'JOINERY_HEADERS_TIMEOUT_MS', 'JOINERY_REQUEST_TIMEOUT_MS', 'JOINERY_KEEP_ALIVE_TIMEOUT_MS', 'JOINERY_IAM_STS_TIMEOUT_MS', 'JOINERY_EC2_THROTTLE_WAIT_MS'])('%s beyond what a Node timer holds is refused, not cut short with a warning', (name) => {
+    const env = name === 'JOINERY_HEADERS_TIMEOUT_MS' ? { JOINERY_REQUEST_TIMEOUT_MS: '2147483647' } : {};
+    expect(() => loadConfig({}, { ...env, [name]: '2147483648' })).toThrow(`${name} must be at most 2147483647`);
+    expect(() => loadConfig({}, { ...env, [name]: '99999999999' })).toThrow(name);
+    expect(loadConfig({}, { JOINERY_REQUEST_TIMEOUT_MS: '2147483647', [name]: '2147483647' })).toBeDefined();
   });
   test('the header timeout cannot exceed the request timeout', () => {
     expect(() => loadConfig({}, { JOINERY_HEADERS_TIMEOUT_MS: '40000' })).toThrow(/JOINERY_HEADERS_TIMEOUT_MS \(40000\) must not exceed JOINERY_REQUEST_TIMEOUT_MS \(30000\)/);

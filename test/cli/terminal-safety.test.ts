@@ -15,7 +15,10 @@ import { runCli } from '../support/server';
 
 jest.setTimeout(60_000);
 
-const HOSTILE = 'a\u001b]0;pwned\u0007\u009b31m\u202etxt.exe\u2066\u200b\ufeff\ud800\u2028\u0085b\nc\td\u007f';
+// The last part is what a renderer shows as nothing, beyond bidi and zero-width marks: an
+// interlinear annotation, a Hangul filler, tag characters (outside the BMP), a variation selector,
+// a soft hyphen.
+const HOSTILE = 'a\u001b]0;pwned\u0007\u009b31m\u202etxt.exe\u2066\u200b\ufeff\ud800\u2028\u0085b\nc\td\u007f\ufff9ann\ufffb\u3164\u{e0041}\u{e007f}\ufe0f\u00ad';
 const VISIBLE = escapeUnsafeText(HOSTILE);
 // An argument cannot hold a lone surrogate (the command line is UTF-8), and a name in a
 // reference is one line (no line break or line separator).
@@ -25,6 +28,7 @@ const token = { kind: 'token', version: 'v2', metadata: { name: HOSTILE, labels:
 const node = { host_id: HOSTILE, join_method: HOSTILE, token_name: HOSTILE, role: HOSTILE, joined_at: HOSTILE, last_renewed_at: HOSTILE, cert_serial: HOSTILE, cert_expires_at: HOSTILE, status: HOSTILE, removed_at: null, attributes: { [HOSTILE]: HOSTILE } };
 const status = { cluster_name: HOSTILE, version: HOSTILE, ca_pin: HOSTILE, storage: HOSTILE, server_time: HOSTILE };
 const refusal = { error: { code: HOSTILE, message: HOSTILE, field: HOSTILE } };
+const auditEvent = { id: 1, time: '2026-01-01T00:00:00.000Z', type: HOSTILE, eventCode: HOSTILE, success: false, code: HOSTILE, message: HOSTILE, tokenName: HOSTILE, hostId: HOSTILE, remoteAddr: HOSTILE, details: { [HOSTILE]: HOSTILE, rules: [{ index: HOSTILE, matched: false, failures: [HOSTILE] }, HOSTILE] } };
 
 let server: https.Server;
 let env: Record<string, string>;
@@ -41,6 +45,7 @@ beforeAll(async () => {
     if (url.pathname === '/v1/tokens' && req.method === 'POST') return send(201, token);
     if (url.pathname === '/v1/tokens') return send(200, { tokens: [token] });
     if (url.pathname === '/v1/nodes') return send(200, { nodes: [node] });
+    if (url.pathname === '/v1/audit') return send(200, { events: [auditEvent] });
     if (url.pathname === '/v1/tokens/found') return send(200, token);
     if (url.pathname.startsWith('/v1/tokens/') && req.method === 'GET') return send(404, { error: { code: 'not_found', message: 'not found' } });
     return send(409, refusal);
@@ -63,6 +68,7 @@ describe('every command, every format', () => {
     [['get', 'token/found'], { text: [VISIBLE], yaml: token, json: token }],
     [['nodes', 'ls'], { text: [VISIBLE], yaml: [node], json: [node] }],
     [['get', 'nodes'], { text: [VISIBLE], yaml: node, json: [node] }],
+    [['audit', 'ls'], { text: [VISIBLE], yaml: [auditEvent], json: [auditEvent] }],
   ] as [string[], { text: string[]; yaml: unknown; json: unknown }][])('%j', async (args, expected) => {
     const text = await runCli([...args, '--format', 'text'], { env });
     expect(text.code).toBe(0);

@@ -144,6 +144,9 @@ describe('renewal over mutual TLS', () => {
       expect(r.status).toBe(403);
       expect(r.json().error.code).toBe('certificate_untrusted');
       expect(r.json().error.message).toMatch(/another cluster of the same name/);
+      // Answered in the TLS layer under TLS 1.2, by Express under 1.3: the same headers either way.
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+      expect(r.headers['cache-control']).toBe('no-store');
       const serial = serialOf(foreign.certificate);
       const { events } = await s.admin<{ events: { code?: string; details?: { serial?: string; issuer?: string } }[] }>('GET', '/v1/audit?type=renew');
       const event = events.find((e) => e.details?.serial?.replace(/^0+/, '') === serial);

@@ -28,6 +28,24 @@ const UNSAFE_SAMPLES: [string, string][] = [
   ['PARAGRAPH SEPARATOR', '\u2029'],
   ['a lone high surrogate', '\ud800'],
   ['a lone low surrogate', '\udc00'],
+  // Review of issue 17: the kind is "shown as nothing", not a list of bidi and zero-width marks.
+  ['LEFT-TO-RIGHT MARK', '\u200e'],
+  ['INTERLINEAR ANNOTATION ANCHOR', '\ufff9'],
+  ['INTERLINEAR ANNOTATION TERMINATOR', '\ufffb'],
+  ['HANGUL CHOSEONG FILLER', '\u115f'],
+  ['HANGUL FILLER', '\u3164'],
+  ['HALFWIDTH HANGUL FILLER', '\uffa0'],
+  ['LANGUAGE TAG', '\u{e0001}'],
+  ['TAG LATIN CAPITAL LETTER A', '\u{e0041}'],
+  ['CANCEL TAG', '\u{e007f}'],
+  ['VARIATION SELECTOR-16', '\ufe0f'],
+  ['VARIATION SELECTOR-17', '\u{e0100}'],
+  ['MONGOLIAN VOWEL SEPARATOR', '\u180e'],
+  ['SOFT HYPHEN', '\u00ad'],
+  ['COMBINING GRAPHEME JOINER', '\u034f'],
+  ['INHIBIT SYMMETRIC SWAPPING', '\u206a'],
+  ['ARABIC NUMBER SIGN', '\u0600'],
+  ['MUSICAL SYMBOL BEGIN BEAM', '\u{1d173}'],
 ];
 
 /** Every string in a value, keys included. */
@@ -84,6 +102,15 @@ describe('escapeUnsafeText', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('characters outside the Basic Multilingual Plane', () => {
+  test('JSON and YAML carry a tag character as its surrogate pair, which parses back to it', () => {
+    const value = { smuggled: 'ok\u{e0041}\u{e0042}' };
+    const json = escapeUnsafeAsJson(JSON.stringify(value));
+    expect(json).toContain('ok\\udb40\\udc41\\udb40\\udc42');
+    expect(JSON.parse(json)).toEqual(value);
   });
 });
 

@@ -10,6 +10,7 @@ import { JoinError } from '../../join/errors';
 import { checkPresented, renewHost, type PresentedCertificate, type RenewAttempt } from '../../join/renew';
 import type { AuditEvent } from '../../store/types';
 import { parseBody } from '../body';
+import { rawErrorResponse } from '../client-error';
 import { toHttpError } from '../errors';
 import type { Metrics } from '../metrics';
 
@@ -70,8 +71,7 @@ export function untrustedCertificateAnswer(svc: JoinServices, fallback: (err: Er
     svc.store.audit
       .append({ time: svc.now().toISOString(), type: 'renew', success: false, code: refusal.code, message, remoteAddr: tlsSocket.remoteAddress, details: attempt.details })
       .catch((e) => svc.log.error({ err: e }, 'audit write failed'));
-    const body = JSON.stringify({ error: { code: refusal.code, message } });
-    socket.end(['HTTP/1.1 403 Forbidden', 'Content-Type: application/json; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n'));
+    socket.end(rawErrorResponse(403, refusal.code, message));
     setTimeout(() => socket.destroy(), 5_000).unref();
   };
 }
