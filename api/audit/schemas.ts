@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVENT_TYPES, UNKNOWN_EVENT_CODES, type EventTypeInfo } from './catalog';
+import { eventTypes, UNKNOWN_EVENT_CODES, type EventTypeInfo } from './catalog';
 
 type Schema = Record<string, unknown>;
 
@@ -136,26 +136,26 @@ function unknownTypeSchema(known: string[]): Schema {
 }
 
 /** Any event: a known type is held to its own schema, an unknown one to the envelope. */
-export function bundleSchema(): Schema {
-  const known = EVENT_TYPES.map((t) => t.type);
+export function bundleSchema(types: readonly EventTypeInfo[] = eventTypes()): Schema {
+  const known = types.map((t) => t.type);
   return {
     $schema: DRAFT,
     $id: BUNDLE_ID,
     title: 'Joinery audit event',
     description: 'One line of the audit export, one item of GET /v1/audit. Each event type has its own schema under $defs; eventCode names the type and outcome.',
-    $defs: Object.fromEntries(EVENT_TYPES.map((t) => [t.type, eventSchema(t)])),
+    $defs: Object.fromEntries(types.map((t) => [t.type, eventSchema(t)])),
     oneOf: [
-      ...EVENT_TYPES.map((t) => ({ $ref: `${SCHEMA_ID_PREFIX}${t.type}` })),
+      ...types.map((t) => ({ $ref: `${SCHEMA_ID_PREFIX}${t.type}` })),
       unknownTypeSchema(known),
     ],
   };
 }
 
 /** The files of docs/audit-schemas: one per type and the bundle, as `name -> text`. */
-export function schemaFiles(): Map<string, string> {
+export function schemaFiles(types: readonly EventTypeInfo[] = eventTypes()): Map<string, string> {
   const files = new Map<string, string>();
-  for (const t of EVENT_TYPES) files.set(`${t.type}.schema.json`, JSON.stringify(eventSchema(t), null, 2) + '\n');
-  files.set('audit-event.schema.json', JSON.stringify(bundleSchema(), null, 2) + '\n');
+  for (const t of types) files.set(`${t.type}.schema.json`, JSON.stringify(eventSchema(t), null, 2) + '\n');
+  files.set('audit-event.schema.json', JSON.stringify(bundleSchema(types), null, 2) + '\n');
   return files;
 }
 

@@ -6,10 +6,9 @@ import * as path from 'node:path';
 import { parseAddr, PIN_RE } from '../../client/trust';
 import { parseStrictDocuments } from '../documents';
 import { readTrustedFile, UnsafePathError } from './host-files';
+import { hasHostProver, hostProverMethods } from './provers';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
 
-export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
-export type AgentJoinMethod = (typeof JOIN_METHODS)[number];
 
 export interface AgentConfig {
   authServer: string;
@@ -18,7 +17,7 @@ export interface AgentConfig {
   insecure: boolean;
   dataDir: string;
   tokenName: string;
-  method: AgentJoinMethod;
+  method: string;
   role: string;
   onRenew?: string;
   /** A new key with every renewal (default); false keeps the key for the host's lifetime. */
@@ -142,7 +141,7 @@ export function loadAgentConfig(p: Parsed, cwd: string = process.cwd()): AgentCo
   if (caPin && !PIN_RE.test(caPin.trim().toLowerCase())) throw new UsageError(`${where}: ca_pin must be sha256:<64 hex digits> (from \`joinery status\`), got ${JSON.stringify(caPin)}`);
   if (!caPin && !caFileRaw && !insecure) throw new UsageError(`${where}: ca_pin (--ca-pin) or ca_file (--ca-file) is required to trust the server (insecure: true for development only)`);
   if (!tokenName) throw new UsageError(`${where}: join_params.token_name (--token) is required`);
-  if (!(JOIN_METHODS as readonly string[]).includes(method)) throw new UsageError(`${where}: join_params.method must be one of ${JOIN_METHODS.join(', ')} (got ${JSON.stringify(method)})`);
+  if (!hasHostProver(method)) throw new UsageError(`${where}: join_params.method must be one of ${hostProverMethods().join(', ')} (got ${JSON.stringify(method)})`);
   if (!role.trim()) throw new UsageError(`${where}: role must not be empty`);
   if (onRenew !== undefined && !onRenew.trim()) throw new UsageError(`${where}: on_renew must not be empty (leave it out instead)`);
 
@@ -154,5 +153,5 @@ export function loadAgentConfig(p: Parsed, cwd: string = process.cwd()): AgentCo
   // The CA file is the agent's trust anchor: held to the configuration's rules. It is read again
   // when the agent connects, which also reports one that does not exist.
   if (caFile) readTrustedHostFile(caFile, 'CA file');
-  return { authServer, caPin: caPin?.trim().toLowerCase(), caFile, insecure, dataDir, tokenName, method: method as AgentJoinMethod, role, onRenew, rotateKeys };
+  return { authServer, caPin: caPin?.trim().toLowerCase(), caFile, insecure, dataDir, tokenName, method, role, onRenew, rotateKeys };
 }
