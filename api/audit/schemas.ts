@@ -1,7 +1,7 @@
 // JSON Schemas (draft 2020-12) of the audit events, one per event type, built from the catalogue
 // so a new type cannot be added without one. docs/audit-schemas/ holds them as files (written by
-// `npm run gen:audit-schemas`; a test keeps them equal to these), and GET /v1/audit/schema serves
-// the bundle. They describe the event as exported and as GET /v1/audit answers it.
+// `npm run gen:audit-schemas`, with docs/audit.md's table of types and codes; a test keeps them
+// equal to these), and GET /v1/audit/schema serves the bundle. They describe the event as exported and as GET /v1/audit answers it.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -36,7 +36,7 @@ const ruleResult: Schema = {
 const joinDetails: Schema = {
   type: 'object',
   properties: {
-    method: { ...str, description: 'the join method (token, ec2, iam)' },
+    method: { ...str, description: 'the join method: the suffix of the event type (join.<method>)' },
     role: { ...str, description: 'the role the host asked for' },
     dry_run: { const: true, description: 'the host asked for an evaluation only (`joinery join --dry-run`): nothing was admitted' },
     identity: {
@@ -165,4 +165,26 @@ export function writeSchemaFiles(dir: string): void {
   for (const [name, text] of schemaFiles()) fs.writeFileSync(path.join(dir, name), text);
 }
 
-if (require.main === module) writeSchemaFiles(process.argv[2] ?? 'docs/audit-schemas');
+/** docs/audit.md's table of event types and codes, one row per type (a new join method's included). */
+export function eventTypeTable(types: readonly EventTypeInfo[] = eventTypes()): string {
+  const code = (c: string | undefined) => (c ? `\`${c}\`` : '');
+  return [
+    '| type | accepted | refused | what happened |',
+    '| --- | --- | --- | --- |',
+    ...types.map((t) => `| \`${t.type}\` | ${code(t.accepted)} | ${code(t.refused)} | ${t.meaning} |`),
+    `| any other | ${code(UNKNOWN_EVENT_CODES.accepted)} | ${code(UNKNOWN_EVENT_CODES.refused)} | a type this release does not know (written by a newer replica) |`,
+  ].join('\n');
+}
+
+const TABLE_MARKERS = /(<!-- audit-event-types -->\n)[\s\S]*?(\n<!-- \/audit-event-types -->)/;
+
+/** Replaces the table between the markers of docs/audit.md; the text unchanged when it has none. */
+export function withEventTypeTable(markdown: string): string {
+  return markdown.replace(TABLE_MARKERS, (_m, open: string, close: string) => `${open}${eventTypeTable()}${close}`);
+}
+
+if (require.main === module) {
+  writeSchemaFiles(process.argv[2] ?? 'docs/audit-schemas');
+  const doc = path.join(path.dirname(process.argv[2] ?? 'docs/audit-schemas'), 'audit.md');
+  fs.writeFileSync(doc, withEventTypeTable(fs.readFileSync(doc, 'utf8')));
+}

@@ -34,7 +34,7 @@ export const AGENT_FLAGS: FlagSpec = {
   'ca-file': { kind: 'string', arg: '<file>', help: 'the cluster CA as a PEM file (ca_file)' },
   'data-dir': { kind: 'string', arg: '<dir>', help: `where the identity lives (data_dir; default ${DEFAULT_DATA_DIR})` },
   token: { kind: 'string', arg: '<name>', help: 'the join token (join_params.token_name)' },
-  method: { kind: 'string', arg: '<method>', help: 'token, ec2 or iam (join_params.method; default token)' },
+  method: { kind: 'string', arg: '<method>', help: `${hostProverMethods().join(', ')} (join_params.method; default token)` },
   role: { kind: 'string', arg: '<role>', help: 'the role to join with (role; default Node)' },
   'on-renew': { kind: 'string', arg: '<command>', help: 'run with /bin/sh -c after each new certificate (on_renew)' },
   insecure: { kind: 'boolean', negatable: true, help: 'do not verify the server, development only (insecure)' },

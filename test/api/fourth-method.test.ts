@@ -1,7 +1,7 @@
 // A fourth join method needs its module and one registration, nothing else: this suite defines a
 // test-only method ("fake": the host's word, prefixed `fake:`, is its proof), registers it, and
-// checks that the route, the audit (event type, codes, schema), the OpenAPI operation and the
-// refusal reference all follow. The one thing it writes around is the token resource: its
+// checks that the route, the audit (event type, codes, schema, docs table), the OpenAPI operation
+// and the refusal reference all follow. The one thing it writes around is the token resource: its
 // join_method enum (schema/token-fields.ts JOIN_METHODS) is the list of names a token may carry,
 // shared with the Terraform provider and the constructs, so the fake method's token is put into
 // the store directly. The last tests hold the three lists of names (token schema, server registry,
@@ -9,7 +9,7 @@
 
 import { generateKeyPairSync } from 'node:crypto';
 import { eventCode, eventTypes } from '../../api/audit/catalog';
-import { bundleSchema, schemaFiles } from '../../api/audit/schemas';
+import { bundleSchema, eventTypeTable, schemaFiles } from '../../api/audit/schemas';
 import { badJoinRequest } from '../../api/join/errors';
 import type { JoinMethodModule } from '../../api/join/method';
 import { joinMethodModules, registerJoinMethod } from '../../api/join/methods';
@@ -94,6 +94,8 @@ test('the audit catalog and its JSON Schemas carry join.fake', () => {
   expect([eventCode('join.fake', true), eventCode('join.fake', false)]).toEqual(['JJ900I', 'JJ900W']);
   expect(schemaFiles().has('join.fake.schema.json')).toBe(true);
   expect(Object.keys(bundleSchema().$defs as object)).toContain('join.fake');
+  // docs/audit.md's table, as `npm run gen:audit-schemas` would write it.
+  expect(eventTypeTable()).toContain(`| \`join.fake\` | \`JJ900I\` | \`JJ900W\` | ${fakeMethod.eventCodes.meaning} |`);
 });
 
 test('the OpenAPI document has POST /v1/join/fake from the module: its fields, required ones and refusal codes', async () => {

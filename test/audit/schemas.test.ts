@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { eventCode, eventTypes } from '../../api/audit/catalog';
-import { bundleSchema, eventSchema, schemaFiles } from '../../api/audit/schemas';
+import { bundleSchema, eventSchema, eventTypeTable, schemaFiles, withEventTypeTable } from '../../api/audit/schemas';
 import { REPO_ROOT } from '../support/server';
 
 const DOCS = path.join(REPO_ROOT, 'docs', 'audit-schemas');
@@ -14,6 +14,12 @@ test('docs/audit-schemas holds exactly the generated schemas (regenerate: npm ru
   const files = schemaFiles();
   expect(fs.readdirSync(DOCS).sort()).toEqual([...files.keys()].sort());
   for (const [name, text] of files) expect(`${name}: ${fs.readFileSync(path.join(DOCS, name), 'utf8')}`).toBe(`${name}: ${text}`);
+});
+
+test('docs/audit.md carries the generated table of event types and codes (npm run gen:audit-schemas)', () => {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'audit.md'), 'utf8');
+  expect(doc).toContain(`<!-- audit-event-types -->\n${eventTypeTable()}\n<!-- /audit-event-types -->`);
+  expect(withEventTypeTable(doc)).toBe(doc);
 });
 
 test('event codes are unique, well formed, and name the outcome', () => {
