@@ -89,6 +89,14 @@ test('the route POST /v1/join/fake joins through the pipeline and audits join.fa
   expect(JSON.stringify(schema.json())).toContain('JJ900W');
 });
 
+test('a challenge route exists only for a method that declares one; no route for a name nobody registered', async () => {
+  expect((await s.request('POST', '/v1/join/iam/challenge')).status).toBe(200);
+  for (const p of ['/v1/join/fake/challenge', '/v1/join/token/challenge', '/v1/join/__proto__', '/v1/join/constructor']) {
+    const r = await s.request('POST', p, { body: { token_name: 'fake-token', role: 'Node', attestation: 'fake:x', public_key: publicKey() } });
+    expect({ p, status: r.status }).toEqual({ p, status: 404 });
+  }
+});
+
 test('the audit catalog and its JSON Schemas carry join.fake', () => {
   expect(eventTypes().find((t) => t.type === 'join.fake')).toEqual({ type: 'join.fake', accepted: 'JJ900I', refused: 'JJ900W', meaning: fakeMethod.eventCodes.meaning, details: 'join' });
   expect([eventCode('join.fake', true), eventCode('join.fake', false)]).toEqual(['JJ900I', 'JJ900W']);
