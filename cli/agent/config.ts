@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { parseAddr, PIN_RE } from '../../client/trust';
 import { parseStrictDocuments } from '../documents';
 import { readTrustedFile, UnsafePathError } from './host-files';
-import { hasHostProver, hostProverMethods } from './provers';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
+import { hasHostProver, hostProverMethods } from './provers';
 
 
 export interface AgentConfig {
