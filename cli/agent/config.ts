@@ -3,12 +3,11 @@
 // keep its identity for months is worse than a refusal to start.
 
 import * as path from 'node:path';
+import { hasHostProver, hostProverMethods } from './provers';
 import { parseAddr, PIN_RE } from '../../client/trust';
 import { parseStrictDocuments } from '../documents';
 import { readTrustedFile, UnsafePathError } from './host-files';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
-import { hasHostProver, hostProverMethods } from './provers';
-
 
 export interface AgentConfig {
   authServer: string;
