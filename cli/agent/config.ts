@@ -9,6 +9,9 @@ import { parseStrictDocuments } from '../documents';
 import { readTrustedFile, UnsafePathError } from './host-files';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
 
+/** A join method this host has a prover for (cli/agent/provers.ts); checked when the configuration is read. */
+export type AgentJoinMethod = string;
+
 export interface AgentConfig {
   authServer: string;
   caPin?: string;
@@ -16,7 +19,7 @@ export interface AgentConfig {
   insecure: boolean;
   dataDir: string;
   tokenName: string;
-  method: string;
+  method: AgentJoinMethod;
   role: string;
   onRenew?: string;
   /** A new key with every renewal (default); false keeps the key for the host's lifetime. */
@@ -152,5 +155,5 @@ export function loadAgentConfig(p: Parsed, cwd: string = process.cwd()): AgentCo
   // The CA file is the agent's trust anchor: held to the configuration's rules. It is read again
   // when the agent connects, which also reports one that does not exist.
   if (caFile) readTrustedHostFile(caFile, 'CA file');
-  return { authServer, caPin: caPin?.trim().toLowerCase(), caFile, insecure, dataDir, tokenName, method, role, onRenew, rotateKeys };
+  return { authServer, caPin: caPin?.trim().toLowerCase(), caFile, insecure, dataDir, tokenName, method: method as AgentJoinMethod, role, onRenew, rotateKeys };
 }
