@@ -1,16 +1,18 @@
 // `joinery audit ls`: the audit, newest first, filtered by the server, one line per event in text
 // (for a refused rule match, each rule's failed checks), or the events as YAML or JSON.
 
-import { EVENT_TYPES, type AuditEventView } from '../api/audit/catalog';
+import type { AuditEventView } from '../api/audit/catalog';
+import { SERVER_EVENT_TYPES } from '../api/audit/event-types';
 import { SINCE_HELP, sinceInstant } from '../api/audit/since';
 import { ApiError } from '../client/api-client';
+import { JOIN_METHODS } from '../schema/token-fields';
 import { UsageError, type FlagSpec, type Parsed } from './args';
 import { adminClient, formatOf, str } from './common';
 import { out, printValue, table } from './output';
 
 export const AUDIT_LS_FLAGS: FlagSpec = {
   refused: { kind: 'boolean', help: 'only refused attempts' },
-  type: { kind: 'string', arg: '<type>', help: `only this event type: ${EVENT_TYPES.map((t) => t.type).join(', ')}` },
+  type: { kind: 'string', arg: '<type>', help: `only this event type: ${[...JOIN_METHODS.map((m) => `join.${m}`), ...SERVER_EVENT_TYPES.map((t) => t.type)].join(', ')}` },
   token: { kind: 'string', arg: '<name>', help: 'only this token (a token-method secret matches its masked form)' },
   host: { kind: 'string', arg: '<host_id>', help: 'only this host' },
   code: { kind: 'string', arg: '<code>', help: 'only this refusal code, e.g. ec2_rule_mismatch' },

@@ -8,37 +8,12 @@ import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
 import { readTrustedHostFile } from './agent/config';
 import { checkDataDir, prepareIdentityDir, writeIdentity, type Identity, type Warn } from './agent/identity';
+import { hasHostProver, hostProverMethods, loadHostProver, type PreparedJoin } from './agent/provers';
 import { formatFlag, str, trustFrom } from './common';
 import { out, terminalValue } from './output';
 
-export interface PreparedJoin {
-  path: string;
-  body: Record<string, unknown>;
-  /** Known before joining for methods whose host ID follows from the proof (ec2). */
-  expectedHostId?: string;
-}
-
-export interface JoinContext {
-  client: JoineryClient;
-  tokenName: string;
-  role: string;
-  publicKeyPem: string;
-  hostId?: string;
-  region?: string;
-}
-
-type Preparer = (ctx: JoinContext) => Promise<PreparedJoin>;
-
-const PREPARERS: Record<string, () => Preparer> = {
-  token: () => async (ctx) => ({ path: '/v1/join/token', body: { token_name: ctx.tokenName, role: ctx.role, public_key: ctx.publicKeyPem } }),
-  // The AWS methods load the AWS SDK, so only when a host joins with them.
-  ec2: () => async (ctx) => (await import('./agent/ec2')).prepareEc2Join({ tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, hostId: ctx.hostId }),
-  iam: () => async (ctx) =>
-    (await import('./agent/iam')).prepareIamJoin({ client: ctx.client, tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, region: ctx.region }),
-};
-
 export const JOIN_FLAGS: FlagSpec = {
-  method: { kind: 'string', arg: '<method>', help: 'token, ec2 or iam (default token)' },
+  method: { kind: 'string', arg: '<method>', help: `${hostProverMethods().join(', ')} (default token)` },
   token: { kind: 'string', arg: '<name>', help: 'the join token (JOINERY_JOIN_TOKEN)' },
   role: { kind: 'string', arg: '<role>', help: 'the role to join with (default Node)' },
   server: { kind: 'string', arg: '<host:port>', help: 'the Joinery API (JOINERY_ADDR)' },
@@ -51,9 +26,6 @@ export const JOIN_FLAGS: FlagSpec = {
   ...formatFlag('text'),
   'dry-run': { kind: 'boolean', help: 'send the real proof, print how the server evaluates it, admit nothing and write nothing (exit 1 when it would be refused)' },
 };
-
-/** Methods whose host ID follows from the proof, so an existing identity of the same host is fine. */
-const HOST_ID_FROM_PROOF = new Set(['ec2']);
 
 export interface JoinSettings {
   method: string;
@@ -75,12 +47,13 @@ export type JoinOutcome =
   | { joined: true; hostId: string; certificate: X509Certificate }
   | { joined: false; existing: Identity };
 
+/** The methods this host can join with: those with a prover (cli/agent/provers.ts). */
 export function isJoinMethod(method: string): boolean {
-  return Object.prototype.hasOwnProperty.call(PREPARERS, method);
+  return hasHostProver(method);
 }
 
 export function joinMethods(): string[] {
-  return Object.keys(PREPARERS);
+  return hostProverMethods();
 }
 
 /**
@@ -92,7 +65,7 @@ export function joinMethods(): string[] {
 export async function prepareJoin(client: JoineryClient, s: Pick<JoinSettings, 'method' | 'tokenName' | 'role' | 'hostId' | 'region'>): Promise<PreparedJoin> {
   if (!isJoinMethod(s.method)) throw new UsageError(`method must be one of ${joinMethods().join(', ')} (got ${s.method})`);
   const publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  return PREPARERS[s.method]()({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
+  return (await loadHostProver(s.method)).prepare({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
 }
 
 export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<JoinOutcome> {
@@ -101,10 +74,11 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
   // is only known from the identity document, so that check follows the IMDS read.
   // The data directory's path and modes are checked (and a loose mode repaired) first of all.
   prepareIdentityDir(s.dataDir, { warn: s.warn });
-  if (!s.replaceExisting && !HOST_ID_FROM_PROOF.has(s.method)) checkDataDir(s.dataDir, undefined, s.warn);
+  const prover = await loadHostProver(s.method);
+  if (!s.replaceExisting && !prover.hostIdFromProof) checkDataDir(s.dataDir, undefined, s.warn);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  const prepared = await PREPARERS[s.method]()({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
+  const prepared = await prover.prepare({ client, tokenName: s.tokenName, role: s.role, publicKeyPem, hostId: s.hostId, region: s.region });
   if (prepared.expectedHostId && !s.replaceExisting) {
     const same = checkDataDir(s.dataDir, prepared.expectedHostId, s.warn);
     if (same) return { joined: false, existing: same };
@@ -150,8 +124,4 @@ export async function join(p: Parsed, env: NodeJS.ProcessEnv = process.env): Pro
   }
   out(`joined as ${terminalValue(outcome.hostId)} (role ${role}, method ${method}); identity written to ${dataDir}`);
   return 0;
-}
-
-export function registerJoinMethod(method: string, preparer: () => Preparer): void {
-  PREPARERS[method] = preparer;
 }

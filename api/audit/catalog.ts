@@ -1,48 +1,41 @@
 // The audit's event types: for each, a stable event code (one for the accepted outcome, one for
 // the refused one, Teleport-style: `JJ002W` is "an EC2 join was refused") and what it means. The
 // codes are what SIEM rules match on; they never change meaning, and a new event type gets new
-// codes. The JSON Schemas of the events follow this table (schemas.ts), and so do docs/audit.md's.
+// codes. A join method's module declares its own (`eventCodes`); the others are in event-types.ts.
+// The JSON Schemas of the events follow this table (schemas.ts), and so do docs/audit.md's.
 
 import type { AuditEvent } from '../store/types';
+import type { JoinMethodModule } from '../join/method';
+import { joinMethodModules } from '../join/methods';
+import { SERVER_EVENT_TYPES, type EventTypeInfo } from './event-types';
 
-export interface EventTypeInfo {
-  type: string;
-  /** The event code when success is true; undefined when the event is only ever a failure. */
-  accepted?: string;
-  /** The event code when success is false; undefined when the event is only ever a success. */
-  refused?: string;
-  /** What happened, for the docs table. */
-  meaning: string;
-  /** The kind of `details` it carries (schemas.ts). */
-  details: 'join' | 'renew' | 'none';
+export type { EventTypeInfo } from './event-types';
+
+/** A join method's event type, from what its module declares (api/join/methods.ts). */
+function joinEventType(mod: JoinMethodModule): EventTypeInfo {
+  return { type: `join.${mod.method}`, accepted: mod.eventCodes.accepted, refused: mod.eventCodes.refused, meaning: mod.eventCodes.meaning, details: 'join' };
 }
 
-export const EVENT_TYPES: readonly EventTypeInfo[] = [
-  { type: 'join.token', accepted: 'JJ001I', refused: 'JJ001W', meaning: 'a host joined (or was refused) with the token method; the token name is masked, since it is the secret', details: 'join' },
-  { type: 'join.ec2', accepted: 'JJ002I', refused: 'JJ002W', meaning: 'an EC2 instance joined (or was refused) with its signed instance identity document', details: 'join' },
-  { type: 'join.iam', accepted: 'JJ003I', refused: 'JJ003W', meaning: 'an AWS identity joined (or was refused) with a signed sts:GetCallerIdentity request', details: 'join' },
-  { type: 'renew', accepted: 'JR001I', refused: 'JR001W', meaning: 'a joined host renewed its certificate over mutual TLS (or was refused)', details: 'renew' },
-  { type: 'token.create', accepted: 'JT001I', meaning: 'an admin created a token', details: 'none' },
-  { type: 'token.update', accepted: 'JT002I', meaning: 'an admin replaced a token', details: 'none' },
-  { type: 'token.delete', accepted: 'JT003I', meaning: 'an admin deleted a token', details: 'none' },
-  { type: 'node.delete', accepted: 'JN001I', meaning: 'an admin removed a host: its renewals are refused and its certificates revoked', details: 'none' },
-  { type: 'admin.auth', refused: 'JA001W', meaning: 'a request to an admin endpoint without a valid admin credential (the credential itself is never recorded)', details: 'none' },
-  { type: 'admin.sign_in', accepted: 'JA002I', meaning: 'the web console was signed in to with the admin credential: a session began (a failed sign-in is admin.auth)', details: 'none' },
-  { type: 'admin.sign_out', accepted: 'JA003I', meaning: 'a web console session was signed out and ended on the server', details: 'none' },
-];
+/** Every event type: one per registered join method, then the server's own. */
+export function eventTypes(mods: readonly JoinMethodModule[] = joinMethodModules()): EventTypeInfo[] {
+  return [...mods.map(joinEventType), ...SERVER_EVENT_TYPES];
+}
 
 /** The codes of an event type this release does not describe (written by a newer replica, say). */
 export const UNKNOWN_EVENT_CODES = { accepted: 'JX000I', refused: 'JX000W' } as const;
 
-const BY_TYPE = new Map(EVENT_TYPES.map((t) => [t.type, t]));
+/** The catalog by type, rebuilt when a method is registered (the registry only grows). */
+let byType: { size: number; map: Map<string, EventTypeInfo> } | undefined;
 
 export function eventTypeInfo(type: string): EventTypeInfo | undefined {
-  return BY_TYPE.get(type);
+  const mods = joinMethodModules();
+  if (byType?.size !== mods.length) byType = { size: mods.length, map: new Map(eventTypes(mods).map((t) => [t.type, t])) };
+  return byType.map.get(type);
 }
 
 /** The stable code of an event: its type and outcome. */
 export function eventCode(type: string, success: boolean): string {
-  const info = BY_TYPE.get(type);
+  const info = eventTypeInfo(type);
   const known = success ? info?.accepted : info?.refused;
   return known ?? (success ? UNKNOWN_EVENT_CODES.accepted : UNKNOWN_EVENT_CODES.refused);
 }

@@ -1,11 +1,11 @@
 // JSON Schemas (draft 2020-12) of the audit events, one per event type, built from the catalogue
 // so a new type cannot be added without one. docs/audit-schemas/ holds them as files (written by
-// `npm run gen:audit-schemas`; a test keeps them equal to these), and GET /v1/audit/schema serves
-// the bundle. They describe the event as exported and as GET /v1/audit answers it.
+// `npm run gen:audit-schemas`, with docs/audit.md's table of types and codes; a test keeps them
+// equal to these), and GET /v1/audit/schema serves the bundle. They describe the event as exported and as GET /v1/audit answers it.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVENT_TYPES, UNKNOWN_EVENT_CODES, type EventTypeInfo } from './catalog';
+import { eventTypes, UNKNOWN_EVENT_CODES, type EventTypeInfo } from './catalog';
 
 type Schema = Record<string, unknown>;
 
@@ -36,7 +36,7 @@ const ruleResult: Schema = {
 const joinDetails: Schema = {
   type: 'object',
   properties: {
-    method: { ...str, description: 'the join method (token, ec2, iam)' },
+    method: { ...str, description: 'the join method: the suffix of the event type (join.<method>)' },
     role: { ...str, description: 'the role the host asked for' },
     dry_run: { const: true, description: 'the host asked for an evaluation only (`joinery join --dry-run`): nothing was admitted' },
     identity: {
@@ -136,26 +136,26 @@ function unknownTypeSchema(known: string[]): Schema {
 }
 
 /** Any event: a known type is held to its own schema, an unknown one to the envelope. */
-export function bundleSchema(): Schema {
-  const known = EVENT_TYPES.map((t) => t.type);
+export function bundleSchema(types: readonly EventTypeInfo[] = eventTypes()): Schema {
+  const known = types.map((t) => t.type);
   return {
     $schema: DRAFT,
     $id: BUNDLE_ID,
     title: 'Joinery audit event',
     description: 'One line of the audit export, one item of GET /v1/audit. Each event type has its own schema under $defs; eventCode names the type and outcome.',
-    $defs: Object.fromEntries(EVENT_TYPES.map((t) => [t.type, eventSchema(t)])),
+    $defs: Object.fromEntries(types.map((t) => [t.type, eventSchema(t)])),
     oneOf: [
-      ...EVENT_TYPES.map((t) => ({ $ref: `${SCHEMA_ID_PREFIX}${t.type}` })),
+      ...types.map((t) => ({ $ref: `${SCHEMA_ID_PREFIX}${t.type}` })),
       unknownTypeSchema(known),
     ],
   };
 }
 
 /** The files of docs/audit-schemas: one per type and the bundle, as `name -> text`. */
-export function schemaFiles(): Map<string, string> {
+export function schemaFiles(types: readonly EventTypeInfo[] = eventTypes()): Map<string, string> {
   const files = new Map<string, string>();
-  for (const t of EVENT_TYPES) files.set(`${t.type}.schema.json`, JSON.stringify(eventSchema(t), null, 2) + '\n');
-  files.set('audit-event.schema.json', JSON.stringify(bundleSchema(), null, 2) + '\n');
+  for (const t of types) files.set(`${t.type}.schema.json`, JSON.stringify(eventSchema(t), null, 2) + '\n');
+  files.set('audit-event.schema.json', JSON.stringify(bundleSchema(types), null, 2) + '\n');
   return files;
 }
 
@@ -165,4 +165,26 @@ export function writeSchemaFiles(dir: string): void {
   for (const [name, text] of schemaFiles()) fs.writeFileSync(path.join(dir, name), text);
 }
 
-if (require.main === module) writeSchemaFiles(process.argv[2] ?? 'docs/audit-schemas');
+/** docs/audit.md's table of event types and codes, one row per type (a new join method's included). */
+export function eventTypeTable(types: readonly EventTypeInfo[] = eventTypes()): string {
+  const code = (c: string | undefined) => (c ? `\`${c}\`` : '');
+  return [
+    '| type | accepted | refused | what happened |',
+    '| --- | --- | --- | --- |',
+    ...types.map((t) => `| \`${t.type}\` | ${code(t.accepted)} | ${code(t.refused)} | ${t.meaning} |`),
+    `| any other | ${code(UNKNOWN_EVENT_CODES.accepted)} | ${code(UNKNOWN_EVENT_CODES.refused)} | a type this release does not know (written by a newer replica) |`,
+  ].join('\n');
+}
+
+const TABLE_MARKERS = /(<!-- audit-event-types -->\n)[\s\S]*?(\n<!-- \/audit-event-types -->)/;
+
+/** Replaces the table between the markers of docs/audit.md; the text unchanged when it has none. */
+export function withEventTypeTable(markdown: string): string {
+  return markdown.replace(TABLE_MARKERS, (_m, open: string, close: string) => `${open}${eventTypeTable()}${close}`);
+}
+
+if (require.main === module) {
+  writeSchemaFiles(process.argv[2] ?? 'docs/audit-schemas');
+  const doc = path.join(path.dirname(process.argv[2] ?? 'docs/audit-schemas'), 'audit.md');
+  fs.writeFileSync(doc, withEventTypeTable(fs.readFileSync(doc, 'utf8')));
+}

@@ -7,7 +7,7 @@ import type { ProvisionToken } from '../../schema/token';
 import { checkTokenUsable, isLive, alreadyJoined, type JoinServices } from './admit';
 import { JoinError, badJoinRequest } from './errors';
 import type { Check, Evaluation, JoinMethodModule } from './method';
-import { JOIN_METHOD_MODULES } from './methods';
+import { joinMethodModules } from './methods';
 import { NotFoundError } from '../store/types';
 import { evaluationReport, type EvaluationReport } from './pipeline';
 
@@ -26,7 +26,7 @@ const COMMON = ['role', 'check_aws'];
 
 /** The method whose captured-proof fields the body carries. */
 function methodFor(body: Record<string, unknown>): JoinMethodModule {
-  const mods = Object.values(JOIN_METHOD_MODULES).filter((m) => m.dryRun);
+  const mods = joinMethodModules().filter((m) => m.dryRun);
   const mod = mods.find((m) => m.dryRun!.fields.some((f) => body[f] !== undefined));
   if (!mod) throw badJoinRequest('invalid_request', `the body needs a proof to test: ${mods.map((m) => m.dryRun!.fields.join(' + ')).join(', or ')}`);
   const known = [...COMMON, ...mod.dryRun!.fields];

@@ -1,7 +1,10 @@
 // What a join method is: a module that reads its own request fields, turns the proof into a
 // verified identity (its AWS calls are its only effects) and evaluates a token's allow rules
 // against that identity without any effect at all. The pipeline (pipeline.ts) does the rest:
-// the token, admission and the audit. Adding a method is one module and one entry in methods.ts.
+// the token, admission and the audit. A module also declares what the rest of the server derives
+// from it: its request fields (the route and the OpenAPI operation), its audit event codes (the
+// audit catalog and its JSON Schemas) and, by its name, its refusal scope (api/join/refusals.ts).
+// Adding a method is one module and one entry in methods.ts; docs/join-methods.md lists the rest.
 
 import type { JoinMethod, ProvisionToken } from '../../schema/token';
 import type { JoinServices } from './admit';
@@ -47,10 +50,31 @@ export interface VerifiedIdentity {
   attributes: Record<string, string>;
 }
 
+/** A body field a method reads besides token_name, role, public_key and dry_run, as OpenAPI shows it. */
+export interface RequestField {
+  type: 'string' | 'object';
+  required: boolean;
+  description?: string;
+}
+
+/** The audit event of a join of this method: `join.<method>`, with its stable codes (api/audit/catalog.ts). */
+export interface JoinEventCodes {
+  /** The code of an admitted join, e.g. JJ002I: never reused, never changes meaning. */
+  accepted: string;
+  /** The code of a refused one, e.g. JJ002W. */
+  refused: string;
+  /** What the event means, for docs/audit.md and the event's JSON Schema. */
+  meaning: string;
+}
+
 export interface JoinMethodModule<Proof = unknown, Identity extends VerifiedIdentity = VerifiedIdentity> {
+  /** The name: the route POST /v1/join/<method>, the token's join_method, the refusal scope. */
   method: JoinMethod;
+  /** The OpenAPI summary of POST /v1/join/<method>. */
+  summary: string;
   /** The body fields this method reads besides token_name, role, public_key and dry_run. */
-  fields: readonly string[];
+  fields: Readonly<Record<string, RequestField>>;
+  eventCodes: JoinEventCodes;
   /** Reads (and bounds) the method's fields: 400 refusals only, no effects. */
   readProof(body: Record<string, unknown>): Proof;
   /** A method-specific refusal once the token is known (ec2: no bots). */
@@ -61,6 +85,15 @@ export interface JoinMethodModule<Proof = unknown, Identity extends VerifiedIden
   evaluate(token: ProvisionToken, identity: Identity, now: Date): Evaluation;
   /** Lookups that need the admitting rule (ec2: DescribeInstances as the rule's aws_role). Adds facts. */
   confirm?(svc: JoinServices, token: ProvisionToken, identity: Identity, ruleIndex: number | undefined): Promise<void>;
+  /**
+   * A single-use challenge the host fetches first and binds into its proof (iam), served at
+   * POST /v1/join/<method>/challenge. `summary` and `exhausted` (the 429's meaning) are for OpenAPI.
+   */
+  challenge?: {
+    summary: string;
+    exhausted: string;
+    issue(svc: JoinServices): Promise<unknown>;
+  };
   /**
    * The admin dry run (POST /v1/tokens/test): which body fields carry a captured proof, and the
    * identity they prove for `token` (without one: the proof is only checked). `checkAws` allows

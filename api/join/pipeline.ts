@@ -103,7 +103,7 @@ function auditRules(rules: RuleResult[]): AuditRule[] {
 function readCommon(mod: JoinMethodModule, body: unknown): { fields: Record<string, unknown>; tokenName: string; role: string; dryRun: boolean } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badJoinRequest('invalid_request', 'the request body must be a JSON object');
   const fields = body as Record<string, unknown>;
-  const known: readonly string[] = [...COMMON_FIELDS, ...mod.fields];
+  const known: readonly string[] = [...COMMON_FIELDS, ...Object.keys(mod.fields)];
   for (const key of Object.keys(fields)) {
     if (!known.includes(key)) throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key.slice(0, 64))}; a ${mod.method} join carries ${known.join(', ')}`);
   }

@@ -1,12 +1,15 @@
 // Every way a join or a renewal can be refused, in one shape: the code, its HTTP status, what it
 // means and what to do about it. The route answers from here (refuse()), the OpenAPI document
-// lists `x-refusal-codes` from here, and the tables in docs/ec2.md, docs/iam.md and
-// docs/lifecycle.md are generated from here (`npm run docs:refusals`; a test keeps them equal).
+// lists `x-refusal-codes` from here, and the tables in docs/ec2.md, docs/iam.md,
+// docs/lifecycle.md and the whole of docs/refusals.md (one section per registered method) are
+// generated from here (`npm run docs:refusals`; a test keeps them equal). A method's own codes
+// are scoped by its name; a method without any gives only the codes every join can give.
 
+import type { JoinMethod } from '../../schema/token';
 import { JoinError } from './errors';
 
-/** Where a code can be given: a join method, the renewal, or every join method. */
-export type RefusalScope = 'join' | 'token' | 'ec2' | 'iam' | 'renew';
+/** Where a code can be given: a join method (by its name), the renewal, or every join method. */
+export type RefusalScope = 'join' | 'renew' | JoinMethod;
 
 export interface Refusal {
   status: 400 | 401 | 403 | 409 | 429;

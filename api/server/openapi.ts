@@ -1,12 +1,12 @@
 // The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
 
 import { ALLOW_RULE_FIELDS, ORIGINS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
-import { refusalsFor, type Refusal } from '../join/refusals';
+import type { JoinMethodModule } from '../join/method';
+import { joinMethodModules } from '../join/methods';
+import { refusalsFor } from '../join/refusals';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination';
 import { AUDIT_FILTERS } from './routes/audit';
 
-/** Every join method's refusal codes and the renewal's, from the one registry (api/join/refusals.ts). */
-export const JOIN_REFUSAL_CODES = { token: refusalsFor('token'), ec2: refusalsFor('ec2'), iam: refusalsFor('iam') };
 const RENEW_REFUSAL_CODES = refusalsFor('renew');
 
 const str = { type: 'string' } as const;
@@ -94,15 +94,40 @@ function tokenTestOperation(summary: string) {
   };
 }
 
-function joinOperation(summary: string, requestProps: Record<string, unknown>, required: string[], codes: Record<string, Refusal>) {
+/** POST /v1/join/<method>, from what the method's module declares: its fields and its refusal scope. */
+function joinOperation(mod: JoinMethodModule) {
+  const own = Object.entries(mod.fields);
+  const properties = {
+    token_name: str,
+    role: str,
+    ...Object.fromEntries(own.map(([name, f]) => [name, f.description ? { type: f.type, description: f.description } : { type: f.type }])),
+    public_key: str,
+    dry_run: dryRun,
+  };
+  const required = ['token_name', 'role', ...own.filter(([, f]) => f.required).map(([name]) => name), 'public_key'];
   return {
     post: {
-      summary,
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties: { ...requestProps, dry_run: dryRun } } } } },
+      summary: mod.summary,
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required, properties } } } },
       responses: { '200': joinResponse, ...joinRefusals },
-      'x-refusal-codes': codes,
+      'x-refusal-codes': refusalsFor(mod.method),
     },
   };
+}
+
+/** A method's challenge endpoint (iam), for the methods that have one. */
+function challengeOperation(mod: JoinMethodModule) {
+  return { post: { summary: mod.challenge!.summary, responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse(mod.challenge!.exhausted) } } };
+}
+
+/** Every registered method's operations (api/join/methods.ts). */
+function joinPaths(mods: readonly JoinMethodModule[]): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const mod of mods) {
+    if (mod.challenge) paths[`/v1/join/${mod.method}/challenge`] = challengeOperation(mod);
+    paths[`/v1/join/${mod.method}`] = joinOperation(mod);
+  }
+  return paths;
 }
 
 /** A declared field (schema/token-fields.ts) as a JSON Schema: the one declaration, again. */
@@ -130,7 +155,7 @@ function objectSchema(fields: readonly TokenField[]): { type: 'object'; addition
   return { type: 'object', additionalProperties: false, ...(required.length ? { required } : {}), properties: Object.fromEntries(fields.map((f) => [f.name, fieldSchema(f)])) };
 }
 
-export function openApiDocument(version: string) {
+export function openApiDocument(version: string, mods: readonly JoinMethodModule[] = joinMethodModules()) {
   return {
     openapi: '3.1.0',
     info: { title: 'Joinery API', version, description: 'Join tokens and join verification for hosts on AWS.' },
@@ -261,8 +286,7 @@ export function openApiDocument(version: string) {
           responses: { '200': { description: 'A JSON Schema', content: { 'application/schema+json': { schema: { type: 'object' } } } }, '404': errorResponse('No such event type') },
         },
       },
-      '/v1/join/token': joinOperation('Join with a secret token name', { token_name: str, role: str, public_key: str }, ['token_name', 'role', 'public_key'], JOIN_REFUSAL_CODES.token),
-      '/v1/join/ec2': joinOperation('Join with a signed EC2 instance identity document', { token_name: str, role: str, host_id: str, iid: str, public_key: str }, ['token_name', 'role', 'iid', 'public_key'], JOIN_REFUSAL_CODES.ec2),
+      ...joinPaths(mods),
       '/v1/renew': {
         post: {
           summary: 'Renew a host certificate; authenticated by the current host certificate as the TLS client certificate',
@@ -296,9 +320,7 @@ export function openApiDocument(version: string) {
           },
         },
       },
-      '/v1/join/iam/challenge': { post: { summary: 'Get a single-use challenge for an IAM join', responses: { '200': { description: '{challenge, expires}' }, '429': errorResponse('Too many join requests from this address (rate_limited), or too many challenges outstanding cluster-wide (iam_challenges_exhausted); both send Retry-After') } } },
-      '/v1/join/iam': joinOperation('Join with a pre-signed sts:GetCallerIdentity request', { token_name: str, role: str, challenge: str, sts_request: { type: 'object' }, public_key: str }, ['token_name', 'role', 'challenge', 'sts_request', 'public_key'], JOIN_REFUSAL_CODES.iam),
     },
-    'x-refusal-codes': { ...JOIN_REFUSAL_CODES, renew: RENEW_REFUSAL_CODES },
+    'x-refusal-codes': { ...Object.fromEntries(mods.map((m) => [m.method, refusalsFor(m.method)])), renew: RENEW_REFUSAL_CODES },
   };
 }

@@ -3,14 +3,15 @@
 // keep its identity for months is worse than a refusal to start.
 
 import * as path from 'node:path';
+import { hasHostProver, hostProverMethods } from './provers';
 import { parseAddr, PIN_RE } from '../../client/trust';
 import { parseStrictDocuments } from '../documents';
 import { readTrustedFile, UnsafePathError } from './host-files';
 import { onRenewProblem } from './on-renew';
 import { UsageError, type FlagSpec, type Parsed } from '../args';
 
-export const JOIN_METHODS = ['token', 'ec2', 'iam'] as const;
-export type AgentJoinMethod = (typeof JOIN_METHODS)[number];
+/** A join method this host has a prover for (cli/agent/provers.ts); checked when the configuration is read. */
+export type AgentJoinMethod = string;
 
 export interface AgentConfig {
   authServer: string;
@@ -36,7 +37,7 @@ export const AGENT_FLAGS: FlagSpec = {
   'ca-file': { kind: 'string', arg: '<file>', help: 'the cluster CA as a PEM file (ca_file)' },
   'data-dir': { kind: 'string', arg: '<dir>', help: `where the identity lives (data_dir; default ${DEFAULT_DATA_DIR})` },
   token: { kind: 'string', arg: '<name>', help: 'the join token (join_params.token_name)' },
-  method: { kind: 'string', arg: '<method>', help: 'token, ec2 or iam (join_params.method; default token)' },
+  method: { kind: 'string', arg: '<method>', help: `${hostProverMethods().join(', ')} (join_params.method; default token)` },
   role: { kind: 'string', arg: '<role>', help: 'the role to join with (role; default Node)' },
   'on-renew': { kind: 'string', arg: '<command>', help: 'run with /bin/sh -c after each new certificate (on_renew)' },
   insecure: { kind: 'boolean', negatable: true, help: 'do not verify the server, development only (insecure)' },
@@ -143,7 +144,7 @@ export function loadAgentConfig(p: Parsed, cwd: string = process.cwd()): AgentCo
   if (caPin && !PIN_RE.test(caPin.trim().toLowerCase())) throw new UsageError(`${where}: ca_pin must be sha256:<64 hex digits> (from \`joinery status\`), got ${JSON.stringify(caPin)}`);
   if (!caPin && !caFileRaw && !insecure) throw new UsageError(`${where}: ca_pin (--ca-pin) or ca_file (--ca-file) is required to trust the server (insecure: true for development only)`);
   if (!tokenName) throw new UsageError(`${where}: join_params.token_name (--token) is required`);
-  if (!(JOIN_METHODS as readonly string[]).includes(method)) throw new UsageError(`${where}: join_params.method must be one of ${JOIN_METHODS.join(', ')} (got ${JSON.stringify(method)})`);
+  if (!hasHostProver(method)) throw new UsageError(`${where}: join_params.method must be one of ${hostProverMethods().join(', ')} (got ${JSON.stringify(method)})`);
   if (!role.trim()) throw new UsageError(`${where}: role must not be empty`);
   if (onRenew !== undefined && !onRenew.trim()) throw new UsageError(`${where}: on_renew must not be empty (leave it out instead)`);
 

@@ -4,6 +4,7 @@
 // another host's identity is refused up front.
 
 import { ImdsClient, ImdsError } from './imds';
+import type { HostProver } from './provers';
 
 export const EC2_JOIN_PATH = '/v1/join/ec2';
 
@@ -46,3 +47,8 @@ export async function prepareEc2Join(input: Ec2JoinInput): Promise<PreparedEc2Jo
   if (input.hostId) body.host_id = input.hostId;
   return { path: EC2_JOIN_PATH, body, expectedHostId: identity.hostId };
 }
+
+export const ec2Prover: HostProver = {
+  hostIdFromProof: true,
+  prepare: (ctx) => prepareEc2Join({ tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, hostId: ctx.hostId }),
+};

@@ -9,6 +9,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signingRegionForHost, stsHostForRegion } from '../../api/join/iam/sts-endpoints';
 import { CHALLENGE_HEADER, GET_CALLER_IDENTITY_BODY } from '../../api/join/iam/sts-request';
+import type { HostProver } from './provers';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -95,3 +96,8 @@ export async function prepareIamJoin(opts: PrepareIamJoinOptions): Promise<{ pat
     },
   };
 }
+
+export const iamProver: HostProver = {
+  hostIdFromProof: false,
+  prepare: (ctx) => prepareIamJoin({ client: ctx.client, tokenName: ctx.tokenName, role: ctx.role, publicKeyPem: ctx.publicKeyPem, region: ctx.region }),
+};

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
-import { EVENT_TYPES, eventCode } from '../../api/audit/catalog';
-import { bundleSchema, eventSchema, schemaFiles } from '../../api/audit/schemas';
+import { eventCode, eventTypes } from '../../api/audit/catalog';
+import { bundleSchema, eventSchema, eventTypeTable, schemaFiles, withEventTypeTable } from '../../api/audit/schemas';
 import { REPO_ROOT } from '../support/server';
 
 const DOCS = path.join(REPO_ROOT, 'docs', 'audit-schemas');
@@ -16,11 +16,17 @@ test('docs/audit-schemas holds exactly the generated schemas (regenerate: npm ru
   for (const [name, text] of files) expect(`${name}: ${fs.readFileSync(path.join(DOCS, name), 'utf8')}`).toBe(`${name}: ${text}`);
 });
 
+test('docs/audit.md carries the generated table of event types and codes (npm run gen:audit-schemas)', () => {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'audit.md'), 'utf8');
+  expect(doc).toContain(`<!-- audit-event-types -->\n${eventTypeTable()}\n<!-- /audit-event-types -->`);
+  expect(withEventTypeTable(doc)).toBe(doc);
+});
+
 test('event codes are unique, well formed, and name the outcome', () => {
-  const codes = EVENT_TYPES.flatMap((t) => [t.accepted, t.refused]).filter((c): c is string => c !== undefined);
+  const codes = eventTypes().flatMap((t) => [t.accepted, t.refused]).filter((c): c is string => c !== undefined);
   expect(new Set(codes).size).toBe(codes.length);
   for (const c of codes) expect(c).toMatch(/^J[A-Z]\d{3}[IW]$/);
-  for (const t of EVENT_TYPES) {
+  for (const t of eventTypes()) {
     if (t.accepted) expect(eventCode(t.type, true)).toMatch(/I$/);
     if (t.refused) expect(eventCode(t.type, false)).toMatch(/W$/);
   }
@@ -30,7 +36,7 @@ test('event codes are unique, well formed, and name the outcome', () => {
 test('every schema compiles under strict draft 2020-12, and holds its type to its outcomes', () => {
   const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
   const bundle = ajv.compile(bundleSchema());
-  for (const t of EVENT_TYPES) {
+  for (const t of eventTypes()) {
     const one = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(eventSchema(t));
     const base = { id: 7, time: '2026-12-04T03:00:00.123Z', type: t.type, tokenName: 'ec2-token', hostId: 'h', remoteAddr: '10.0.0.1' };
     if (t.accepted) {
@@ -51,7 +57,7 @@ test('every schema compiles under strict draft 2020-12, and holds its type to it
 
 test('join details: the fields written today and the identity and per-rule results both validate; blobs do not', () => {
   const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
-  const ec2 = ajv.compile(eventSchema(EVENT_TYPES.find((t) => t.type === 'join.ec2')!));
+  const ec2 = ajv.compile(eventSchema(eventTypes().find((t) => t.type === 'join.ec2')!));
   const base = { id: 1, time: '2026-12-04T03:00:00Z', type: 'join.ec2', eventCode: 'JJ002W', success: false, code: 'ec2_rule_mismatch' };
   expect(ec2({ ...base, details: { role: 'Node', account: '111111111111', region: 'eu-west-1', instance_id: 'i-0abc', pending_time: '2026-12-04T02:59:00Z' } })).toBe(true);
   const rules = Array.from({ length: 16 }, (_, index) => ({ index, matched: false, failures: [`aws_regions [us-west-1] does not include eu-west-1`] }));

@@ -3,6 +3,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { joinMethodModules } from '../../api/join/methods';
+import { refusalReference } from '../../api/join/refusal-reference';
 import { REFUSALS, refusalTable, refusalsFor, type RefusalScope } from '../../api/join/refusals';
 import { openApiDocument } from '../../api/server/openapi';
 
@@ -19,6 +21,10 @@ test.each([
   expect(m![1]).toBe(refusalTable(scope));
 });
 
+test('docs/refusals.md is the reference the registry makes, a section per join method (npm run docs:refusals)', () => {
+  expect(read('docs/refusals.md')).toBe(refusalReference());
+});
+
 test('every code in a docs table or in the README is registered, with the status the registry gives', () => {
   for (const file of ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]) {
     for (const m of read(file).matchAll(/^\| `([a-z0-9_]+)` \| (\d{3}) \|/gm)) {
@@ -29,8 +35,8 @@ test('every code in a docs table or in the README is registered, with the status
 
 test('the OpenAPI document lists each method\'s codes from the registry', () => {
   const doc = openApiDocument('test') as { paths: Record<string, { post: { 'x-refusal-codes': Record<string, unknown> } }>; 'x-refusal-codes': Record<string, unknown> };
-  for (const scope of ['token', 'ec2', 'iam'] as const) {
-    expect(doc.paths[`/v1/join/${scope}`].post['x-refusal-codes']).toEqual(refusalsFor(scope));
+  for (const { method } of joinMethodModules()) {
+    expect(doc.paths[`/v1/join/${method}`].post['x-refusal-codes']).toEqual(refusalsFor(method));
   }
   expect(doc.paths['/v1/renew'].post['x-refusal-codes']).toEqual(refusalsFor('renew'));
 });

@@ -160,7 +160,12 @@ export async function confirmInstanceRunning(svc: JoinServices, token: Provision
 
 export const ec2Method: JoinMethodModule<Ec2Proof, Ec2Identity> = {
   method: 'ec2',
-  fields: ['iid', 'host_id'],
+  summary: 'Join with a signed EC2 instance identity document',
+  fields: {
+    iid: { type: 'string', required: true, description: 'the rsa2048 instance identity document (PKCS#7) as IMDS gives it' },
+    host_id: { type: 'string', required: false, description: '<accountId>-<instanceId> of the document, when the host states it' },
+  },
+  eventCodes: { accepted: 'JJ002I', refused: 'JJ002W', meaning: 'an EC2 instance joined (or was refused) with its signed instance identity document' },
   readProof(body) {
     if (body.host_id !== undefined && (typeof body.host_id !== 'string' || body.host_id.length === 0 || body.host_id.length > 128)) {
       throw badJoinRequest('invalid_request', 'host_id, when given, must be a non-empty string of at most 128 characters (<accountId>-<instanceId>)');

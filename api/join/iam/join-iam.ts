@@ -73,7 +73,17 @@ export function iamFacts(caller: CallerIdentity, org: OrganizationFacts | undefi
 
 export const iamMethod: JoinMethodModule<IamProof, IamIdentity> = {
   method: 'iam',
-  fields: ['challenge', 'sts_request'],
+  summary: 'Join with a pre-signed sts:GetCallerIdentity request',
+  fields: {
+    challenge: { type: 'string', required: true, description: 'from POST /v1/join/iam/challenge, signed in X-Teleport-Challenge' },
+    sts_request: { type: 'object', required: true, description: '{method, url, headers: [[name, value], ...], body}: the signed request the server forwards to STS' },
+  },
+  eventCodes: { accepted: 'JJ003I', refused: 'JJ003W', meaning: 'an AWS identity joined (or was refused) with a signed sts:GetCallerIdentity request' },
+  challenge: {
+    summary: 'Get a single-use challenge for an IAM join',
+    exhausted: 'Too many join requests from this address (rate_limited), or too many challenges outstanding cluster-wide (iam_challenges_exhausted); both send Retry-After',
+    issue: (svc) => issueIamChallenge(svc),
+  },
   readProof(body) {
     if (body.challenge === undefined || body.challenge === '') {
       throw iamRefusal('iam_challenge_missing', 'challenge is required: fetch one from POST /v1/join/iam/challenge and sign it in the X-Teleport-Challenge header');

@@ -1,12 +1,11 @@
-// Public join endpoints: POST /v1/join/<method> for each module of api/join/methods.ts, and the
-// IAM challenge. The pipeline (api/join/pipeline.ts) checks, admits and audits; this file only
+// Public join endpoints: POST /v1/join/<method> for each module of api/join/methods.ts, and
+// POST /v1/join/<method>/challenge for the methods with a challenge (iam). The pipeline (api/join/pipeline.ts) checks, admits and audits; this file only
 // turns its outcome into an HTTP answer and counts it.
 
 import { Router } from 'express';
 import type { JoinServices } from '../../join/admit';
 import { JoinError } from '../../join/errors';
-import { issueIamChallenge } from '../../join/iam/join-iam';
-import { JOIN_METHOD_MODULES } from '../../join/methods';
+import { joinMethodModules } from '../../join/methods';
 import { runJoin } from '../../join/pipeline';
 import { parseBody } from '../body';
 import { clientAddress } from '../client-address';
@@ -17,18 +16,20 @@ import { retryAfterFrom } from '../rate-limit';
 export function joinRoutes(svc: JoinServices, metrics: Metrics): Router {
   const router = Router();
   router.use(parseBody({ yaml: false }));
-  // A fresh single-use challenge for the iam method (stored, so any replica can verify it).
-  router.post('/iam/challenge', async (_req, res) => {
-    try {
-      res.status(200).json(await issueIamChallenge(svc));
-    } catch (e) {
-      retryAfterFrom(res, e);
-      throw e;
-    }
-  });
-
-  for (const mod of Object.values(JOIN_METHOD_MODULES)) {
+  for (const mod of joinMethodModules()) {
     const method = mod.method;
+    // A fresh single-use challenge, for the methods that bind one into their proof (iam; stored, so any replica can verify it).
+    const challenge = mod.challenge;
+    if (challenge) {
+      router.post(`/${method}/challenge`, async (_req, res) => {
+        try {
+          res.status(200).json(await challenge.issue(svc));
+        } catch (e) {
+          retryAfterFrom(res, e);
+          throw e;
+        }
+      });
+    }
     router.post(`/${method}`, async (req, res) => {
       try {
         const result = await runJoin(svc, mod, req.body, { remoteAddr: clientAddress(req, svc.config.trustProxy) });
