@@ -59,12 +59,26 @@ const EC_ALGORITHMS: Record<string, Buffer> = {
 const RSA_ALGORITHM = seq(oid('1.2.840.113549.1.1.1'), Buffer.from([0x05, 0x00]));
 const ED25519_ALGORITHM = seq(oid('1.3.101.112'));
 
+// A KeyObject never changes, so its encoding is kept with it: a join asks for the agent key's
+// SPKI twice (the CA-key check, then the certificate), and the CA's key is asked on every join.
+const spkiCache = new WeakMap<KeyObject, Buffer>();
+
 /**
- * The key's SubjectPublicKeyInfo. Exporting a JWK is an order of magnitude cheaper than OpenSSL 3's
- * SPKI encoder (about 25 µs against 450 µs here), so the accepted key types are written from it,
- * exactly as OpenSSL writes them; anything else goes through the encoder.
+ * The key's SubjectPublicKeyInfo (shared: callers must not modify it). Exporting a JWK is an order
+ * of magnitude cheaper than OpenSSL 3's SPKI encoder (about 25 µs against 450 µs here), so the
+ * accepted key types are written from it, exactly as OpenSSL writes them; anything else goes
+ * through the encoder.
  */
 export function spkiDer(key: KeyObject): Buffer {
+  let der = spkiCache.get(key);
+  if (!der) {
+    der = encodeSpki(key);
+    spkiCache.set(key, der);
+  }
+  return der;
+}
+
+function encodeSpki(key: KeyObject): Buffer {
   const type = key.asymmetricKeyType;
   if (type === 'ec' || type === 'ed25519' || type === 'rsa') {
     const jwk = key.export({ format: 'jwk' });
