@@ -182,24 +182,30 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         };
         const { host_id: _key, ...replaced } = row;
         await db.transaction().execute(async (tx) => {
-          // What the row was decides which count moves (none when a lapsed host re-joins).
-          const before = await tx.selectFrom('nodes').select('removed_at').where('host_id', '=', node.hostId).executeTakeFirst();
-          // One conditional upsert decides: a live row stays and no row changes; a removed or
-          // lapsed row is replaced. Concurrent joiners serialise on the row, and the loser sees
-          // the winner's fresh expiry, so exactly one replaces it.
-          const r = await tx
+          // A host's first join, the common case, is one insert. A host with a row already keeps it
+          // when it is live; a removed row is replaced and leaves the removed count, a lapsed one is
+          // replaced and no count moves. Each step is one conditional statement, so concurrent
+          // joiners serialise on the row and the loser sees the winner's fresh expiry.
+          const inserted = await tx
             .insertInto('nodes')
             .values(row)
-            .onConflict((oc) =>
-              oc
-                .column('host_id')
-                .doUpdateSet(replaced)
-                .where((eb) => eb.or([eb('nodes.removed_at', 'is not', null), eb('nodes.cert_not_after', 'is', null), eb('nodes.cert_not_after', '<=', t)])),
-            )
+            .onConflict((oc) => oc.column('host_id').doNothing())
             .executeTakeFirst();
-          if (Number(r.numInsertedOrUpdatedRows ?? 0) !== 1) throw new AlreadyExistsError(`node ${node.hostId}`);
-          if (!before) await bump(tx, 'nodes', 1);
-          else if (before.removed_at !== null) await bump(tx, 'nodes_removed', -1);
+          if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
+            await bump(tx, 'nodes', 1);
+          } else {
+            const replace = tx.updateTable('nodes').set(replaced).where('host_id', '=', node.hostId);
+            const removed = await replace.where('removed_at', 'is not', null).executeTakeFirst();
+            if (Number(removed.numUpdatedRows) === 1) {
+              await bump(tx, 'nodes_removed', -1);
+            } else {
+              const lapsed = await replace
+                .where('removed_at', 'is', null)
+                .where((eb) => eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', t)]))
+                .executeTakeFirst();
+              if (Number(lapsed.numUpdatedRows) !== 1) throw new AlreadyExistsError(`node ${node.hostId}`);
+            }
+          }
           await tx.insertInto('host_certificates').values({ serial, host_id: node.hostId, issued_at: node.joinedAt, not_after: node.certNotAfter, revoked_at: null }).execute();
           if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
         });
