@@ -45,6 +45,8 @@ export interface VerifiedIdentity {
   hostId?: string;
   /** Stored on the node row. */
   attributes: Record<string, string>;
+  /** Inventory labels from a verified source (ec2: the instance's tags as `aws/<Key>`), set by confirm. */
+  labels?: Record<string, string>;
 }
 
 export interface JoinMethodModule<Proof = unknown, Identity extends VerifiedIdentity = VerifiedIdentity> {
