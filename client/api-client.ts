@@ -353,9 +353,9 @@ export class JoineryClient {
    * Renews the host certificate presented as this client's TLS client certificate; with a
    * public key, the new certificate is for that key (rotation).
    */
-  renew(publicKeyPem?: string, opts: RequestOptions = {}): Promise<IssuedCertificate> {
+  renew(publicKeyPem?: string, opts: RequestOptions = {}, report: { agent_version?: string; hostname?: string } = {}): Promise<IssuedCertificate> {
     if (!this.opts.clientCert) throw new Error('renewal needs the host certificate and key as the client certificate');
-    return this.request('POST', '/v1/renew', publicKeyPem ? { public_key: publicKeyPem } : {}, opts);
+    return this.request('POST', '/v1/renew', { ...(publicKeyPem ? { public_key: publicKeyPem } : {}), ...report }, opts);
   }
 }
 
