@@ -61,8 +61,8 @@ export function lockMatches(lock: LockRecord, s: LockSubject): boolean {
 }
 
 /** How a lock reads in messages; a `token` lock's target may be a secret, so it is masked. */
-export function describeLock(lock: LockRecord): string {
-  const target = lock.kind === 'token' ? shownTokenName(lock.target) : lock.target;
+export function describeLock(lock: LockRecord, token?: { spec: { join_method: string } }): string {
+  const target = lock.kind === 'token' ? shownTokenName(lock.target, token) : lock.target;
   return `lock ${lock.id} (${lock.kind} ${JSON.stringify(target)}${lock.expiresAt ? `, until ${lock.expiresAt}` : ''})`;
 }
 
@@ -113,12 +113,15 @@ export function readLockRequest(body: unknown, id: string, now: Date): LockRecor
   return { id, kind: kind as LockTargetKind, target, ...(message ? { message } : {}), createdAt: now.toISOString(), ...(expiresAt ? { expiresAt } : {}) };
 }
 
-/** A lock as the API answers it (a `token` lock's target masked, as token names are in lists). */
-export function lockView(lock: LockRecord) {
+/**
+ * A lock as the API answers it. A `token` lock's target is masked, as token names are in lists,
+ * unless `token` is the stored token it names and that token's name is no secret.
+ */
+export function lockView(lock: LockRecord, token?: { spec: { join_method: string } }) {
   return {
     id: lock.id,
     kind: lock.kind,
-    target: lock.kind === 'token' ? shownTokenName(lock.target) : lock.target,
+    target: lock.kind === 'token' ? shownTokenName(lock.target, token) : lock.target,
     message: lock.message ?? null,
     created_at: lock.createdAt,
     expires_at: lock.expiresAt ?? null,

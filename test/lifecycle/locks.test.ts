@@ -161,6 +161,11 @@ test('a lock expires with its TTL; an account lock matches every instance of it;
   const r = await renew(s, host);
   expect(r.json().error.code).toBe('locked');
   await s.admin('DELETE', `/v1/locks/${tokenLock.id}`);
+  // An ec2 token's name is no secret: its lock shows it.
+  const ec2Lock = await s.admin<any>('POST', '/v1/locks', { kind: 'token', target: 'ec2-locks' });
+  expect(ec2Lock.target).toBe('ec2-locks');
+  expect((await s.admin<any>('GET', '/v1/locks')).locks.find((l: any) => l.id === ec2Lock.id).target).toBe('ec2-locks');
+  await s.admin('DELETE', `/v1/locks/${ec2Lock.id}`);
 });
 
 test('bad lock requests are 400s naming the field', async () => {
