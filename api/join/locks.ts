@@ -17,8 +17,8 @@ import { refuse } from './refusals';
 export const LOCK_KINDS: readonly LockTargetKind[] = ['host_id', 'instance_id', 'account', 'arn', 'token'];
 
 /**
- * Active locks a join or renewal reads (all of them: matching is in memory). Creation is refused
- * beyond this many, so no active lock is ever left unread.
+ * Active locks at most (creation is refused beyond). Exact locks are found by index whatever their
+ * number; the bound keeps the ARN globs a join matches in memory few.
  */
 export const MAX_ACTIVE_LOCKS = 1000;
 export const MAX_LOCK_MESSAGE = 256;
@@ -66,9 +66,17 @@ export function describeLock(lock: LockRecord, token?: { spec: { join_method: st
   return `lock ${lock.id} (${lock.kind} ${JSON.stringify(target)}${lock.expiresAt ? `, until ${lock.expiresAt}` : ''})`;
 }
 
-/** Refuses with `locked` when an active lock matches; its message is the lock's own. */
+/**
+ * Refuses with `locked` when an active lock matches; its message is the lock's own. Exact targets
+ * are looked up by index, so none is missed however many locks exist; ARN globs are matched here.
+ */
 export async function refuseIfLocked(store: Store, subject: LockSubject, now: Date): Promise<void> {
-  const locks = await store.locks.active(now, MAX_ACTIVE_LOCKS);
+  const exact: { kind: LockTargetKind; target: string }[] = [];
+  if (subject.hostId !== undefined) exact.push({ kind: 'host_id', target: subject.hostId });
+  if (subject.instanceId !== undefined) exact.push({ kind: 'instance_id', target: subject.instanceId });
+  if (subject.account !== undefined) exact.push({ kind: 'account', target: subject.account });
+  if (subject.token !== undefined) exact.push({ kind: 'token', target: subject.token });
+  const locks = await store.locks.candidates(exact, subject.arn !== undefined, now, MAX_ACTIVE_LOCKS);
   const lock = locks.find((l) => lockMatches(l, subject));
   if (!lock) return;
   const err = refuse('locked', lock.message ? `locked: ${lock.message}` : 'locked by the cluster operator');

@@ -479,6 +479,18 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       async active(at, atMost) {
         return (await db.selectFrom('locks').selectAll().where(unexpiredLock(at)).orderBy('id').limit(Math.max(1, atMost)).execute()).map(rowToLock);
       },
+      async candidates(exact, arns, at, atMost) {
+        if (exact.length === 0 && !arns) return [];
+        const rows = await db
+          .selectFrom('locks')
+          .selectAll()
+          .where(unexpiredLock(at))
+          .where((eb) => eb.or([...exact.map((e) => eb.and([eb('kind', '=', e.kind), eb('target', '=', e.target)])), ...(arns ? [eb('kind', '=', 'arn')] : [])]))
+          .orderBy('id')
+          .limit(Math.max(1, atMost) + exact.length)
+          .execute();
+        return rows.map(rowToLock);
+      },
       async create(lock, at, audit) {
         const t = at.toISOString();
         return db.transaction().execute(async (tx) => {

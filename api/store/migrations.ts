@@ -199,6 +199,8 @@ const SCHEMA_MIGRATIONS: SchemaMigration[] = [
         expires_at TEXT
       )`.execute(db);
       await sql`CREATE INDEX locks_expires_at ON locks (expires_at)`.execute(db);
+      // Joins and renewals look up the locks of their own host, instance, account and token.
+      await sql`CREATE INDEX locks_kind_target ON locks (kind, target)`.execute(db);
     },
   },
 ];

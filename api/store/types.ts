@@ -66,8 +66,14 @@ export interface LockRecord {
 export interface LockStore {
   /** Unexpired locks, ordered by id, keyset paged. */
   list(opts: ListOptions, now: Date): Promise<ListPage<LockRecord>>;
-  /** Locks unexpired at `now`, at most `atMost` (the matching set every join and renewal reads). */
+  /** Locks unexpired at `now`, at most `atMost`, ordered by id. */
   active(now: Date, atMost: number): Promise<LockRecord[]>;
+  /**
+   * What a join or renewal reads: the unexpired locks whose exact target (host_id, instance_id,
+   * account, token) is one of `exact`'s, read by the (kind, target) index, and, when `arns` is
+   * set, every unexpired `arn` lock (globs are matched by the caller), at most `atMost` of those.
+   */
+  candidates(exact: { kind: LockTargetKind; target: string }[], arns: boolean, now: Date, atMost: number): Promise<LockRecord[]>;
   /**
    * Creates the lock and, in its transaction, revokes the unexpired certificates of the hosts it
    * matches (bumping the CRL revision when any were). Returns how many certificates it revoked.

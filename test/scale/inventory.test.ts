@@ -154,6 +154,11 @@ describe.each(backends)('%s: filters and paging', (_name, open) => {
     expect(await store.locks.create({ id: 'l3', kind: 'host_id', target: 'nobody', createdAt: T0.toISOString(), expiresAt: new Date(T0.getTime() + HOUR).toISOString() }, T0, audit)).toBe(0);
     expect(await store.nodes.crlRevision()).toBe(rev0 + 2);
     expect((await store.locks.active(T0, 10)).map((l) => l.id)).toEqual(['l1', 'l2', 'l3']);
+    // A join reads its own exact targets by index, and the ARN globs.
+    expect((await store.locks.candidates([{ kind: 'account', target: '123456789012' }], false, T0, 10)).map((l) => l.id)).toEqual(['l1']);
+    expect((await store.locks.candidates([{ kind: 'host_id', target: 'nobody' }], true, T0, 10)).map((l) => l.id)).toEqual(['l2', 'l3']);
+    expect(await store.locks.candidates([{ kind: 'token', target: '123456789012' }], false, T0, 10)).toEqual([]);
+    expect(await store.locks.candidates([], false, T0, 10)).toEqual([]);
     const later = new Date(T0.getTime() + 2 * HOUR);
     expect((await store.locks.active(later, 10)).map((l) => l.id)).toEqual(['l1', 'l2']);
     expect((await store.locks.pruneExpired(later, 10)).map((l) => l.id)).toEqual(['l3']);
