@@ -142,6 +142,20 @@ describe.each(backends)('%s: filters and paging', (_name, open) => {
     expect(h.labels).toEqual({ 'aws/Odd%_': 'x"y', 'aws/Team': 'payments' });
   });
 
+  test('pruning deletes hosts removed or lapsed before the window with their certificates, keeps counts, and keeps a host that re-joined', async () => {
+    const old = new Date(T0.getTime() - 60 * DAY);
+    for (let i = 0; i < 5; i++) await store.nodes.insert(host(i, { joinedAt: old.toISOString(), certNotAfter: new Date(old.getTime() + HOUR).toISOString() }), old);
+    await store.nodes.remove('h000', new Date(old.getTime() + 60_000));
+    // h001 lapsed long ago but joined again now: it stays.
+    await store.nodes.insert(host(1, { certSerial: 'abc1' }), T0);
+    await store.nodes.insert(host(9), T0);
+    expect(await pruneHosts(store, RETENTION, T0, 2)).toBe(4);
+    const left = (await store.nodes.list({ limit: 100 })).items.map((n) => n.hostId);
+    expect(left).toEqual(['h001', 'h009']);
+    expect(await store.nodes.countByStatus(T0)).toEqual({ active: 2, expired: 0, removed: 0 });
+    expect(await store.nodes.certificate((0x5000 + 2).toString(16))).toBeUndefined();
+  });
+
   test('a lock revokes the matched hosts\' unexpired certificates and moves the CRL revision; an ARN glob matches as LIKE', async () => {
     for (let i = 0; i < 6; i++) await store.nodes.insert(host(i), T0);
     await store.nodes.insert({ ...host(50), attributes: { account: '210987654321', arn: 'arn:aws:sts::210987654321:assumed-role/ci_role/x' }, joinMethod: 'iam' }, T0);
