@@ -137,7 +137,11 @@ export async function tokensRm(p: Parsed): Promise<number> {
 }
 
 export async function nodesLs(p: Parsed): Promise<number> {
-  await printPages(adminClient(p).nodePages(), formatOf(p, 'text'), NODE_TABLE);
+  const label = str(p, 'label');
+  const labels = label === undefined ? undefined : label.split(',').filter(Boolean);
+  if (labels?.some((l) => l.indexOf('=') <= 0)) throw new UsageError('--label takes KEY=VALUE pairs, comma-separated (aws/Team=payments)');
+  const filter = { status: str(p, 'status'), method: str(p, 'method'), token: str(p, 'token'), stale: str(p, 'stale'), labels };
+  await printPages(adminClient(p).nodePages(undefined, filter), formatOf(p, 'text'), NODE_TABLE);
   return 0;
 }
 

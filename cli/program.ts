@@ -12,6 +12,15 @@ import { CONNECTION_FLAGS, formatFlag } from './common';
 import { hintArguments } from './completion';
 import { JOIN_FLAGS } from './join';
 
+/** The inventory's filters, as GET /v1/nodes takes them. */
+const NODES_LS_FLAGS: FlagSpec = {
+  status: { kind: 'string', arg: '<status>', choices: ['active', 'expired', 'removed'], help: 'only hosts of this status' },
+  method: { kind: 'string', arg: '<method>', choices: ['token', 'ec2', 'iam'], help: 'only hosts that joined with this method' },
+  token: { kind: 'string', arg: '<name>', help: 'only hosts that joined with this token' },
+  label: { kind: 'string', arg: '<k=v,...>', help: 'only hosts with every one of these labels (aws/Team=payments)' },
+  stale: { kind: 'string', arg: '<duration>', help: 'only hosts last seen longer ago than this (1h, 30m)' },
+};
+
 type Handler = (p: Parsed) => Promise<number>;
 
 const AFTER_HELP = `
@@ -115,10 +124,25 @@ export function buildProgram(): Program {
   }, async () => (await import('./tokens-test')).tokensTest, [new Argument('[name]', 'the token (default: every token of the proof\'s method)')]);
 
   const nodes = group('nodes', 'joined hosts: ls, rm');
-  leaf(nodes, 'ls', 'list joined hosts with status, token (masked), renewal and certificate', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).nodesLs);
+  leaf(nodes, 'ls', 'list joined hosts: status, last seen, agent, verified identity, labels, certificate', { ...NODES_LS_FLAGS, ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).nodesLs);
   leaf(nodes, 'rm', 'remove a host: its renewals are refused, its certificates revoked, and it may join again', CONNECTION_FLAGS, async () => (await admin()).nodesRm, [
     new Argument('<host_id>', 'the host'),
   ]);
+
+  const locks = group('locks', 'keep hosts out: joins and renewals refused, certificates revoked: add, ls, rm');
+  leaf(locks, 'add', 'lock a host, instance, account, ARN pattern or token (one of the target flags)', {
+    'host-id': { kind: 'string', arg: '<id>', help: 'a host ID' },
+    'instance-id': { kind: 'string', arg: '<id>', help: 'an EC2 instance ID (any account)' },
+    account: { kind: 'string', arg: '<id>', help: 'an AWS account ID (every ec2 and iam host of it)' },
+    arn: { kind: 'string', arg: '<glob>', help: 'an IAM ARN pattern (* any run, ? one character)' },
+    token: { kind: 'string', arg: '<name>', help: 'every host that joined, or joins, with this token' },
+    ttl: { kind: 'string', arg: '<duration>', help: 'expire after this long (24h, 90m); default: until removed' },
+    message: { kind: 'string', arg: '<text>', help: 'what a refused host is told (at most 256 characters)' },
+    ...format('text'),
+    ...CONNECTION_FLAGS,
+  }, async () => (await import('./locks')).locksAdd);
+  leaf(locks, 'ls', 'list the active locks', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await import('./locks')).locksLs);
+  leaf(locks, 'rm', 'remove a lock (the hosts may join again; revoked certificates stay revoked)', CONNECTION_FLAGS, async () => (await import('./locks')).locksRm, [new Argument('<id>', 'the lock')]);
 
   const audit = group('audit', 'the audit: every join attempt, renewal and admin change');
   leaf(audit, 'ls', 'list audit events, newest first, one line each (refusals with the reason, down to the allow rule)', { ...AUDIT_LS_FLAGS, ...format('text'), ...CONNECTION_FLAGS }, async () => (await import('./audit')).auditLs);

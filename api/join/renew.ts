@@ -6,7 +6,8 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { normalizeSerial } from '../store/migrations';
 import { ConflictError, NotFoundError, type AuditEvent } from '../store/types';
-import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
+import { AGENT_REPORT_FIELDS, parseAgentPublicKey, readAgentReport, type JoinResponse, type JoinServices } from './admit';
+import { refuseIfLocked, subjectOfNode } from './locks';
 import { refuseCaKey } from './public-key';
 import { JoinError, badJoinRequest } from './errors';
 import { refuse } from './refusals';
@@ -92,6 +93,8 @@ export async function renewHost(
   if (!found) throw untrusted(`the client certificate (serial ${presented.serialNumber.toLowerCase()}) was not issued to a host by this cluster`);
   const { certificate, node } = found;
   attempt.hostId = certificate.hostId;
+  // A lock refuses at once, and says so (its creation put the certificate on the CRL too).
+  if (node) await refuseIfLocked(svc.store, subjectOfNode(node), now);
   if (!node || node.removedAt || certificate.revokedAt) {
     throw refuse('node_removed', `host ${certificate.hostId} was removed${node?.removedAt ? ` at ${node.removedAt}` : ''}; its certificates are revoked, and it must join again to get a new identity`);
   }
@@ -108,8 +111,11 @@ export async function renewHost(
 
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw badJoinRequest('invalid_request', 'the request body must be a JSON object (or empty)');
   for (const key of Object.keys((body as Record<string, unknown> | undefined) ?? {})) {
-    if (key !== 'public_key') throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key.slice(0, 64))}; a renewal body may only carry public_key`);
+    if (key !== 'public_key' && !(AGENT_REPORT_FIELDS as readonly string[]).includes(key)) {
+      throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key.slice(0, 64))}; a renewal body may carry public_key, ${AGENT_REPORT_FIELDS.join(', ')}`);
+    }
   }
+  const report = readAgentReport((body as Record<string, unknown> | undefined) ?? {});
   const requested = (body as Record<string, unknown> | undefined)?.public_key;
   let publicKey: KeyObject = presented.publicKey;
   if (requested !== undefined) {
@@ -121,7 +127,7 @@ export async function renewHost(
   const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
   attempt.details.new_serial = issued.serial;
   try {
-    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt));
+    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt), report);
   } catch (e) {
     delete attempt.details.new_serial; // not issued after all: the refusal's audit event must not name it
     // Removed between the check above and the write: removal wins, the new certificate is dropped.

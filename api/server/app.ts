@@ -16,6 +16,7 @@ import { rateLimit } from './rate-limit';
 import { responseHeaders } from './response-headers';
 import { joinRoutes } from './routes/join';
 import { auditRoutes } from './routes/audit';
+import { lockRoutes } from './routes/locks';
 import { nodeRoutes } from './routes/nodes';
 import { crlRoutes, renewRoutes } from './routes/renew';
 import { tokenRoutes } from './routes/tokens';
@@ -82,6 +83,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   app.use(consoleRoutes({ svc, gate, sessions, adminOnly }));
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store, svc));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
+  app.use('/v1/locks', adminOnly, lockRoutes(svc.store, svc.now));
   app.use('/v1/audit', auditRoutes(svc.store, adminOnly, svc.now)); // admin, but for the public /schema
   app.use('/v1/join', rateLimit(svc.config), joinRoutes(svc, metrics));
   // Authenticated by the host's client certificate, checked in the route, not by the TLS layer.

@@ -12,6 +12,7 @@ import { UnsafePathError } from './host-files';
 import { IDENTITY_FILES, readIdentity, readIdentityFile, writeIdentity, type Identity, type Warn } from './identity';
 import { runOnRenew, type HookEvent } from './on-renew';
 import { DEFAULT_BACKOFF, isRetryable, renewalDue, retryDelay, type BackoffPolicy } from './schedule';
+import { agentReport } from './report';
 
 export interface AgentDeps {
   now: () => number;
@@ -152,7 +153,7 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
         // A new key each attempt would be wasted work; one per renewal is enough.
         const next = cfg.rotateKeys ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : undefined;
         const publicKeyPem = next ? (next.publicKey.export({ type: 'spki', format: 'pem' }) as string) : (createPublicKey(state.keyPem).export({ type: 'spki', format: 'pem' }) as string);
-        const answer = await client.renew(next ? publicKeyPem : undefined, { signal });
+        const answer = await client.renew(next ? publicKeyPem : undefined, { signal }, agentReport());
         return { answer, publicKeyPem, keyPem: next ? (next.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) : state.keyPem };
       },
       state.notAfter,

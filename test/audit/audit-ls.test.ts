@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { expireLocks } from '../../api/server/housekeeping';
 import { eventTypes } from '../../api/audit/catalog';
 import { bundleSchema, eventSchema } from '../../api/audit/schemas';
 import { runCli } from '../support/server';
@@ -52,6 +53,11 @@ beforeAll(async () => {
   });
   await s.admin('DELETE', '/v1/tokens/ec2-three-rules');
   await s.admin('DELETE', `/v1/nodes/${host}`);
+  // A lock's life: created, removed; another one expired by housekeeping.
+  const lock = await s.admin<{ id: string }>('POST', '/v1/locks', { kind: 'host_id', target: host, message: 'audit' });
+  await s.admin('DELETE', `/v1/locks/${lock.id}`);
+  await s.admin('POST', '/v1/locks', { kind: 'token', target: secret, ttl: '1m' });
+  await expireLocks(s.server.store, new Date(Date.now() + 3600_000));
   expect((await s.request('GET', '/v1/nodes', { headers: { authorization: 'Bearer not-the-credential' } })).status).toBe(401);
   // The web console's sign-in and sign-out.
   const signIn = await s.request('POST', '/console/api/session', { body: { credential: s.adminToken }, headers: { 'content-type': 'application/json' } });

@@ -312,6 +312,11 @@ describe('the node registry', () => {
       status: 'active',
       removed_at: null,
       attributes: {},
+      last_seen: expect.any(String),
+      agent_version: null,
+      hostname: null,
+      identity: {},
+      labels: {},
     });
     expect(listed.token_name).not.toContain(token.slice(0, token.length - 4));
     expect(listed.token_name).toMatch(/^\*+/);
