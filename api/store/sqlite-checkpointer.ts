@@ -8,21 +8,22 @@
 // the whole WAL is copied, the server's next write starts the WAL over from its beginning (and
 // journal_size_limit trims the file), so the WAL holds about what is written in `intervalMs`. Under writes that
 // never pause, the writer always finds a frame PASSIVE has not copied yet, never starts the WAL
-// over, and the file keeps growing (a worker's RESTART would have to win the write lock against
-// them, and starves). So past `maxWalPages` the worker asks the server's connection to checkpoint
-// with RESTART between two of its tasks: that copies only what PASSIVE left (the writes of about
-// one interval) and starts the WAL over, without waiting (busy_timeout 0: if the worker's own pass
-// holds the lock, the next interval asks again). That bounds the file at the cost of a short
-// checkpoint every `maxWalPages` pages under such a load, instead of a full one every 1,000.
+// over, and the file keeps growing. So past `maxWalPages` the worker repeats PASSIVE until little
+// is left to copy (each pass copies what was written during the one before, so they shorten), then
+// runs RESTART: it waits (busy_timeout) for a moment between two of the server's transactions,
+// copies the remaining frames while holding the write lock (a server write arriving then waits
+// that long, a few milliseconds) and makes the next write start the WAL over. That bounds the file
+// at the cost of one such wait every `maxWalPages` pages under such a load, instead of a full
+// checkpoint on the event loop every 1,000.
 // A reader that pins an old snapshot for long (none in the server: its reads are synchronous)
-// would hold the WAL too; RESTART then fails busy and is asked again.
+// would hold the WAL too; RESTART then answers busy and the next interval tries again.
 
 import { Worker } from 'node:worker_threads';
 
 export interface CheckpointOptions {
   /** How often the worker looks at the WAL's size (ms). */
   intervalMs?: number;
-  /** Past this many pages, the server's connection checkpoints with RESTART so the WAL starts over. */
+  /** Past this many pages, the worker checkpoints with RESTART so the WAL starts over. */
   maxWalPages?: number;
   /** The synchronous setting of the server's connection (the checkpoint syncs the database file). */
   synchronous?: 'NORMAL' | 'FULL';
@@ -88,8 +89,11 @@ function checkpointWorker(): void {
   const tick = (): void => {
     try {
       // Copies nothing (and syncs nothing) when every frame is already in the database.
-      const r = checkpoint('PASSIVE');
-      if (r.log >= d.maxWalPages) parentPort!.postMessage({ restart: true });
+      let r = checkpoint('PASSIVE');
+      // Past the bound, catch up with further passes while the writer runs ahead, then RESTART:
+      // it copies the little left and makes the next write start the WAL over.
+      for (let i = 0; i < 10 && r.log >= d.maxWalPages && r.log - r.checkpointed > 200; i++) r = checkpoint('PASSIVE');
+      if (r.log >= d.maxWalPages) checkpoint('RESTART');
     } catch (e) {
       // A busy or locked database is retried at the next tick; anything else is reported.
       const code = (e as { code?: string }).code ?? '';
@@ -111,7 +115,6 @@ export function startCheckpointer(
   driver: string,
   busyTimeoutMs: number,
   options: CheckpointOptions,
-  restart: () => CheckpointResult | undefined,
   warn: (m: string) => void = () => undefined,
 ): Checkpointer {
   const data: WorkerData = { ...checkpointOptions(options), file, driver, busyTimeoutMs };
@@ -122,12 +125,9 @@ export function startCheckpointer(
   const record = (r: CheckpointResult): void => {
     if (results.push(r) > 100) results.shift();
   };
-  worker.on('message', (m: CheckpointResult | { error: string } | { restart: true }) => {
+  worker.on('message', (m: CheckpointResult | { error: string }) => {
     if ('error' in m) warn(`WAL checkpoint: ${m.error}`);
-    else if ('restart' in m) {
-      const r = restart();
-      if (r) record(r);
-    } else record(m);
+    else record(m);
   });
   worker.on('error', (e) => warn(`WAL checkpoint worker: ${e.message}`));
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

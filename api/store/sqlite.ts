@@ -78,24 +78,6 @@ export interface SqliteOptions {
   checkpoint?: CheckpointOptions | false;
 }
 
-/**
- * The checkpoint the worker asks for when the WAL outgrew its bound (see sqlite-checkpointer.ts):
- * RESTART on the server's connection, never waiting for a lock. Inside an open transaction, or
- * while the worker's pass holds the checkpoint lock, it is skipped and asked for again.
- */
-function restartWal(database: InstanceType<typeof Database>): CheckpointResult | undefined {
-  if (database.inTransaction) return undefined;
-  database.pragma('busy_timeout = 0');
-  try {
-    const [r] = database.pragma('wal_checkpoint(RESTART)') as Omit<CheckpointResult, 'mode'>[];
-    return { mode: 'RESTART', ...r };
-  } catch {
-    return undefined;
-  } finally {
-    database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  }
-}
-
 export interface SqliteStore extends Store {
   /** The checkpoints the worker ran (the last 100), for tests and the bench. */
   checkpoints: readonly CheckpointResult[];
@@ -118,7 +100,7 @@ export async function openSqliteStore(file: string, opts: SqliteOptions = {}): P
   database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   await migrate(db, sqliteDialect);
-  const checkpointer = opts.checkpoint === false ? undefined : startCheckpointer(file, require.resolve(SQLITE_DRIVER), BUSY_TIMEOUT_MS, { synchronous, ...opts.checkpoint }, () => restartWal(database), warn);
+  const checkpointer = opts.checkpoint === false ? undefined : startCheckpointer(file, require.resolve(SQLITE_DRIVER), BUSY_TIMEOUT_MS, { synchronous, ...opts.checkpoint }, warn);
   // The worker's connection closes first, so the server's is the last and checkpoints the WAL
   // into the database as it closes.
   return Object.assign(

@@ -56,7 +56,7 @@ test('the worker checkpoints the WAL, so it is reused instead of growing', async
   expect(walPages(file)).toBeLessThan(unbounded / 2);
 });
 
-test('under writes that never pause, the WAL is bounded by a RESTART past maxWalPages', async () => {
+test('under writes that never pause, the worker bounds the WAL with a RESTART past maxWalPages', async () => {
   store = await openSqliteStore(file, { checkpoint: { intervalMs: 5, maxWalPages: 200 } });
   // No pause: the worker's checkpoints run while the writes go on.
   await write(store, 1500);
