@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database, { SQLITE_DRIVER } from './sqlite-driver';
 import { startCheckpointer, type CheckpointOptions, type CheckpointResult } from './sqlite-checkpointer';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
 import { createKyselyStore, migrate, type Db, type Dialect, type Tables } from './kysely-store';
 import type { Store } from './types';
 import { withStatementCache } from './statement-cache';
@@ -71,6 +71,27 @@ function protectDatabaseFiles(file: string, warn: (message: string) => void): vo
   }
 }
 
+/**
+ * Every transaction on the server's connection begins IMMEDIATE, as writeTx's do. A deferred one
+ * that reads and then writes must upgrade its read lock, and SQLite answers that with SQLITE_BUSY at
+ * once, without the busy handler, when another connection holds a WAL lock even for an instant:
+ * the checkpoint worker's does whenever it reads the WAL header while a commit is writing it.
+ * There is one connection, so transactions are serialised anyway; taking the write lock first
+ * costs nothing.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): SqliteDriver {
+    return new (class extends SqliteDriver {
+      override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+        await connection.executeQuery(CompiledQuery.raw('BEGIN IMMEDIATE'));
+      }
+    })(this.settings);
+  }
+}
+
 export interface SqliteOptions {
   warn?: (message: string) => void;
   synchronous?: 'normal' | 'full';
@@ -98,7 +119,7 @@ export async function openSqliteStore(file: string, opts: SqliteOptions = {}): P
   // No checkpoint inside this connection's commits: they run on the event loop.
   database.pragma('wal_autocheckpoint = 0');
   database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-  const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const db: Db = new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   await migrate(db, sqliteDialect);
   const checkpointer = opts.checkpoint === false ? undefined : startCheckpointer(file, require.resolve(SQLITE_DRIVER), BUSY_TIMEOUT_MS, { synchronous, ...opts.checkpoint }, warn);
   // The worker's connection closes first, so the server's is the last and checkpoints the WAL

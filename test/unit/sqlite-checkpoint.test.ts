@@ -78,3 +78,24 @@ test('closing the store stops the worker and its connection first, so the last c
     await again.close();
   }
 });
+
+test("transactions that read and then write never fail busy while the worker checkpoints (they begin IMMEDIATE)", async () => {
+  store = await openSqliteStore(file, { checkpoint: { intervalMs: 1 } });
+  const s = store;
+  const failures: string[] = [];
+  let next = 0;
+  // Joins as a server runs them: 16 at a time, each a node row and its audit event in one transaction.
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < 8000 && failures.length === 0) {
+        const i = next++;
+        const at = new Date();
+        const node = { hostId: `h${i}`, joinMethod: 'token', tokenName: 't', role: 'Node', joinedAt: at.toISOString(), certSerial: i.toString(16).padStart(8, '0'), certNotAfter: new Date(at.getTime() + 3600_000).toISOString(), attributes: { pad: 'x'.repeat(500) } };
+        await s.nodes.insert(node, at, { time: at.toISOString(), type: 'join.token', success: true, hostId: `h${i}` }).catch((e: { code?: string }) => failures.push(e.code ?? String(e)));
+        await new Promise((r) => setImmediate(r));
+      }
+    }),
+  );
+  expect(failures).toEqual([]);
+  expect(s.checkpoints.some((c) => c.log > 0)).toBe(true);
+});
