@@ -1,7 +1,7 @@
 // tctl-like admin commands: status, create, get, rm, tokens ls|rm, nodes ls|rm.
 
 import { fromKubernetesManifest, KUBERNETES_KIND } from '../schema/manifest';
-import { ApiError, type TokenResource } from '../client/api-client';
+import { ApiError, type NodeView, type TokenResource } from '../client/api-client';
 import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
 import { readStrictDocuments } from './documents';
@@ -94,14 +94,16 @@ export async function get(p: Parsed): Promise<number> {
     else printResources(list.map(tokenResource), format);
     return 0;
   }
-  let list = await adminClient(p).listNodes();
-  if (ref.name !== undefined) {
-    list = list.filter((n) => n.host_id === ref.name);
-    if (list.length === 0) throw new ApiError(404, 'not_found', `node "${ref.name}" not found`);
+  const client = adminClient(p);
+  if (ref.name === undefined) {
+    // The registry a page at a time, as `nodes ls` prints it (YAML as a stream of documents).
+    await printPages(client.nodePages(), format, NODE_TABLE, undefined, 'documents');
+    return 0;
   }
-  if (format === 'text') out(nodeTable(list));
-  else if (ref.name !== undefined) printValue(list[0], format);
-  else printResources(list, format);
+  // One read of the one host (a 404 names it).
+  const node = await client.request<NodeView>('GET', `/v1/nodes/${encodeURIComponent(ref.name)}`);
+  if (format === 'text') out(nodeTable([node]));
+  else printValue(node, format);
   return 0;
 }
 
