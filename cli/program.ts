@@ -67,6 +67,7 @@ export function buildProgram(): Program {
   leaf(root, 'serve', 'start the API (HTTPS; SQLite in the data directory, or PostgreSQL)', {
     'data-dir': { kind: 'string', arg: '<dir>', help: 'SQLite database, CA and generated admin credential (JOINERY_DATA_DIR; default ./data)' },
     listen: { kind: 'string', arg: '<host:port>', help: 'HTTPS listen address (JOINERY_LISTEN; default 127.0.0.1:3025)' },
+    'ca-key': { kind: 'string', arg: '<spec>', help: 'where the CA key is: file (default, <data-dir>/ca.key), file:<path>, awskms:<key id, alias or ARN>, pkcs11:<RFC 7512 URI> (JOINERY_CA_KEY)' },
   }, async () => (await import('./serve')).serve);
 
   leaf(root, 'status', 'cluster name, version, CA pin and storage', { ...format('text'), ...CONNECTION_FLAGS }, async () => (await admin()).status);

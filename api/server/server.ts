@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import pino, { type Logger } from 'pino';
 import { checkProxyEnvironment } from '../aws/egress-proxy';
 import { startAuditExport, type AuditExporter } from '../audit/exporter';
-import { ClusterCA } from '../ca/ca';
+import { ClusterCA, type OpenClusterCaOptions } from '../ca/ca';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
 import { buildJoinAws } from '../join/aws';
@@ -30,7 +30,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, opts: { log?: Logger; now?: () => Date } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  log?: Logger;
+  now?: () => Date;
+  /** Tests and stand-ins: the KMS client (and pacing) the CA signer uses. */
+  caSigner?: OpenClusterCaOptions['signer'];
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
   // The AWS clients and the EC2 trust store, once; a broken JOINERY_EC2_EXTRA_CERTS stops the
   // start with a clear message, not the first join with a 4xx.
@@ -45,8 +52,10 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config, { warn: (m) => log.warn(m) });
   let exporter: AuditExporter | undefined;
+  let ca: ClusterCA | undefined;
   try {
-    const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
+    ca = await ClusterCA.open({ dataDir: config.dataDir, clusterName: config.clusterName, store, key: config.caKey, setting: config.caKeySetting, signer: opts.caSigner });
+    log.info({ caKey: ca.signer.describe(), caPin: ca.pin }, 'cluster CA');
     const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);
     const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()), aws };
     const { app, metrics } = createApp(svc, admin, log);
@@ -118,11 +127,13 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
         });
         await exporter?.stop(); // the events of the last requests go out too
         await store.close();
+        await ca?.close();
       })());
     return { url, port, ca, store, admin, log, close };
   } catch (e) {
     await exporter?.stop().catch(() => undefined);
     await store.close();
+    await ca?.close().catch(() => undefined);
     throw e;
   }
 }
