@@ -121,6 +121,17 @@ export function buildProgram(): Program {
     new Argument('<host_id>', 'the host'),
   ]);
 
+  const ca = group('ca', 'the cluster CA: rotate');
+  leaf(ca, 'rotate', 'start a CA rotation, move it to a phase, or roll it back (docs/ca.md)', {
+    manual: { kind: 'boolean', help: 'step through the phases with --phase, one at a time (default: walk them, each lasting --grace)' },
+    phase: { kind: 'string', arg: '<phase>', help: 'move the rotation in progress to this phase: update_clients, update_servers, standby (or rollback)' },
+    grace: { kind: 'string', arg: '<duration>', help: 'how long each phase lasts without --manual, e.g. 48h (default: two host certificate lifetimes)' },
+    'new-key': { kind: 'string', arg: '<spec>', help: "the new CA's key: file:<path>, awskms:<key>, pkcs11:<URI> (default for a file CA: a new key file in the data directory)" },
+    rollback: { kind: 'boolean', help: 'return to the old CA (any phase before standby)' },
+    ...format('text'),
+    ...CONNECTION_FLAGS,
+  }, async () => (await admin()).caRotate);
+
   const audit = group('audit', 'the audit: every join attempt, renewal and admin change');
   leaf(audit, 'ls', 'list audit events, newest first, one line each (refusals with the reason, down to the allow rule)', { ...AUDIT_LS_FLAGS, ...format('text'), ...CONNECTION_FLAGS }, async () => (await import('./audit')).auditLs);
 

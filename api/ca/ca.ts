@@ -13,7 +13,7 @@ import { assembleCrl, crlTbs, encodeRevokedEntries, type CrlRequest, type Encode
 import { bitString, oid, seq, toPem } from './der';
 import { hostTbsCertificate, randomSerialHex, subjectDer, type HostCertificateRequest } from './host-certificate';
 import { serverTbsCertificate } from './server-certificate';
-import { openCaSigner, type CaKeySpec, type CaSigner, type OpenCaSignerOptions } from './signers';
+import { openCaSigner, parseCaKeySpec, type CaKeySpec, type CaSigner, type OpenCaSignerOptions } from './signers';
 import { createCaCertificate } from './signers/certificate';
 import { FileSigner } from './signers/file-signer';
 
@@ -122,6 +122,31 @@ export class ClusterCA {
       }
       const cn = /CN=([^,\n]+)/.exec(cert.subject)?.[1] ?? opts.clusterName;
       return new ClusterCA(cn, certPem, signer);
+    } catch (err) {
+      await signer.close();
+      throw err;
+    }
+  }
+
+  /** A CA a rotation recorded: its certificate, and its key opened from the record. */
+  static async fromRecord(record: { cert_pem: string; key: string }, opts: Pick<OpenClusterCaOptions, 'dataDir' | 'signer'>): Promise<ClusterCA> {
+    const signer = await openCaSigner(parseCaKeySpec(record.key, 'the CA key the rotation records'), { dataDir: opts.dataDir, ...opts.signer });
+    const cert = new NodeX509(record.cert_pem);
+    if (keyPin(cert.publicKey) !== keyPin(signer.publicKey)) {
+      await signer.close();
+      throw new Error(`the CA ${caPin(record.cert_pem)} the rotation records is not the key ${signer.describe()} (${keyPin(signer.publicKey)})`);
+    }
+    return new ClusterCA(/CN=([^,\n]+)/.exec(cert.subject)?.[1] ?? '', record.cert_pem, signer);
+  }
+
+  /** A new CA (a rotation's next one) for the key `opts.key` names, with a new certificate. */
+  static async create(opts: OpenClusterCaOptions): Promise<ClusterCA> {
+    const signer = await openCaSigner(opts.key ?? { kind: 'file' }, { dataDir: opts.dataDir, setting: opts.setting, ...opts.signer });
+    try {
+      const now = Date.now();
+      const generation = `rotated ${new Date(now).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+      const certPem = await createCaCertificate(signer, { clusterName: opts.clusterName, notBefore: new Date(now - 60_000), notAfter: new Date(now + CA_VALIDITY_MS), generation });
+      return new ClusterCA(opts.clusterName, certPem, signer);
     } catch (err) {
       await signer.close();
       throw err;

@@ -34,6 +34,8 @@ export interface RequestOptions {
   cert?: string;
   key?: string;
   headers?: Record<string, string>;
+  /** The CA certificates to trust instead of the CA of the server's start (after a CA rotation). */
+  ca?: string;
   /** The highest TLS version the client offers (TLS 1.2 clients still exist: Go, curl builds, proxies). */
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
@@ -53,7 +55,7 @@ export async function startLifecycleServer(env: Record<string, string> = {}, opt
   const now = () => new Date(Date.now() + offset);
   const server = await startServer(config, { log: pino({ level: 'silent' }), now, ...opts });
   const caPem = server.ca.certPem;
-  const request = (method: string, p: string, opts: RequestOptions = {}) => httpsRequest(`${server.url}${p}`, method, { ...opts, ca: caPem });
+  const request = (method: string, p: string, opts: RequestOptions = {}) => httpsRequest(`${server.url}${p}`, method, { ...opts, ca: opts.ca ?? caPem });
   return {
     server,
     url: server.url,
