@@ -194,6 +194,12 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
       if (cfg.method === 'token' && e instanceof ApiError && ['token_not_found', 'token_expired'].includes(e.code)) {
         throw new AgentStop(`${what}, and the join token is no longer valid (${e.code}): create a new token and set join_params.token_name (--token) to it`);
       }
+      // The configured pin no longer matches: the usual cause is a CA rotation while this host was away.
+      if (e instanceof ApiError && e.code === 'untrusted' && cfg.caPin) {
+        throw new AgentStop(
+          `${what}, and joining again failed: ${e.message}. If the cluster CA was rotated while this host was offline, set ca_pin (--ca-pin) to the new pin from \`joinery status\` (GET /v1/ca lists every trusted CA) and start the agent again`,
+        );
+      }
       throw e;
     }
   }

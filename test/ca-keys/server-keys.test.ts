@@ -8,35 +8,31 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { ClusterCA } from '../../api/ca/ca';
 import { openStore } from '../../api/store/open';
 import { loadConfig } from '../../api/config';
 import { joinWithToken, renew, startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
-import { startMoto, type Moto } from '../support/moto';
+import { startMotoKms, type MotoKms } from '../support/moto-kms';
 import { createSoftHsm, type SoftHsm } from './softhsm';
 
-let moto: Moto;
+let motoKms: MotoKms;
 let kms: KMSClient;
 let hsm: SoftHsm;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  kms = new KMSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials, maxAttempts: 1 });
+  motoKms = await startMotoKms();
+  kms = motoKms.kms;
   hsm = createSoftHsm();
   hsm.addKey({ label: 'ca-key', idHex: '0a01' });
   hsm.addKey({ label: 'other-key', idHex: '0a02' });
 });
 afterAll(async () => {
-  kms?.destroy();
-  await moto?.stop();
+  await motoKms?.stop();
   hsm?.remove();
 });
 
-async function kmsKey(): Promise<string> {
-  const out = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
-  return out.KeyMetadata!.KeyId!;
-}
+const kmsKey = async () => (await motoKms.createKey()).id;
 
 const secret = (label: string) => `${label}-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
 

@@ -7,28 +7,22 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import pino from 'pino';
 import { loadConfig } from '../../api/config';
 import { startServer } from '../../api/server/server';
 import { joinWithToken, startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
-import { startMoto, type Moto } from '../support/moto';
+import { startMotoKms, type MotoKms } from '../support/moto-kms';
 
 // api/version.ts reads package.json relative to dist/; from the sources that path does not exist.
 jest.mock('../../api/version', () => ({ VERSION: '0.0.0-test' }));
 jest.setTimeout(120_000);
 
-let moto: Moto;
-let kms: KMSClient;
+let motoKms: MotoKms;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  kms = new KMSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials, maxAttempts: 1 });
+  motoKms = await startMotoKms();
 });
-afterAll(async () => {
-  kms?.destroy();
-  await moto?.stop();
-});
+afterAll(() => motoKms?.stop());
 
 const auth = (s: LifecycleServer) => ({ authorization: `Bearer ${s.adminToken}` });
 
@@ -112,7 +106,8 @@ describe('the rotate API', () => {
 });
 
 test('a rotation onto a moto KMS key: after standby and a restart, the server signs with the KMS key, whatever JOINERY_CA_KEY says', async () => {
-  const key = (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+  const kms = motoKms.kms;
+  const key = (await motoKms.createKey()).id;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rotate-kms-'));
   const config = loadConfig({ dataDir, listen: '127.0.0.1:0' }, { JOINERY_CLUSTER_NAME: 'kms-move', JOINERY_ADMIN_TOKEN: 'kms-move-admin-token-0123456789' });
   const log = pino({ level: 'silent' });

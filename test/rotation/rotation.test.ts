@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { runAgent, abortableSleep } from '../../cli/agent/agent';
+import { runAgent, abortableSleep, EXIT_REFUSED } from '../../cli/agent/agent';
 import type { AgentConfig } from '../../cli/agent/config';
 import { startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
 
@@ -49,9 +49,12 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs = 60_000):
   }
 }
 
-/** Every agent renewed (wrote a new certificate) after `since`. */
-function allRenewedSince(since: number): () => boolean {
-  return () => agents.every((a) => a.lines.some((l) => l.t > since && /^renewed the certificate/.test(l.line)));
+/**
+ * Every agent renewed (wrote a new certificate) `times` times after `since`. Twice after a phase
+ * change: a renewal answered just after it may have been issued just before.
+ */
+function allRenewedSince(since: number, times = 1): () => boolean {
+  return () => agents.every((a) => a.lines.filter((l) => l.t > since && /^renewed the certificate/.test(l.line)).length >= times);
 }
 
 type View = { phase: string; cas: { pin: string; state: string; signs: string[]; certificate: string }[] };
@@ -79,7 +82,7 @@ async function rotate(body: Record<string, unknown>): Promise<View> {
 async function phase(body: Record<string, unknown>) {
   const since = Date.now();
   const view = await rotate(body);
-  await waitUntil(`every agent renewed in ${view.phase}`, allRenewedSince(since + 100));
+  await waitUntil(`every agent renewed twice in ${view.phase}`, allRenewedSince(since, 2));
   return view;
 }
 
@@ -150,6 +153,9 @@ test('through init, update_clients, update_servers and standby with no failed re
   const oldCa = s.caPem;
   const oldPin = (await admin<{ ca_pin: string }>('GET', '/v1/status')).ca_pin;
   const kept = onDisk(agents[0]);
+  // A host that goes offline now, with the old CA's certificate and bundle.
+  const offline = path.join(s.dataDir, 'offline');
+  fs.cpSync(agents[0].cfg.dataDir, offline, { recursive: true });
   const refusedBefore = await refusedRenewals();
 
   const init = await phase({ manual: true });
@@ -193,6 +199,13 @@ test('through init, update_clients, update_servers and standby with no failed re
   const byCa = await acceptedByCa();
   expect(byCa[newPin]).toBeGreaterThanOrEqual(3 * AGENTS);
   expect(byCa[oldPin]).toBeGreaterThanOrEqual(2 * AGENTS);
+
+  // The host that was offline through the whole rotation (its certificate expired meanwhile) says
+  // why it cannot come back and what to do.
+  const lines: string[] = [];
+  const code = await runAgent({ ...agents[0].cfg, dataDir: offline }, { once: true }, { now: Date.now, sleep: abortableSleep, log: (l) => lines.push(l), signal: new AbortController().signal });
+  expect(code).toBe(EXIT_REFUSED);
+  expect(lines.join('\n')).toMatch(/rotated while this host was offline.*(new pin|ca_pin)/);
 
   // A host that kept an old-CA certificate hears that the CA was rotated.
   const r = await s.request('POST', '/v1/renew', { cert: kept.certPem, key: kept.keyPem, ca: trusted });
