@@ -113,9 +113,13 @@ export function advance(state: RotationState, target: RotationPhase, now: Date):
   };
 }
 
+export function rotationInProgress(state: RotationState): RotationError {
+  return new RotationError('rotation_in_progress', `a rotation is already in phase ${state.phase}; move it on (--phase) or roll it back (--rollback) first`);
+}
+
 /** A rotation's first phase: `next` becomes trusted. */
 export function begin(state: RotationState, next: CaRecord, opts: { mode: 'manual' | 'auto'; graceMs: number }, now: Date): RotationState {
-  if (isRotating(state)) throw new RotationError('rotation_in_progress', `a rotation is already in phase ${state.phase}; move it on (--phase) or roll it back (--rollback) first`);
+  if (isRotating(state)) throw rotationInProgress(state);
   return { ...state, phase: 'init', next, mode: opts.mode, grace_ms: opts.graceMs, phase_started_at: now.toISOString() };
 }
 

@@ -17,6 +17,7 @@ import {
   nextPhase,
   parseRotationState,
   phaseEndsAt,
+  rotationInProgress,
   serverIssuerRecord,
   trustedRecords,
   type CaRecord,
@@ -209,7 +210,7 @@ export class CaTrust {
     } else {
       const graceMs = req.graceMs ?? 2 * this.opts.hostCertTtlMs;
       // Refused before a key is made: a second start must not leave a key file behind.
-      if (this.state.phase !== 'standby') begin(this.state, this.state.current, { mode: 'manual', graceMs }, now);
+      if (this.state.phase !== 'standby') throw rotationInProgress(this.state);
       const created = await this.createCa(req.newKey);
       try {
         next = begin(this.state, { cert_pem: created.certPem, key: created.key }, { mode: req.manual ? 'manual' : 'auto', graceMs }, now);
