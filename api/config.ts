@@ -3,12 +3,17 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAuditExport, type AuditExportTarget } from './audit/export-target';
+import { parseCaKeySpec, type CaKeySpec } from './ca/signers/spec';
 import { parseTrustProxy } from './server/client-address';
 import { parseGoDuration } from '../schema/duration';
 
 export interface ServerConfig {
-  /** Where the SQLite database, the CA key and the admin token file live. */
+  /** Where the SQLite database, the CA key (with the default `file`) and the admin token file live. */
   dataDir: string;
+  /** JOINERY_CA_KEY / `serve --ca-key`: where the CA key is (file, file:<path>, awskms:<key>, pkcs11:<URI>). */
+  caKey: CaKeySpec;
+  /** The setting caKey came from, for messages. */
+  caKeySetting: string;
   host: string;
   port: number;
   clusterName: string;
@@ -164,10 +169,13 @@ function hostCertTtlSeconds(value: string | undefined): number {
   return n;
 }
 
-export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(flags: { dataDir?: string; listen?: string; caKey?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const listen = parseListen(flags.listen ?? env.JOINERY_LISTEN ?? DEFAULT_LISTEN);
+  const caKeySetting = flags.caKey !== undefined ? '--ca-key' : 'JOINERY_CA_KEY';
   return {
     dataDir: path.resolve(flags.dataDir ?? env.JOINERY_DATA_DIR ?? './data'),
+    caKey: parseCaKeySpec(flags.caKey ?? env.JOINERY_CA_KEY, caKeySetting),
+    caKeySetting,
     host: listen.host,
     port: listen.port,
     clusterName: env.JOINERY_CLUSTER_NAME ? checkClusterName(env.JOINERY_CLUSTER_NAME) : defaultClusterName(),

@@ -112,6 +112,7 @@ export function buildProgram(): Program {
   leaf(root, 'serve', 'start the API (HTTPS; SQLite in the data directory, or PostgreSQL)', {
     'data-dir': { kind: 'string', arg: '<dir>', help: 'SQLite database, CA and generated admin credential (JOINERY_DATA_DIR; default ./data)' },
     listen: { kind: 'string', arg: '<host:port>', help: 'HTTPS listen address (JOINERY_LISTEN; default 127.0.0.1:3025)' },
+    'ca-key': { kind: 'string', arg: '<spec>', help: 'where the CA key is: file (default, <data-dir>/ca.key), file:<path>, awskms:<key id, alias or ARN>, pkcs11:<RFC 7512 URI> (JOINERY_CA_KEY)' },
   }, async () => (await import('./serve')).serve);
 
   leaf(root, 'status', 'cluster name, version, CA pin and storage', connected('text'), async () => (await admin()).status);
@@ -172,6 +173,15 @@ export function buildProgram(): Program {
   }), async () => (await import('./locks')).locksAdd);
   leaf(locks, 'ls', 'list the active locks', connected('text'), async () => (await import('./locks')).locksLs);
   leaf(locks, 'rm', 'remove a lock (the hosts may join again; revoked certificates stay revoked)', connected(), async () => (await import('./locks')).locksRm, [new Argument('<id>', 'the lock')]);
+
+  const ca = group('ca', 'the cluster CA: rotate');
+  leaf(ca, 'rotate', 'start a CA rotation, move it to a phase, or roll it back (docs/ca.md)', connected('text', {
+    manual: { kind: 'boolean', help: 'step through the phases with --phase, one at a time (default: walk them, each lasting --grace)' },
+    phase: { kind: 'string', arg: '<phase>', help: 'move the rotation in progress to this phase: update_clients, update_servers, standby (or rollback)' },
+    grace: { kind: 'string', arg: '<duration>', help: 'how long each phase lasts without --manual, e.g. 48h (default: two host certificate lifetimes)' },
+    'new-key': { kind: 'string', arg: '<spec>', help: "the new CA's key: file:<path>, awskms:<key>, pkcs11:<URI> (default for a file CA: a new key file in the data directory)" },
+    rollback: { kind: 'boolean', help: 'return to the old CA (any phase before standby)' },
+  }), async () => (await admin()).caRotate);
 
   const audit = group('audit', 'the audit: every join attempt, renewal and admin change');
   leaf(audit, 'ls', 'list audit events, newest first, one line each (refusals with the reason, down to the allow rule)', async () => ({ ...(await import('./audit')).AUDIT_LS_FLAGS, ...(await connected('text')()) }), async () => (await import('./audit')).auditLs);

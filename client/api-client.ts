@@ -139,6 +139,19 @@ export interface StatusView {
   ca_pin: string;
   storage: string;
   server_time: string;
+  /** The CA rotation (servers of this release and later). */
+  ca_rotation?: { phase: string; mode: string; phase_started_at: string; next_phase?: string; next_phase_at?: string };
+  trusted_cas?: { pin: string; state: string; signs: string[] }[];
+}
+
+/** GET /v1/ca and POST /v1/ca/rotate: the rotation and every trusted CA. */
+export interface CaRotationView {
+  phase: string;
+  mode: string;
+  phase_started_at: string;
+  next_phase?: string;
+  next_phase_at?: string;
+  cas: { pin: string; state: string; signs: string[]; not_after: string; certificate: string }[];
 }
 
 const MAX_RESPONSE = 16 * 1024 * 1024;
@@ -260,6 +273,11 @@ export class JoineryClient {
 
   status(): Promise<StatusView> {
     return this.request('GET', '/v1/status');
+  }
+
+  /** Starts a CA rotation, moves it to a phase, or rolls it back (admin). */
+  rotateCa(body: { phase?: string; rollback?: boolean; manual?: boolean; grace?: string; new_key?: string }): Promise<CaRotationView> {
+    return this.request('POST', '/v1/ca/rotate', body);
   }
   /** Every token, following the pages. */
   listTokens(): Promise<TokenResource[]> {

@@ -25,5 +25,6 @@ export const SERVER_EVENT_TYPES: readonly EventTypeInfo[] = [
   { type: 'lock.expire', accepted: 'JL003I', meaning: 'a lock reached its TTL and was deleted by housekeeping', details: 'lock' },
   { type: 'admin.auth', refused: 'JA001W', meaning: 'a request to an admin endpoint without a valid admin credential (the credential itself is never recorded)', details: 'none' },
   { type: 'admin.sign_in', accepted: 'JA002I', meaning: 'the web console was signed in to with the admin credential: a session began (a failed sign-in is admin.auth)', details: 'none' },
+  { type: 'ca.rotate', accepted: 'JC001I', meaning: 'an admin started a CA rotation, moved it to a phase or rolled it back (the message names the phase and the trusted CA pins); automatic phase changes are logged, not audited', details: 'none' },
   { type: 'admin.sign_out', accepted: 'JA003I', meaning: 'a web console session was signed out and ended on the server', details: 'none' },
 ];

@@ -8,6 +8,7 @@ import { isExpired, nameIsSecret, shownTokenName, type JoinMethod, type Provisio
 import { canonicalRole, grantedRole } from '../../schema/roles';
 import type { ServerConfig } from '../config';
 import type { ClusterCA } from '../ca/ca';
+import type { CaTrust } from '../ca/trust';
 import type { JoinAws } from './aws';
 import { isSafeText } from '../../schema/text-safety';
 import { AlreadyExistsError, nodeStatus, type AgentReport, type AuditEvent, type NodeRecord, type Store } from '../store/types';
@@ -18,7 +19,10 @@ import { refuse } from './refusals';
 /** What a join handler may use. `now` is injectable so tests can move the clock. */
 export interface JoinServices {
   store: Store;
-  ca: ClusterCA;
+  /** The CA that signs host certificates now (during a rotation, trust.hostIssuer). */
+  readonly ca: ClusterCA;
+  /** Every CA trusted now and the rotation's phase. */
+  trust: CaTrust;
   config: ServerConfig;
   log: Logger;
   now(): Date;
@@ -145,7 +149,7 @@ export async function admitHost(
   req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string>; labels?: Record<string, string>; report?: AgentReport },
   audit?: AuditEvent,
 ): Promise<JoinResponse> {
-  refuseCaKey(svc.ca, req.publicKey);
+  for (const ca of svc.trust.trusted) refuseCaKey(ca, req.publicKey);
   // The canonical role (requireJoinToken already checked the token grants it, Instance included).
   const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
   const now = svc.now();
@@ -173,5 +177,5 @@ export async function admitHost(
     if (e instanceof AlreadyExistsError) throw alreadyJoined(req.hostId);
     throw e;
   }
-  return { host_id: req.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
+  return { host_id: req.hostId, certificate: issued.certPem, ca_certificates: svc.trust.bundle(), expires_at: issued.notAfter.toISOString() };
 }

@@ -23,6 +23,10 @@ export const MAX_LIVE_CERTIFICATES_PER_HOST = 32;
 export interface RenewAttempt {
   hostId?: string;
   details: Record<string, unknown>;
+  /** The pin of the trusted CA that issued the presented certificate. */
+  issuerPin?: string;
+  /** The pin of the CA that issued the new certificate. */
+  issuedByPin?: string;
 }
 
 /**
@@ -52,9 +56,16 @@ export function checkPresented(svc: JoinServices, presented: Buffer | PresentedC
   }
   attempt.details.serial = cert.serialNumber.toLowerCase();
   attempt.details.issuer = cert.issuer.replace(/\n/g, ', ');
-  const ca = svc.ca.certificate;
-  const verified = !Buffer.isBuffer(presented) && presented.chainVerified;
-  if (!verified && (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))) {
+  const issuer = svc.trust.issuerOf(cert, !Buffer.isBuffer(presented) && presented.chainVerified);
+  if (issuer) attempt.issuerPin = issuer.pin;
+  if (!issuer) {
+    const retired = svc.trust.retiredIssuerPin(cert);
+    if (retired) {
+      throw untrusted(
+        `the client certificate was issued by the CA ${retired}, which this cluster no longer trusts: the cluster CA was rotated (it is now ${svc.trust.trusted.map((ca) => ca.pin).join(' and ')}); the host must join again`,
+      );
+    }
+    const ca = svc.ca.certificate;
     // The same name as this CA but another key: a host of another cluster of that name, or of a CA that was replaced.
     const sameName = cert.issuer === ca.subject;
     throw untrusted(
@@ -122,10 +133,12 @@ export async function renewHost(
     publicKey = parseAgentPublicKey(requested);
     attempt.details.key_rotated = true;
   }
-  refuseCaKey(svc.ca, publicKey);
+  for (const ca of svc.trust.trusted) refuseCaKey(ca, publicKey);
 
-  const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
+  const issuingCa = svc.ca;
+  const issued = await issuingCa.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
   attempt.details.new_serial = issued.serial;
+  attempt.issuedByPin = issuingCa.pin;
   try {
     await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt), report);
   } catch (e) {
@@ -136,5 +149,5 @@ export async function renewHost(
     if (e instanceof ConflictError) throw refuse('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
     throw e;
   }
-  return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
+  return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: svc.trust.bundle(), expires_at: issued.notAfter.toISOString() };
 }

@@ -17,6 +17,7 @@ import { responseHeaders } from './response-headers';
 import { joinRoutes } from './routes/join';
 import { auditRoutes } from './routes/audit';
 import { lockRoutes } from './routes/locks';
+import { caRoutes } from './routes/ca';
 import { nodeRoutes } from './routes/nodes';
 import { crlRoutes, renewRoutes } from './routes/renew';
 import { tokenRoutes } from './routes/tokens';
@@ -73,7 +74,17 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
     res.json(openApiDocument(VERSION));
   });
   app.get('/v1/status', (_req, res) => {
-    res.json({ cluster_name: svc.ca.clusterName, version: VERSION, ca_pin: svc.ca.pin, storage: svc.store.kind, server_time: svc.now().toISOString() });
+    // ca_pin: the CA the server's TLS certificate chains to, the one a first contact pins.
+    const rotation = svc.trust.view();
+    res.json({
+      cluster_name: svc.ca.clusterName,
+      version: VERSION,
+      ca_pin: svc.trust.serverIssuer.pin,
+      storage: svc.store.kind,
+      server_time: svc.now().toISOString(),
+      ca_rotation: { phase: rotation.phase, mode: rotation.mode, phase_started_at: rotation.phase_started_at, next_phase: rotation.next_phase, next_phase_at: rotation.next_phase_at },
+      trusted_cas: rotation.cas.map(({ pin, state, signs }) => ({ pin, state, signs })),
+    });
   });
 
   // One gate throttles the bearer check and the console's sign-in together.
@@ -89,6 +100,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   // Authenticated by the host's client certificate, checked in the route, not by the TLS layer.
   app.use('/v1/renew', rateLimit(svc.config), renewRoutes(svc, metrics));
   app.use('/v1/crl', crlRoutes(svc));
+  app.use('/v1/ca', caRoutes(svc, adminOnly));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

@@ -354,19 +354,48 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
       },
       '/v1/crl': {
         get: {
-          summary: 'Certificate revocation list of the cluster CA: serials of unexpired certificates of removed hosts. Public.',
+          summary: 'Certificate revocation list of the cluster CA: serials of unexpired certificates of removed hosts. Public. During a CA rotation each trusted CA signs its own: ca=<pin> picks one (GET /v1/ca lists them); without it, the CA that signs host certificates now.',
           parameters: [
             { name: 'format', in: 'query', schema: { type: 'string', enum: ['der', 'pem'], default: 'der' } },
+            { name: 'ca', in: 'query', required: false, schema: str, description: 'The pin (sha256:<hex>) of a trusted CA whose CRL to serve' },
             { name: 'If-None-Match', in: 'header', required: false, schema: str, description: 'The ETag of the copy held; 304 while the CRL is unchanged' },
           ],
           responses: {
             '200': {
               description: 'The CRL (served from a cache rebuilt on each removal and every half validity)',
-              headers: { ETag: { schema: str, description: 'Weak, W/"<CRL number in hex>-<format>"; the same on every replica for the same list' }, 'Cache-Control': { schema: str, description: 'public, max-age=60' } },
+              headers: { ETag: { schema: str, description: 'Weak, W/"<CRL number in hex>-<first 16 hex digits of the CA pin>-<format>"; the same on every replica for the same list and CA' }, 'Cache-Control': { schema: str, description: 'public, max-age=60' } },
               content: { 'application/pkix-crl': { schema: { type: 'string', format: 'binary' } }, 'application/x-pem-file': { schema: str } },
             },
             '304': { description: 'Not modified: the ETag in If-None-Match is current' },
             '400': errorResponse('Unknown format'),
+            '404': errorResponse('ca names no CA the cluster trusts (ca_not_trusted)'),
+          },
+        },
+      },
+      '/v1/ca': {
+        get: {
+          summary: 'Every CA the cluster trusts now, with its pin, its state (current, or next during a rotation), what it signs, and the rotation phase. Public.',
+          responses: { '200': { description: '{phase, mode, phase_started_at, next_phase?, next_phase_at?, cas: [{pin, state, signs, not_after, certificate}]}' } },
+        },
+      },
+      '/v1/ca/rotate': {
+        post: {
+          summary: 'Start a CA rotation (no phase: init with a new CA; manual, grace, new_key), move it to a phase, or roll it back (admin; docs/ca.md)',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: { phase: { type: 'string', enum: ['update_clients', 'update_servers', 'standby', 'rollback'] }, rollback: { type: 'boolean' }, manual: { type: 'boolean' }, grace: str, new_key: str },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'The rotation after the change (as GET /v1/ca)' },
+            '400': errorResponse('A malformed request, or a new key that cannot be used (invalid_new_key, new_key_required)'),
+            '409': errorResponse('A phase the rotation cannot move to from where it is (invalid_phase_transition), or a rotation already in progress (rotation_in_progress)'),
           },
         },
       },

@@ -468,6 +468,14 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       async set(key, value) {
         await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
       },
+      async compareAndSet(key, expected, value) {
+        if (expected === undefined) {
+          const r = await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+          return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+        }
+        const r = await db.updateTable('settings').set({ value }).where('key', '=', key).where('value', '=', expected).executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
+      },
     },
     locks: {
       async list(opts, at) {

@@ -291,6 +291,11 @@ export interface SettingsStore {
   /** Sets the key only if absent; returns the value now stored (first writer wins across replicas). */
   setIfAbsent(key: string, value: string): Promise<string>;
   set(key: string, value: string): Promise<void>;
+  /**
+   * Sets the key to `value` only if it holds `expected` (absent when undefined); whether it did.
+   * One replica wins a change both attempt (the CA rotation's phase).
+   */
+  compareAndSet(key: string, expected: string | undefined, value: string): Promise<boolean>;
 }
 
 /** A web console session (api/server/console/sessions.ts). The session ID itself is never stored. */

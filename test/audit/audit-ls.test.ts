@@ -65,6 +65,10 @@ beforeAll(async () => {
   const cookie = String((signIn.headers['set-cookie'] as string[])[0]).split(';')[0];
   const signOut = await s.request('DELETE', '/console/api/session', { headers: { cookie, 'x-csrf-token': signIn.json<{ csrf_token: string }>().csrf_token } });
   expect(signOut.status).toBe(204);
+  // A CA rotation started and rolled back: the CA is the first one again.
+  await s.admin('POST', '/v1/ca/rotate', { manual: true });
+  await s.admin('POST', '/v1/ca/rotate', { rollback: true });
+  await s.admin('POST', '/v1/ca/rotate', { phase: 'standby' });
 });
 afterAll(() => s?.stop());
 
