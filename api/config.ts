@@ -3,11 +3,17 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAuditExport, type AuditExportTarget } from './audit/export-target';
+import { parseCaKeySpec, type CaKeySpec } from './ca/signers/spec';
 import { parseTrustProxy } from './server/client-address';
+import { parseGoDuration } from '../schema/duration';
 
 export interface ServerConfig {
-  /** Where the SQLite database, the CA key and the admin token file live. */
+  /** Where the SQLite database, the CA key (with the default `file`) and the admin token file live. */
   dataDir: string;
+  /** JOINERY_CA_KEY / `serve --ca-key`: where the CA key is (file, file:<path>, awskms:<key>, pkcs11:<URI>). */
+  caKey: CaKeySpec;
+  /** The setting caKey came from, for messages. */
+  caKeySetting: string;
   host: string;
   port: number;
   clusterName: string;
@@ -46,6 +52,8 @@ export interface ServerConfig {
   auditRetentionDays: number;
   /** At most this many audit events are kept (the newest); 0 = no row limit. */
   auditMaxRows: number;
+  /** JOINERY_NODE_RETENTION: removed and lapsed hosts are deleted this long after (default 30d); 0 = kept. */
+  nodeRetentionMs: number;
   /** JOINERY_AUDIT_EXPORT: every audit event as a JSON line to a file or stdout; unset = no export. */
   auditExport?: AuditExportTarget;
   /** EC2: how long a join may wait through DescribeInstances pacing and AWS throttling before `aws_throttled`; 0 = no retry. */
@@ -70,6 +78,17 @@ export interface ServerConfig {
   sqliteSynchronous: 'normal' | 'full';
   /** Of those, how many one client address (IPv6: its /64) may hold; 0 = no per-client limit. */
   maxConnectionsPerClient: number;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** `30d`, a Go duration (`720h`), or `0` for never; 30 days when unset. */
+function nodeRetentionMs(value: string | undefined): number {
+  if (value === undefined || value === '') return 30 * DAY_MS;
+  const days = /^([0-9]{1,5})d$/.exec(value);
+  const ms = days ? Number(days[1]) * DAY_MS : parseGoDuration(value);
+  if (ms === undefined || ms < 0) throw new Error(`JOINERY_NODE_RETENTION must be a number of days (30d), a duration (720h) or 0 to keep hosts (got ${JSON.stringify(value.slice(0, 32))})`);
+  return ms;
 }
 
 function sqliteSynchronous(value: string | undefined): 'normal' | 'full' {
@@ -150,10 +169,13 @@ function hostCertTtlSeconds(value: string | undefined): number {
   return n;
 }
 
-export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(flags: { dataDir?: string; listen?: string; caKey?: string } = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const listen = parseListen(flags.listen ?? env.JOINERY_LISTEN ?? DEFAULT_LISTEN);
+  const caKeySetting = flags.caKey !== undefined ? '--ca-key' : 'JOINERY_CA_KEY';
   return {
     dataDir: path.resolve(flags.dataDir ?? env.JOINERY_DATA_DIR ?? './data'),
+    caKey: parseCaKeySpec(flags.caKey ?? env.JOINERY_CA_KEY, caKeySetting),
+    caKeySetting,
     host: listen.host,
     port: listen.port,
     clusterName: env.JOINERY_CLUSTER_NAME ? checkClusterName(env.JOINERY_CLUSTER_NAME) : defaultClusterName(),
@@ -171,6 +193,7 @@ export function loadConfig(flags: { dataDir?: string; listen?: string } = {}, en
     iamMaxOutstandingChallenges: positiveInt('JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES', env.JOINERY_IAM_MAX_OUTSTANDING_CHALLENGES, 10_000),
     auditRetentionDays: env.JOINERY_AUDIT_RETENTION_DAYS === '0' ? 0 : positiveInt('JOINERY_AUDIT_RETENTION_DAYS', env.JOINERY_AUDIT_RETENTION_DAYS, 90),
     auditMaxRows: env.JOINERY_AUDIT_MAX_ROWS === '0' ? 0 : positiveInt('JOINERY_AUDIT_MAX_ROWS', env.JOINERY_AUDIT_MAX_ROWS, 1_000_000),
+    nodeRetentionMs: nodeRetentionMs(env.JOINERY_NODE_RETENTION),
     auditExport: parseAuditExport(env.JOINERY_AUDIT_EXPORT),
     ec2ThrottleWaitMs: env.JOINERY_EC2_THROTTLE_WAIT_MS === '0' ? 0 : durationMs('JOINERY_EC2_THROTTLE_WAIT_MS', env.JOINERY_EC2_THROTTLE_WAIT_MS, DEFAULT_EC2_THROTTLE_WAIT_MS),
     ec2DescribePerSecond: positiveInt('JOINERY_EC2_DESCRIBE_RATE', env.JOINERY_EC2_DESCRIBE_RATE, DEFAULT_EC2_DESCRIBE_PER_SECOND),

@@ -1,7 +1,7 @@
-// tctl-like admin commands: status, create, get, rm, tokens ls|rm, nodes ls|rm.
+// tctl-like admin commands: status, create, get, rm, tokens ls|rm, nodes ls|rm, ca rotate.
 
 import { fromKubernetesManifest, KUBERNETES_KIND } from '../schema/manifest';
-import { ApiError, type TokenResource } from '../client/api-client';
+import { ApiError, type NodeView, type StatusView, type TokenResource } from '../client/api-client';
 import { parseToken, TokenValidationError } from '../schema/token';
 import { UsageError, type Parsed } from './args';
 import { readStrictDocuments } from './documents';
@@ -13,7 +13,34 @@ export async function status(p: Parsed): Promise<number> {
   const s = await adminClient(p).status();
   const format = formatOf(p, 'text');
   if (format !== 'text') printValue(s, format);
-  else out(`Cluster  ${terminalValue(s.cluster_name)}\nVersion  ${terminalValue(s.version)}\nCA pin   ${terminalValue(s.ca_pin)}\nStorage  ${terminalValue(s.storage)}`);
+  else {
+    const lines = [`Cluster  ${terminalValue(s.cluster_name)}`, `Version  ${terminalValue(s.version)}`, `CA pin   ${terminalValue(s.ca_pin)}`, `Storage  ${terminalValue(s.storage)}`];
+    if (s.ca_rotation) lines.push(...rotationLines(s.ca_rotation, s.trusted_cas ?? []));
+    out(lines.join('\n'));
+  }
+  return 0;
+}
+
+function rotationLines(r: NonNullable<StatusView['ca_rotation']>, cas: { pin: string; state: string; signs: string[] }[]): string[] {
+  const lines = [`CA rotation  ${terminalValue(r.phase)}${r.phase === 'standby' ? '' : ` (${terminalValue(r.mode)}, since ${terminalValue(r.phase_started_at)}${r.next_phase_at ? `; ${terminalValue(r.next_phase ?? '')} at ${terminalValue(r.next_phase_at)}` : ''})`}`];
+  for (const ca of cas) lines.push(`  ${terminalValue(ca.state).padEnd(8)} ${terminalValue(ca.pin)}${ca.signs.length ? `  signs ${ca.signs.map(terminalValue).join(', ')}` : '  trusted, signs nothing'}`);
+  return lines;
+}
+
+/** `joinery ca rotate`: start a rotation, move it to a phase (--phase), or roll it back. */
+export async function caRotate(p: Parsed): Promise<number> {
+  const phase = str(p, 'phase');
+  const body = {
+    ...(phase !== undefined ? { phase } : {}),
+    ...(p.flags.rollback ? { rollback: true } : {}),
+    ...(p.flags.manual ? { manual: true } : {}),
+    ...(str(p, 'grace') !== undefined ? { grace: str(p, 'grace') } : {}),
+    ...(str(p, 'new-key') !== undefined ? { new_key: str(p, 'new-key') } : {}),
+  };
+  const view = await adminClient(p).rotateCa(body);
+  const format = formatOf(p, 'text');
+  if (format !== 'text') printValue(view, format);
+  else out([...rotationLines(view, view.cas), ...(view.phase === 'init' ? ['Hosts pick up the new CA at their next renewal; move on with --phase update_clients (or wait, without --manual).'] : [])].join('\n'));
   return 0;
 }
 
@@ -94,14 +121,16 @@ export async function get(p: Parsed): Promise<number> {
     else printResources(list.map(tokenResource), format);
     return 0;
   }
-  let list = await adminClient(p).listNodes();
-  if (ref.name !== undefined) {
-    list = list.filter((n) => n.host_id === ref.name);
-    if (list.length === 0) throw new ApiError(404, 'not_found', `node "${ref.name}" not found`);
+  const client = adminClient(p);
+  if (ref.name === undefined) {
+    // The registry a page at a time, as `nodes ls` prints it (YAML as a stream of documents).
+    await printPages(client.nodePages(), format, NODE_TABLE, undefined, 'documents');
+    return 0;
   }
-  if (format === 'text') out(nodeTable(list));
-  else if (ref.name !== undefined) printValue(list[0], format);
-  else printResources(list, format);
+  // One read of the one host (a 404 names it).
+  const node = await client.request<NodeView>('GET', `/v1/nodes/${encodeURIComponent(ref.name)}`);
+  if (format === 'text') out(nodeTable([node]));
+  else printValue(node, format);
   return 0;
 }
 
@@ -137,7 +166,11 @@ export async function tokensRm(p: Parsed): Promise<number> {
 }
 
 export async function nodesLs(p: Parsed): Promise<number> {
-  await printPages(adminClient(p).nodePages(), formatOf(p, 'text'), NODE_TABLE);
+  const label = str(p, 'label');
+  const labels = label === undefined ? undefined : label.split(',').filter(Boolean);
+  if (labels?.some((l) => l.indexOf('=') <= 0)) throw new UsageError('--label takes KEY=VALUE pairs, comma-separated (aws/Team=payments)');
+  const filter = { status: str(p, 'status'), method: str(p, 'method'), token: str(p, 'token'), stale: str(p, 'stale'), labels };
+  await printPages(adminClient(p).nodePages(undefined, filter), formatOf(p, 'text'), NODE_TABLE);
   return 0;
 }
 

@@ -7,6 +7,7 @@ import { ApiError, JoineryClient, type IssuedCertificate } from '../client/api-c
 import { checkIssuedCertificate } from '../client/trust';
 import { UsageError, type FlagSpec, type Parsed } from './args';
 import { readTrustedHostFile } from './agent/config';
+import { agentReport } from './agent/report';
 import { checkDataDir, prepareIdentityDir, writeIdentity, type Identity, type Warn } from './agent/identity';
 import { hasHostProver, hostProverMethods, loadHostProver, type PreparedJoin } from './agent/provers';
 import { formatFlag, str, trustFrom } from './common';
@@ -83,7 +84,7 @@ export async function joinHost(client: JoineryClient, s: JoinSettings): Promise<
     const same = checkDataDir(s.dataDir, prepared.expectedHostId, s.warn);
     if (same) return { joined: false, existing: same };
   }
-  const res = await client.post<IssuedCertificate>(prepared.path, prepared.body, { signal: s.signal });
+  const res = await client.post<IssuedCertificate>(prepared.path, { ...prepared.body, ...agentReport() }, { signal: s.signal });
   const certificate = checkIssuedCertificate({
     certPem: res.certificate,
     publicKeyPem,

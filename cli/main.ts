@@ -5,10 +5,11 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { CommanderError, type Command } from 'commander';
-import { ApiError } from '../client/api-client';
 import { normalizeBooleanArgs, usageMessage, UsageError } from './args';
-import { terminalText, terminalValue } from './output';
 import { buildProgram } from './program';
+
+// Only commander and the command tree load at start (see cli/program.ts): the HTTPS client and the
+// terminal encoders (YAML) are loaded by the commands that use them, and here only to report an error.
 
 /** Exit status of usage errors (unknown command, flag or value; missing or extra arguments). */
 export const EXIT_USAGE = 2;
@@ -18,7 +19,8 @@ export const EXIT_USAGE = 2;
  * keep no control or invisible character, line breaks included; local messages keep their line
  * breaks (see cli/output.ts).
  */
-function describe(e: unknown): string {
+async function describe(e: unknown): Promise<string> {
+  const [{ ApiError }, { terminalText, terminalValue }] = await Promise.all([import('../client/api-client'), import('./output')]);
   if (e instanceof ApiError) {
     const message = terminalValue(e.message);
     if (e.status === 401) return `${message} (401)`;
@@ -26,24 +28,6 @@ function describe(e: unknown): string {
   }
   const err = e as NodeJS.ErrnoException;
   return terminalText(err?.message ?? String(e));
-}
-
-/** The command the arguments name (subcommand words, skipping flags and their values). */
-function commandFor(root: Command, argv: string[]): Command {
-  let cmd = root;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') break;
-    if (arg.startsWith('-')) {
-      const option = cmd.options.find((o) => o.long === arg || o.short === arg);
-      if (option && (option.required || option.optional)) i++;
-      continue;
-    }
-    const sub = cmd.commands.find((c) => c.name() === arg);
-    if (!sub) break;
-    cmd = sub;
-  }
-  return cmd;
 }
 
 /** The boolean flags of a command, and those that also have a --no- form. */
@@ -61,17 +45,17 @@ function booleanFlags(cmd: Command): { all: Set<string>; negatable: Set<string> 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    const flags = booleanFlags(commandFor(program.root, argv));
+    const flags = booleanFlags(await program.prepare(argv));
     await program.root.parseAsync(normalizeBooleanArgs(argv, (n) => flags.all.has(n), (n) => flags.negatable.has(n)), { from: 'user' });
     return program.result();
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and --version exit 0; help shown for a missing subcommand has already been printed.
       if (e.exitCode === 0) return 0;
-      if (e.code !== 'commander.help') process.stderr.write(`error: ${terminalText(usageMessage(e))}\n`);
+      if (e.code !== 'commander.help') process.stderr.write(`error: ${(await import('./output')).terminalText(usageMessage(e))}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`error: ${describe(e)}\n`);
+    process.stderr.write(`error: ${await describe(e)}\n`);
     return e instanceof UsageError ? EXIT_USAGE : 1;
   }
 }
@@ -81,8 +65,8 @@ if (require.main === module) {
     (code) => {
       process.exitCode = code;
     },
-    (e) => {
-      process.stderr.write(`error: ${describe(e)}\n`);
+    async (e) => {
+      process.stderr.write(`error: ${await describe(e)}\n`);
       process.exitCode = 1;
     },
   );

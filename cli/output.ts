@@ -8,7 +8,7 @@
 // and a terminal shows nothing but ASCII escapes.
 
 import * as YAML from 'yaml';
-import type { NodeView, TokenResource } from '../client/api-client';
+import type { LockView, NodeView, TokenResource } from '../client/api-client';
 import { escapeUnsafeAsJson, escapeUnsafeText, isSafeText } from '../schema/text-safety';
 import type { Format } from './common';
 
@@ -90,9 +90,32 @@ export const TOKEN_TABLE: TableLayout<TokenResource> = {
   empty: 'No tokens found.',
 };
 
+/** The verified identity in one cell: instance or ARN, account, region. */
+function identityText(id: Record<string, string>): string {
+  return [id.instance_id ?? id.arn, id.aws_account, id.aws_region].filter(Boolean).join(' ') || '-';
+}
+
+export const LOCK_TABLE: TableLayout<LockView> = {
+  header: ['ID', 'Kind', 'Target', 'Expires', 'Message'],
+  row: (l) => [l.id, l.kind, l.target, l.expires_at ?? 'never', l.message ?? ''],
+  empty: 'No active locks.',
+};
+
 export const NODE_TABLE: TableLayout<NodeView> = {
-  header: ['Host ID', 'Status', 'Method', 'Role', 'Token', 'Joined', 'Last renewed', 'Serial', 'Expires'],
-  row: (n) => [n.host_id, n.status, n.join_method, n.role, n.token_name, n.joined_at, n.last_renewed_at ?? '-', n.cert_serial, n.cert_expires_at],
+  header: ['Host ID', 'Status', 'Method', 'Role', 'Token', 'Last seen', 'Agent', 'Hostname', 'Identity', 'Labels', 'Expires'],
+  row: (n) => [
+    n.host_id,
+    n.status,
+    n.join_method,
+    n.role,
+    n.token_name,
+    n.last_seen ?? n.last_renewed_at ?? n.joined_at,
+    n.agent_version ?? '-',
+    n.hostname ?? '-',
+    identityText(n.identity ?? {}),
+    Object.entries(n.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+    n.cert_expires_at,
+  ],
   empty: 'No nodes have joined.',
 };
 

@@ -7,11 +7,11 @@ import type { Parsed } from './args';
 import { str } from './common';
 
 export async function serve(p: Parsed): Promise<number> {
-  const config = loadConfig({ dataDir: str(p, 'data-dir'), listen: str(p, 'listen') });
+  const config = loadConfig({ dataDir: str(p, 'data-dir'), listen: str(p, 'listen'), caKey: str(p, 'ca-key') });
   const server = await startServer(config);
   const err = process.stderr;
   err.write(`Joinery ${VERSION} serving ${server.url} (cluster ${server.ca.clusterName}, storage ${server.store.kind}, data ${config.dataDir})\n`);
-  err.write(`CA pin: ${server.ca.pin}\n`);
+  err.write(`CA pin: ${server.ca.pin} (key: ${server.ca.signer.describe()})\n`);
   if (server.admin.source === 'generated') err.write(`Admin credential generated and written to ${server.admin.generatedFile} (only its hash is stored)\n`);
   else err.write(`Admin credential: ${server.admin.source === 'environment' ? 'from JOINERY_ADMIN_TOKEN' : `as generated on first start (${config.dataDir}/admin-token)`}\n`);
 

@@ -23,8 +23,18 @@ function rowsText(rows: string[][], widths: number[]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-/** Prints `pages` as a table (text), a JSON array or a YAML sequence; `value` maps an item to what JSON/YAML show. */
-export async function printPages<T>(pages: AsyncIterable<T[]>, format: Format, layout: TableLayout<T>, value: (item: T) => unknown = (item) => item): Promise<void> {
+/**
+ * Prints `pages` as a table (text), a JSON array or YAML; `value` maps an item to what JSON/YAML
+ * show. YAML is one sequence, or with `yaml: 'documents'` one document per item (`get`, which
+ * `create -f` reads back), nothing at all for none.
+ */
+export async function printPages<T>(
+  pages: AsyncIterable<T[]>,
+  format: Format,
+  layout: TableLayout<T>,
+  value: (item: T) => unknown = (item) => item,
+  yaml: 'sequence' | 'documents' = 'sequence',
+): Promise<void> {
   let widths: number[] | undefined;
   let count = 0;
   for await (const page of pages) {
@@ -40,11 +50,14 @@ export async function printPages<T>(pages: AsyncIterable<T[]>, format: Format, l
       // As JSON.stringify(list, null, 2) lays it out: each item indented by two.
       const items = page.map((item) => jsonText(value(item)).replace(/^/gm, '  '));
       await write((count === 0 ? '[\n' : ',\n') + items.join(',\n'));
+    } else if (yaml === 'documents') {
+      await write((count === 0 ? '' : '---\n') + page.map((item) => yamlText(value(item))).join('---\n'));
     } else {
       await write(yamlText(page.map(value)));
     }
     count += page.length;
   }
+  if (count === 0 && format === 'yaml' && yaml === 'documents') return;
   if (count === 0) await write(format === 'text' ? `${layout.empty}\n` : format === 'json' ? '[]\n' : '[]\n');
   else if (format === 'json') await write('\n]\n');
 }

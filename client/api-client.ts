@@ -60,6 +60,40 @@ export interface NodeView {
   status: 'active' | 'expired' | 'removed';
   removed_at: string | null;
   attributes: Record<string, string>;
+  last_seen?: string;
+  agent_version?: string | null;
+  hostname?: string | null;
+  /** The verified identity: aws_account, aws_region, instance_id, arn (as the method proved them). */
+  identity?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+/** Filters of GET /v1/nodes (they combine with AND). */
+export interface NodeFilterQuery {
+  status?: string;
+  method?: string;
+  token?: string;
+  /** KEY=VALUE each. */
+  labels?: string[];
+  /** A duration: hosts last seen longer ago than this. */
+  stale?: string;
+}
+
+export interface LockView {
+  id: string;
+  kind: 'host_id' | 'instance_id' | 'account' | 'arn' | 'token';
+  target: string;
+  message: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_certificates?: number;
+}
+
+function nodeFilterQuery(f: NodeFilterQuery): string {
+  const q = new URLSearchParams();
+  for (const key of ['status', 'method', 'token', 'stale'] as const) if (f[key] !== undefined) q.set(key, f[key]!);
+  for (const l of f.labels ?? []) q.append('label', l);
+  return q.toString();
 }
 
 /** What a join or a renewal answers. */
@@ -105,6 +139,19 @@ export interface StatusView {
   ca_pin: string;
   storage: string;
   server_time: string;
+  /** The CA rotation (servers of this release and later). */
+  ca_rotation?: { phase: string; mode: string; phase_started_at: string; next_phase?: string; next_phase_at?: string };
+  trusted_cas?: { pin: string; state: string; signs: string[] }[];
+}
+
+/** GET /v1/ca and POST /v1/ca/rotate: the rotation and every trusted CA. */
+export interface CaRotationView {
+  phase: string;
+  mode: string;
+  phase_started_at: string;
+  next_phase?: string;
+  next_phase_at?: string;
+  cas: { pin: string; state: string; signs: string[]; not_after: string; certificate: string }[];
 }
 
 const MAX_RESPONSE = 16 * 1024 * 1024;
@@ -227,6 +274,11 @@ export class JoineryClient {
   status(): Promise<StatusView> {
     return this.request('GET', '/v1/status');
   }
+
+  /** Starts a CA rotation, moves it to a phase, or rolls it back (admin). */
+  rotateCa(body: { phase?: string; rollback?: boolean; manual?: boolean; grace?: string; new_key?: string }): Promise<CaRotationView> {
+    return this.request('POST', '/v1/ca/rotate', body);
+  }
   /** Every token, following the pages. */
   listTokens(): Promise<TokenResource[]> {
     return collect(this.tokenPages());
@@ -271,15 +323,36 @@ export class JoineryClient {
     return collect(this.nodePages());
   }
   /** The hosts a page at a time, as the server sends them (a registry never held whole). */
-  nodePages(limit?: number): AsyncGenerator<NodeView[]> {
+  nodePages(limit?: number, filter: NodeFilterQuery = {}): AsyncGenerator<NodeView[]> {
     return followPages(async (pageToken) => {
-      const page = await this.listNodesPage({ limit, pageToken });
+      const page = await this.listNodesPage({ limit, pageToken }, filter);
       return { items: page.nodes, next: page.next_page_token };
     });
   }
   /** One page of hosts, ordered by host ID. */
-  async listNodesPage(req: PageRequest = {}): Promise<{ nodes: NodeView[]; next_page_token?: string }> {
-    return this.request('GET', `/v1/nodes${pageQuery(req)}`);
+  async listNodesPage(req: PageRequest = {}, filter: NodeFilterQuery = {}): Promise<{ nodes: NodeView[]; next_page_token?: string }> {
+    const page = pageQuery(req);
+    const filters = nodeFilterQuery(filter);
+    return this.request('GET', `/v1/nodes${page}${filters ? `${page ? '&' : '?'}${filters}` : ''}`);
+  }
+  /** The active locks a page at a time. */
+  lockPages(): AsyncGenerator<LockView[]> {
+    return followPages(async (pageToken) => {
+      const page = await this.request<{ locks: LockView[]; next_page_token?: string }>('GET', `/v1/locks${pageQuery({ pageToken })}`);
+      return { items: page.locks, next: page.next_page_token };
+    });
+  }
+  createLock(lock: { kind: LockView['kind']; target: string; ttl?: string; message?: string }): Promise<LockView> {
+    return this.request('POST', '/v1/locks', lock);
+  }
+  async deleteLock(id: string): Promise<boolean> {
+    try {
+      await this.request('DELETE', `/v1/locks/${encodeURIComponent(id)}`);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return false;
+      throw e;
+    }
   }
   async deleteNode(hostId: string): Promise<boolean> {
     try {
@@ -298,9 +371,9 @@ export class JoineryClient {
    * Renews the host certificate presented as this client's TLS client certificate; with a
    * public key, the new certificate is for that key (rotation).
    */
-  renew(publicKeyPem?: string, opts: RequestOptions = {}): Promise<IssuedCertificate> {
+  renew(publicKeyPem?: string, opts: RequestOptions = {}, report: { agent_version?: string; hostname?: string } = {}): Promise<IssuedCertificate> {
     if (!this.opts.clientCert) throw new Error('renewal needs the host certificate and key as the client certificate');
-    return this.request('POST', '/v1/renew', publicKeyPem ? { public_key: publicKeyPem } : {}, opts);
+    return this.request('POST', '/v1/renew', { ...(publicKeyPem ? { public_key: publicKeyPem } : {}), ...report }, opts);
   }
 }
 

@@ -86,6 +86,20 @@ const renewDetails: Schema = {
   additionalProperties: scalar,
 };
 
+const lockDetails: Schema = {
+  type: 'object',
+  properties: {
+    lock: {
+      type: 'object',
+      description: 'the lock as GET /v1/locks shows it (a token lock\'s target masked)',
+      properties: { id: str, kind: { enum: ['host_id', 'instance_id', 'account', 'arn', 'token'] }, target: str, message: { type: ['string', 'null'] }, created_at: str, expires_at: { type: ['string', 'null'] } },
+    },
+    lock_id: { ...str, description: 'the lock removed' },
+    revoked_certificates: { type: 'integer', minimum: 0, description: 'how many unexpired certificates of matched hosts the lock revoked' },
+  },
+  additionalProperties: scalar,
+};
+
 function outcomes(t: Pick<EventTypeInfo, 'accepted' | 'refused'>): Schema[] {
   const list: Schema[] = [];
   if (t.accepted) list.push({ properties: { success: { const: true }, eventCode: { const: t.accepted }, code: false } });
@@ -116,7 +130,7 @@ function envelope(typeSchema: Schema, details: Schema | undefined): Schema {
 
 /** The schema of one event type. */
 export function eventSchema(t: EventTypeInfo): Schema {
-  const details = t.details === 'join' ? joinDetails : t.details === 'renew' ? renewDetails : undefined;
+  const details = t.details === 'join' ? joinDetails : t.details === 'renew' ? renewDetails : t.details === 'lock' ? lockDetails : undefined;
   const required = t.type.startsWith('token.') ? ['tokenName'] : t.type === 'node.delete' ? ['hostId'] : [];
   return {
     $schema: DRAFT,

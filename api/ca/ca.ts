@@ -1,36 +1,35 @@
-// The cluster certificate authority: created on first start, its key kept in the data directory
-// (0600), its certificate recorded in the store so every replica can check it shares the same CA.
-// It signs the server's TLS certificate and the certificates of joined hosts.
+// The cluster certificate authority. Its key is wherever the CA key setting says (JOINERY_CA_KEY,
+// `serve --ca-key`): the data directory's ca.key (made on first start, 0600), another key file,
+// an AWS KMS key or a key on a PKCS#11 token; every signature goes through the CaSigner. Its
+// certificate is recorded in the store, so replicas on KMS or an HSM share the CA through the key
+// service and the database: nothing to copy. It signs the server's TLS certificate, the
+// certificates of joined hosts and the CRL.
 
-import { webcrypto, createHash, generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as x509 from '@peculiar/x509';
 import type { Store } from '../store/types';
-import { buildEncodedCrl, encodeRevokedEntries, type CrlRequest, type EncodedCrlRequest } from './crl';
-import { toPem } from './der';
-import { hostCertificateIssuer, issueHostCertificate as issueHostCertificateDer, type HostCertificateIssuer } from './host-certificate';
+import { assembleCrl, crlTbs, encodeRevokedEntries, type CrlRequest, type EncodedCrlRequest } from './crl';
+import { bitString, oid, seq, toPem } from './der';
+import { hostTbsCertificate, randomSerialHex, subjectDer, type HostCertificateRequest } from './host-certificate';
+import { serverTbsCertificate } from './server-certificate';
+import { openCaSigner, parseCaKeySpec, type CaKeySpec, type CaSigner, type OpenCaSignerOptions } from './signers';
+import { createCaCertificate } from './signers/certificate';
+import { FileSigner } from './signers/file-signer';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-
-const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const CA_VALIDITY_MS = 10 * 365 * 24 * 3600 * 1000;
+const SERVER_CERT_VALIDITY_MS = 365 * 24 * 3600 * 1000;
 const SETTINGS_CA_CERT = 'ca_cert_pem';
+const ECDSA_WITH_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 
 /** `sha256:<hex>` of a certificate's SubjectPublicKeyInfo, the pin clients trust. */
 export function caPin(certPem: string): string {
-  const spki = new NodeX509(certPem).publicKey.export({ type: 'spki', format: 'der' });
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+  return keyPin(new NodeX509(certPem).publicKey);
 }
 
-function escapeDn(value: string): string {
-  return value.replace(/([,+"\\<>;=#])/g, '\\$1');
-}
-
-async function importSigningKey(key: KeyObject): Promise<CryptoKey> {
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, EC, false, ['sign']) as Promise<CryptoKey>;
+/** `sha256:<hex>` of a public key's SubjectPublicKeyInfo. */
+export function keyPin(key: KeyObject): string {
+  return `sha256:${createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex')}`;
 }
 
 function writePrivate(file: string, content: string): void {
@@ -38,18 +37,33 @@ function writePrivate(file: string, content: string): void {
   fs.writeFileSync(file, content, { mode: 0o600, flag: 'wx' });
 }
 
+export interface OpenClusterCaOptions {
+  dataDir: string;
+  clusterName: string;
+  store: Store;
+  /** Where the key is (default: the data directory's ca.key). */
+  key?: CaKeySpec;
+  /** The setting's name in errors: JOINERY_CA_KEY or --ca-key. */
+  setting?: string;
+  /** Tests and stand-ins: the KMS client and pacing the signer uses. */
+  signer?: Pick<OpenCaSignerOptions, 'kmsClient' | 'pacing'>;
+}
+
 export class ClusterCA {
-  private hostIssuer?: HostCertificateIssuer;
+  private issuerDer?: Buffer;
   private keyId?: Buffer;
   private parsed?: NodeX509;
-  private parsedKey?: KeyObject;
   private pinText?: string;
+  /** The key file's signer signs at once: a join does not wait on a promise for it. */
+  private readonly signNow?: (chunks: readonly Buffer[]) => Buffer;
 
   private constructor(
     readonly clusterName: string,
     readonly certPem: string,
-    private readonly signingKey: CryptoKey,
-  ) {}
+    readonly signer: CaSigner,
+  ) {
+    if (signer instanceof FileSigner) this.signNow = (chunks) => signer.signSync(chunks);
+  }
 
   get pin(): string {
     return (this.pinText ??= caPin(this.certPem));
@@ -60,106 +74,109 @@ export class ClusterCA {
     return (this.parsed ??= new NodeX509(this.certPem));
   }
 
-  /** The CA's public key, once: every join and renewal checks the host key is not this one. */
+  /** The CA's public key: every join and renewal checks the host key is not this one. */
   get publicKey(): KeyObject {
-    return (this.parsedKey ??= this.certificate.publicKey);
+    return this.signer.publicKey;
+  }
+
+  /** The data directory's ca.key and ca.crt, created on first start (the default CA key). */
+  static async loadOrCreate(dataDir: string, clusterName: string, store: Store): Promise<ClusterCA> {
+    return ClusterCA.open({ dataDir, clusterName, store });
   }
 
   /**
-   * Loads the CA from `<dataDir>/ca.key` and `ca.crt`, creating both on first start. Refuses to
-   * start when the store records a different CA (a replica pointed at another data directory).
+   * Opens the CA key and the CA certificate the store records, creating both on the cluster's
+   * first start. Refuses to start when the store records a CA of another key (a replica pointed at
+   * another data directory or key): changing a cluster's key is a CA rotation.
    */
-  static async loadOrCreate(dataDir: string, clusterName: string, store: Store): Promise<ClusterCA> {
-    const keyFile = path.join(dataDir, 'ca.key');
-    const certFile = path.join(dataDir, 'ca.crt');
+  static async open(opts: OpenClusterCaOptions): Promise<ClusterCA> {
+    const { dataDir, store } = opts;
+    const key = opts.key ?? { kind: 'file' };
     const recorded = await store.settings.get(SETTINGS_CA_CERT);
-
-    if (fs.existsSync(keyFile) && !recorded) {
-      // A CA on disk but none in the database: the database was replaced, emptied or truncated
-      // (a zero-byte joinery.db opens as a new, empty one). Starting would silently create a new
-      // cluster with no tokens, no nodes and a new admin credential.
-      throw new Error(
-        `${keyFile} exists but the database records no cluster CA: the database was replaced or lost (every token and node would be gone). ` +
-          `Restore the database from a backup, or, to really start a new cluster, move ca.key and ca.crt out of ${dataDir}`,
-      );
+    const certFile = path.join(dataDir, 'ca.crt');
+    let signer: CaSigner;
+    if (key.kind === 'file' && !key.path) {
+      signer = openDataDirKey(dataDir, recorded);
+    } else {
+      signer = await openCaSigner(key, { dataDir, setting: opts.setting, ...opts.signer });
     }
-    if (!fs.existsSync(keyFile)) {
-      if (recorded) {
-        throw new Error(`the database already has a cluster CA, but ${keyFile} is missing; copy ca.key and ca.crt from the data directory of the server that created it`);
+    try {
+      let certPem = recorded;
+      if (!certPem) {
+        const now = Date.now();
+        const made = await createCaCertificate(signer, { clusterName: opts.clusterName, notBefore: new Date(now - 60_000), notAfter: new Date(now + CA_VALIDITY_MS) });
+        // Two replicas starting at once on one KMS key: the first certificate recorded is the CA.
+        certPem = await store.settings.setIfAbsent(SETTINGS_CA_CERT, made);
       }
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-      const signingKey = await importSigningKey(privateKey);
-      const publicKey = await webcrypto.subtle.importKey('spki', privateKeyToSpki(privateKey), EC, true, ['verify']);
-      const now = new Date();
-      const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: randomSerial(),
-        name: `CN=${escapeDn(clusterName)}, O=Joinery cluster CA`,
-        notBefore: new Date(now.getTime() - 60_000),
-        notAfter: new Date(now.getTime() + CA_VALIDITY_MS),
-        keys: { privateKey: signingKey, publicKey: publicKey as CryptoKey },
-        signingAlgorithm: SIGNING,
-        extensions: [
-          new x509.BasicConstraintsExtension(true, 0, true),
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-          await x509.SubjectKeyIdentifierExtension.create(publicKey as CryptoKey),
-        ],
-      });
-      fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      writePrivate(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-      fs.writeFileSync(certFile, cert.toString('pem') + '\n');
+      const cert = new NodeX509(certPem);
+      if (keyPin(cert.publicKey) !== keyPin(signer.publicKey)) {
+        throw new Error(
+          `the cluster CA recorded in the database (${caPin(certPem)}) is not the CA key ${signer.describe()} (${keyPin(signer.publicKey)}): ` +
+            'a replica must use the key the cluster was created with; moving a cluster to a new key is a CA rotation',
+        );
+      }
+      // The public certificate, for clients on this machine (the CLI trusts <data-dir>/ca.crt).
+      if (!fs.existsSync(certFile) || fs.readFileSync(certFile, 'utf8').trim() !== certPem.trim()) {
+        fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        fs.writeFileSync(certFile, certPem);
+      }
+      const cn = /CN=([^,\n]+)/.exec(cert.subject)?.[1] ?? opts.clusterName;
+      return new ClusterCA(cn, certPem, signer);
+    } catch (err) {
+      await signer.close();
+      throw err;
     }
+  }
 
-    const keyMode = fs.statSync(keyFile).mode & 0o777;
-    if (keyMode & 0o077) throw new Error(`${keyFile} is readable by others (mode ${keyMode.toString(8)}); run chmod 600 ${keyFile}`);
-    const privateKey = createPrivateKey(fs.readFileSync(keyFile));
-    const certPem = fs.readFileSync(certFile, 'utf8').trim() + '\n';
-    const cert = new NodeX509(certPem);
-    if (!cert.checkPrivateKey(privateKey)) throw new Error(`${certFile} does not belong to the key in ${keyFile}`);
-
-    const stored = await store.settings.setIfAbsent(SETTINGS_CA_CERT, certPem);
-    if (caPin(stored) !== caPin(certPem)) {
-      throw new Error(`the CA in ${dataDir} (${caPin(certPem)}) differs from the cluster CA recorded in the database (${caPin(stored)})`);
+  /** A CA a rotation recorded: its certificate, and its key opened from the record. */
+  static async fromRecord(record: { cert_pem: string; key: string }, opts: Pick<OpenClusterCaOptions, 'dataDir' | 'signer'>): Promise<ClusterCA> {
+    const signer = await openCaSigner(parseCaKeySpec(record.key, 'the CA key the rotation records'), { dataDir: opts.dataDir, ...opts.signer });
+    const cert = new NodeX509(record.cert_pem);
+    if (keyPin(cert.publicKey) !== keyPin(signer.publicKey)) {
+      await signer.close();
+      throw new Error(`the CA ${caPin(record.cert_pem)} the rotation records is not the key ${signer.describe()} (${keyPin(signer.publicKey)})`);
     }
-    const cn = /CN=([^,\n]+)/.exec(cert.subject)?.[1] ?? clusterName;
-    return new ClusterCA(cn, certPem, await importSigningKey(privateKey));
+    return new ClusterCA(/CN=([^,\n]+)/.exec(cert.subject)?.[1] ?? '', record.cert_pem, signer);
+  }
+
+  /** A new CA (a rotation's next one) for the key `opts.key` names, with a new certificate. */
+  static async create(opts: OpenClusterCaOptions): Promise<ClusterCA> {
+    const signer = await openCaSigner(opts.key ?? { kind: 'file' }, { dataDir: opts.dataDir, setting: opts.setting, ...opts.signer });
+    try {
+      const now = Date.now();
+      const generation = `rotated ${new Date(now).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+      const certPem = await createCaCertificate(signer, { clusterName: opts.clusterName, notBefore: new Date(now - 60_000), notAfter: new Date(now + CA_VALIDITY_MS), generation });
+      return new ClusterCA(opts.clusterName, certPem, signer);
+    } catch (err) {
+      await signer.close();
+      throw err;
+    }
+  }
+
+  /** Releases the signer (a KMS client, a PKCS#11 session). */
+  close(): Promise<void> {
+    return this.signer.close();
   }
 
   /** A TLS key and certificate for the API server, for localhost, loopback and the given names. */
   async issueServerCertificate(names: string[]): Promise<{ keyPem: string; certPem: string }> {
-    const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const dns = new Set(['localhost', ...names.filter((n) => !isIp(n))]);
-    const ips = new Set(['127.0.0.1', '::1', ...names.filter(isIp)]);
-    const now = new Date();
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: `CN=${escapeDn([...dns][0])}, O=${escapeDn(this.clusterName)}`,
-      issuer: this.subject,
-      notBefore: new Date(now.getTime() - 60_000),
-      notAfter: new Date(now.getTime() + 365 * 24 * 3600 * 1000),
-      publicKey: keys.publicKey,
-      signingKey: this.signingKey,
-      signingAlgorithm: SIGNING,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([...[...dns].map((value) => ({ type: 'dns' as const, value })), ...[...ips].map((value) => ({ type: 'ip' as const, value }))]),
-      ],
-    });
-    const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-    return { keyPem: toPem(Buffer.from(pkcs8), 'PRIVATE KEY'), certPem: cert.toString('pem') + '\n' };
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const tbs = serverTbsCertificate({ issuerDer: this.subjectDer(), clusterName: this.clusterName, names, publicKey, now: new Date(), validityMs: SERVER_CERT_VALIDITY_MS });
+    const der = await this.signCertificate(tbs);
+    return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, certPem: toPem(der, 'CERTIFICATE') };
   }
 
   /**
    * A client certificate for a joined host: the host ID is the subject CN and a DNS SAN, the
    * role is the subject OU (as Teleport records system roles in host certificates).
    */
-  async issueHostCertificate(req: { publicKey: KeyObject; hostId: string; role: string; ttlMs: number; now: Date }): Promise<{ certPem: string; serial: string; notAfter: Date }> {
+  async issueHostCertificate(req: HostCertificateRequest): Promise<{ certPem: string; serial: string; notAfter: Date }> {
     // Written as DER directly: building it through asn1js was most of a join's CPU.
-    this.hostIssuer ??= hostCertificateIssuer({ clusterName: this.clusterName, certPem: this.certPem, signingKey: this.signingKey });
-    const issued = issueHostCertificateDer(this.hostIssuer, req);
+    const serial = randomSerialHex();
+    const tbs = hostTbsCertificate({ clusterName: this.clusterName, issuerDer: this.subjectDer() }, req, serial);
+    const der = await this.signCertificate(tbs);
     // X.509 validity has whole seconds: the recorded expiry is the one in the certificate.
-    return { ...issued, notAfter: new Date(Math.floor((req.now.getTime() + req.ttlMs) / 1000) * 1000) };
+    return { certPem: toPem(der, 'CERTIFICATE'), serial, notAfter: new Date(Math.floor((req.now.getTime() + req.ttlMs) / 1000) * 1000) };
   }
 
   /**
@@ -167,35 +184,62 @@ export class ClusterCA {
    * the cluster publishes (RFC 5280 cRLNumber).
    */
   async createCrl(req: CrlRequest): Promise<{ der: Buffer; pem: string }> {
-    const der = this.signCrl({ ...req, revoked: [encodeRevokedEntries(req.entries)] });
+    const der = await this.signCrl({ ...req, revoked: [encodeRevokedEntries(req.entries)] });
     // RFC 7468's label, the one openssl reads.
     return { der, pem: toPem(der, 'X509 CRL') };
   }
 
   /** The DER of a CRL whose revoked list is already encoded in chunks (the CRL publisher's pages). */
-  signCrl(req: EncodedCrlRequest): Buffer {
-    this.hostIssuer ??= hostCertificateIssuer({ clusterName: this.clusterName, certPem: this.certPem, signingKey: this.signingKey });
-    this.keyId ??= Buffer.from(new x509.X509Certificate(this.certPem).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? '', 'hex');
-    return buildEncodedCrl(this.hostIssuer, this.keyId, req);
+  async signCrl(req: EncodedCrlRequest): Promise<Buffer> {
+    this.keyId ??= this.subjectKeyId();
+    const tbs = crlTbs(this.subjectDer(), this.keyId, req);
+    return assembleCrl(tbs, this.signNow ? this.signNow(tbs) : await this.signer.sign(Buffer.concat(tbs)));
   }
 
-  private get subject(): string {
-    return new x509.X509Certificate(this.certPem).subject;
+  private async signCertificate(tbs: Buffer): Promise<Buffer> {
+    const signature = this.signNow ? this.signNow([tbs]) : await this.signer.sign(tbs);
+    return seq(tbs, ECDSA_WITH_SHA256, bitString(signature));
+  }
+
+  private subjectDer(): Buffer {
+    return (this.issuerDer ??= subjectDer(this.certificate.raw));
+  }
+
+  private subjectKeyId(): Buffer {
+    // X509Certificate has no accessor for extensions; the SKI's value follows its OID in the DER.
+    const raw = this.certificate.raw;
+    const at = raw.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0e]));
+    if (at < 0 || raw[at + 5] !== 0x04 || raw[at + 7] !== 0x04) return createHash('sha1').update(this.signer.publicKey.export({ type: 'spki', format: 'der' }).subarray(-65)).digest();
+    // OID, OCTET STRING { OCTET STRING keyId }
+    const inner = at + 5;
+    return raw.subarray(inner + 4, inner + 4 + raw[inner + 3]);
   }
 }
 
-function privateKeyToSpki(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ type: 'spki', format: 'der' }) as Buffer;
+/**
+ * The data directory's ca.key: created (0600) with the cluster, refused when the database and the
+ * directory disagree about whether a cluster exists.
+ */
+function openDataDirKey(dataDir: string, recorded: string | undefined): CaSigner {
+  const keyFile = path.join(dataDir, 'ca.key');
+  if (fs.existsSync(keyFile) && !recorded) {
+    // A CA on disk but none in the database: the database was replaced, emptied or truncated
+    // (a zero-byte joinery.db opens as a new, empty one). Starting would silently create a new
+    // cluster with no tokens, no nodes and a new admin credential.
+    throw new Error(
+      `${keyFile} exists but the database records no cluster CA: the database was replaced or lost (every token and node would be gone). ` +
+        `Restore the database from a backup, or, to really start a new cluster, move ca.key and ca.crt out of ${dataDir}`,
+    );
+  }
+  if (!fs.existsSync(keyFile)) {
+    if (recorded) {
+      throw new Error(`the database already has a cluster CA, but ${keyFile} is missing; copy ca.key and ca.crt from the data directory of the server that created it, or start with the CA key the cluster uses (JOINERY_CA_KEY)`);
+    }
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // A ca.crt left from an earlier cluster belongs to no key now.
+    fs.rmSync(path.join(dataDir, 'ca.crt'), { force: true });
+    writePrivate(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  }
+  return FileSigner.open(keyFile);
 }
-
-function randomSerial(): string {
-  const b = randomBytes(16);
-  b[0] &= 0x7f; // keep it positive in DER
-  return b.toString('hex');
-}
-
-
-function isIp(s: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.includes(':');
-}
-

@@ -31,7 +31,7 @@ export interface PublishedCrl {
 }
 
 interface Signer {
-  signCrl(req: EncodedCrlRequest): Buffer;
+  signCrl(req: EncodedCrlRequest): Promise<Buffer>;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -92,7 +92,7 @@ export class CrlPublisher {
       await yieldToEventLoop();
     }
     const number = crlNumber(windowStart, revision);
-    const der = this.ca.signCrl({
+    const der = await this.ca.signCrl({
       revoked,
       thisUpdate: now,
       nextUpdate: new Date(now.getTime() + Math.min(CRL_MAX_VALIDITY_MS, this.opts.hostCertTtlMs)),

@@ -1,4 +1,4 @@
-// The CRL written straight as DER and signed with node:crypto, like the host certificates. Built
+// The CRL written straight as DER and signed by the CA signer, like the host certificates. Built
 // through @peculiar/x509 it was re-parsed with asn1js's node limit, so past about 1,200 entries
 // every request failed. The revoked list is encoded a page at a time into chunks and the whole is
 // assembled from their lengths: no step passes one function argument per entry (spreading 62,000
@@ -9,9 +9,7 @@
 // INTEGER 18, UTCTime 15, the reason code extension 14), so 250,000 entries make a CRL of about
 // 12.3 MB (DER; PEM a third more).
 
-import { createSign } from 'node:crypto';
 import { bitString, explicit, header, octets, oid, seq, time, tlv, unsignedInteger } from './der';
-import type { HostCertificateIssuer } from './host-certificate';
 
 const ECDSA_WITH_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 const VERSION_2 = tlv(0x02, Buffer.from([1]));
@@ -96,22 +94,22 @@ export function encodeRevokedEntries(entries: readonly CrlEntry[]): Buffer {
 
 const total = (chunks: readonly Buffer[]) => chunks.reduce((n, c) => n + c.length, 0);
 
-/** A version 2 CRL of `issuer`, with authority key identifier `keyId` (the CA's subject key identifier). */
-export function buildCrl(issuer: HostCertificateIssuer, keyId: Buffer, req: CrlRequest): Buffer {
-  return buildEncodedCrl(issuer, keyId, { ...req, revoked: [encodeRevokedEntries(req.entries)] });
-}
-
-export function buildEncodedCrl(issuer: HostCertificateIssuer, keyId: Buffer, req: EncodedCrlRequest): Buffer {
+/**
+ * The TBSCertList of a version 2 CRL issued by the CA whose subject is `issuerDer`, with authority
+ * key identifier `keyId` (the CA's subject key identifier), as chunks to sign without copying.
+ */
+export function crlTbs(issuerDer: Buffer, keyId: Buffer, req: EncodedCrlRequest): Buffer[] {
   const extensions = explicit(0, seq(seq(AUTHORITY_KEY_IDENTIFIER, octets(seq(tlv(0x80, keyId)))), seq(CRL_NUMBER, octets(unsignedInteger(bigintBytes(req.number))))));
   const revokedLength = total(req.revoked);
   // RFC 5280: revokedCertificates is absent, not empty, when nothing is revoked.
   const revokedList = revokedLength ? [header(0x30, revokedLength), ...req.revoked] : [];
-  const head = Buffer.concat([VERSION_2, ECDSA_WITH_SHA256, issuer.issuerDer, time(req.thisUpdate), time(req.nextUpdate)]);
+  const head = Buffer.concat([VERSION_2, ECDSA_WITH_SHA256, issuerDer, time(req.thisUpdate), time(req.nextUpdate)]);
   const body = [head, ...revokedList, extensions];
-  const tbs = [header(0x30, total(body)), ...body];
-  const signer = createSign('sha256');
-  for (const chunk of tbs) signer.update(chunk);
-  const signature = bitString(signer.sign({ key: issuer.signingKey, dsaEncoding: 'der' }));
-  const outer = [...tbs, ECDSA_WITH_SHA256, signature];
+  return [header(0x30, total(body)), ...body];
+}
+
+/** CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }. */
+export function assembleCrl(tbs: readonly Buffer[], signature: Buffer): Buffer {
+  const outer = [...tbs, ECDSA_WITH_SHA256, bitString(signature)];
   return Buffer.concat([header(0x30, total(outer)), ...outer]);
 }

@@ -156,7 +156,7 @@ export interface HostCertificateRequest {
 }
 
 /** Issuer-independent parts of a host certificate's TBSCertificate, exported for tests. */
-export function hostTbsCertificate(issuer: HostCertificateIssuer, req: HostCertificateRequest, serialHex: string): Buffer {
+export function hostTbsCertificate(issuer: Pick<HostCertificateIssuer, 'clusterName' | 'issuerDer'>, req: HostCertificateRequest, serialHex: string): Buffer {
   const subject = seq(
     set(seq(CN, utf8String('CN', req.hostId))),
     set(seq(OU, utf8String('OU', req.role))),

@@ -8,8 +8,10 @@ import { isExpired, nameIsSecret, shownTokenName, type JoinMethod, type Provisio
 import { canonicalRole, grantedRole } from '../../schema/roles';
 import type { ServerConfig } from '../config';
 import type { ClusterCA } from '../ca/ca';
+import type { CaTrust } from '../ca/trust';
 import type { JoinAws } from './aws';
-import { AlreadyExistsError, nodeStatus, type AuditEvent, type NodeRecord, type Store } from '../store/types';
+import { isSafeText } from '../../schema/text-safety';
+import { AlreadyExistsError, nodeStatus, type AgentReport, type AuditEvent, type NodeRecord, type Store } from '../store/types';
 import { badJoinRequest } from './errors';
 import { refuseCaKey } from './public-key';
 import { refuse } from './refusals';
@@ -17,7 +19,10 @@ import { refuse } from './refusals';
 /** What a join handler may use. `now` is injectable so tests can move the clock. */
 export interface JoinServices {
   store: Store;
-  ca: ClusterCA;
+  /** The CA that signs host certificates now (during a rotation, trust.hostIssuer). */
+  readonly ca: ClusterCA;
+  /** Every CA trusted now and the rotation's phase. */
+  trust: CaTrust;
   config: ServerConfig;
   log: Logger;
   now(): Date;
@@ -41,6 +46,29 @@ export function requireString(body: Record<string, unknown>, field: string, max 
   if (typeof v !== 'string' || v.length === 0) throw badJoinRequest('invalid_request', `${field} is required and must be a non-empty string`);
   if (v.length > max) throw badJoinRequest('invalid_request', `${field} is longer than ${max} characters`);
   return v;
+}
+
+/** Optional body fields of a join and a renewal in which the agent describes itself. */
+export const AGENT_REPORT_FIELDS = ['agent_version', 'hostname'] as const;
+const AGENT_REPORT_MAX: Record<(typeof AGENT_REPORT_FIELDS)[number], number> = { agent_version: 64, hostname: 253 };
+
+/**
+ * What the agent says of itself: bounded and terminal-safe, for the inventory only. Nothing
+ * decides on it (a host can claim any version or name).
+ */
+export function readAgentReport(body: Record<string, unknown>): AgentReport {
+  const report: AgentReport = {};
+  for (const field of AGENT_REPORT_FIELDS) {
+    const v = body[field];
+    if (v === undefined) continue;
+    const max = AGENT_REPORT_MAX[field];
+    if (typeof v !== 'string' || v.length === 0 || v.length > max || !isSafeText(v)) {
+      throw badJoinRequest('invalid_request', `${field}, when given, must be a non-empty string of at most ${max} characters without control or invisible characters`);
+    }
+    if (field === 'agent_version') report.agentVersion = v;
+    else report.hostname = v;
+  }
+  return report;
 }
 
 // The agent's public key is read strictly in its own module; re-exported under its old home.
@@ -118,10 +146,10 @@ export async function consumeIfSingleUse(svc: JoinServices, token: ProvisionToke
  */
 export async function admitHost(
   svc: JoinServices,
-  req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string> },
+  req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string>; labels?: Record<string, string>; report?: AgentReport },
   audit?: AuditEvent,
 ): Promise<JoinResponse> {
-  refuseCaKey(svc.ca, req.publicKey);
+  for (const ca of svc.trust.trusted) refuseCaKey(ca, req.publicKey);
   // The canonical role (requireJoinToken already checked the token grants it, Instance included).
   const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
   const now = svc.now();
@@ -137,6 +165,9 @@ export async function admitHost(
         certSerial: issued.serial,
         certNotAfter: issued.notAfter.toISOString(),
         attributes: req.attributes,
+        lastSeen: now.toISOString(),
+        ...req.report,
+        ...(req.labels ? { labels: req.labels } : {}),
       },
       now,
       // The accepted join's audit event commits with the node: one transaction per join.
@@ -146,5 +177,5 @@ export async function admitHost(
     if (e instanceof AlreadyExistsError) throw alreadyJoined(req.hostId);
     throw e;
   }
-  return { host_id: req.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
+  return { host_id: req.hostId, certificate: issued.certPem, ca_certificates: svc.trust.bundle(), expires_at: issued.notAfter.toISOString() };
 }

@@ -48,6 +48,8 @@ export interface VerifiedIdentity {
   hostId?: string;
   /** Stored on the node row. */
   attributes: Record<string, string>;
+  /** Inventory labels from a verified source (ec2: the instance's tags as `aws/<Key>`), set by confirm. */
+  labels?: Record<string, string>;
 }
 
 /** A body field a method reads besides token_name, role, public_key and dry_run, as OpenAPI shows it. */

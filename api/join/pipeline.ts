@@ -7,13 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { shownTokenName, type JoinMethod } from '../../schema/token';
 import type { AuditEvent } from '../store/types';
-import { admitHost, consumeIfSingleUse, isLive, alreadyJoined, parseAgentPublicKey, requireJoinToken, requireString, type JoinResponse, type JoinServices } from './admit';
+import { admitHost, readAgentReport, AGENT_REPORT_FIELDS, consumeIfSingleUse, isLive, alreadyJoined, parseAgentPublicKey, requireJoinToken, requireString, type JoinResponse, type JoinServices } from './admit';
 import { JoinError, badJoinRequest } from './errors';
+import { refuseIfLocked, subjectOfIdentity } from './locks';
 import { refuse, type RefusalCode } from './refusals';
 import { publicDetail, publicRuleFailures, ruleFailures, type Check, type Evaluation, type IdentityFacts, type JoinMethodModule, type RuleResult } from './method';
 
 /** The fields every method reads. */
-export const COMMON_FIELDS = ['token_name', 'role', 'public_key', 'dry_run'] as const;
+export const COMMON_FIELDS = ['token_name', 'role', 'public_key', 'dry_run', ...AGENT_REPORT_FIELDS] as const;
 
 /** A rule's result as the audit records it. */
 export interface AuditRule {
@@ -130,6 +131,7 @@ export async function runJoin(svc: JoinServices, mod: JoinMethodModule, body: un
     if (dryRun) attempt.details.dry_run = true;
     const proof = mod.readProof(fields);
     const publicKey = parseAgentPublicKey(fields.public_key);
+    const report = readAgentReport(fields);
 
     // 2. The token.
     const token = await requireJoinToken(svc, tokenName, mod.method, role);
@@ -141,6 +143,8 @@ export async function runJoin(svc: JoinServices, mod: JoinMethodModule, body: un
     // The token method proves nothing beyond the token: no identity to record.
     if (Object.keys(identity.facts).length > 0) attempt.details.identity = identity.facts;
     attempt.hostId = identity.hostId;
+    // 3b. Locks match what was verified, so a locked instance with a fresh document stays out.
+    await refuseIfLocked(svc.store, subjectOfIdentity(identity.facts, identity.hostId, token.metadata.name), svc.now());
 
     // 4. The rules, evaluated without effects.
     evaluation = mod.evaluate(token, identity, svc.now());
@@ -161,7 +165,7 @@ export async function runJoin(svc: JoinServices, mod: JoinMethodModule, body: un
     await consumeIfSingleUse(svc, token, role);
     const hostId = identity.hostId ?? randomUUID();
     attempt.hostId = hostId;
-    const response = await admitHost(svc, { hostId, token, role, publicKey, attributes: identity.attributes }, auditEvent(svc, attempt, call, true));
+    const response = await admitHost(svc, { hostId, token, role, publicKey, attributes: identity.attributes, labels: identity.labels, report }, auditEvent(svc, attempt, call, true));
     admitted = true;
     return { kind: 'joined', response };
   } catch (err) {

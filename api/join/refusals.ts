@@ -34,6 +34,7 @@ export const REFUSALS = {
   token_expired: { status: 403, meaning: 'The token is past `metadata.expires`.', action: 'Create a new token or extend `metadata.expires`.', scopes: J },
   join_method_mismatch: { status: 403, meaning: 'The token is for another join method than the endpoint used.', action: 'Join with the token\'s `join_method`, or use a token of this method.', scopes: J },
   role_not_allowed: { status: 403, meaning: 'The requested role is not in the token\'s `roles`.', action: 'Ask for a role the token grants, or add the role to the token.', scopes: J },
+  locked: { status: 403, meaning: 'A lock (`joinery locks add`) matches the verified identity: the host, its EC2 instance, AWS account or ARN, or the token. The message carries the lock\'s own message.', action: 'Wait for the lock to expire or remove it (`joinery locks rm ID`) once the incident is over; `joinery locks ls` lists them.', scopes: ['join', 'renew'] },
   host_already_joined: { status: 409, meaning: 'The host ID belongs to a live host (certificate valid, not removed).', action: 'The host renews over POST /v1/renew; it may join again once removed (`joinery nodes rm HOST_ID`) or once its certificate expired without renewal.', scopes: J },
   // EC2: the signed instance identity document.
   bot_join_method_unsupported: { status: 403, meaning: 'The Bot role cannot join with the ec2 method (as in Teleport).', action: 'Bots join with the token or iam method.', scopes: EC2 },

@@ -6,7 +6,8 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { normalizeSerial } from '../store/migrations';
 import { ConflictError, NotFoundError, type AuditEvent } from '../store/types';
-import { parseAgentPublicKey, type JoinResponse, type JoinServices } from './admit';
+import { AGENT_REPORT_FIELDS, parseAgentPublicKey, readAgentReport, type JoinResponse, type JoinServices } from './admit';
+import { refuseIfLocked, subjectOfNode } from './locks';
 import { refuseCaKey } from './public-key';
 import { JoinError, badJoinRequest } from './errors';
 import { refuse } from './refusals';
@@ -22,6 +23,10 @@ export const MAX_LIVE_CERTIFICATES_PER_HOST = 32;
 export interface RenewAttempt {
   hostId?: string;
   details: Record<string, unknown>;
+  /** The pin of the trusted CA that issued the presented certificate. */
+  issuerPin?: string;
+  /** The pin of the CA that issued the new certificate. */
+  issuedByPin?: string;
 }
 
 /**
@@ -51,9 +56,16 @@ export function checkPresented(svc: JoinServices, presented: Buffer | PresentedC
   }
   attempt.details.serial = cert.serialNumber.toLowerCase();
   attempt.details.issuer = cert.issuer.replace(/\n/g, ', ');
-  const ca = svc.ca.certificate;
-  const verified = !Buffer.isBuffer(presented) && presented.chainVerified;
-  if (!verified && (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))) {
+  const issuer = svc.trust.issuerOf(cert, !Buffer.isBuffer(presented) && presented.chainVerified);
+  if (issuer) attempt.issuerPin = issuer.pin;
+  if (!issuer) {
+    const retired = svc.trust.retiredIssuerPin(cert);
+    if (retired) {
+      throw untrusted(
+        `the client certificate was issued by the CA ${retired}, which this cluster no longer trusts: the cluster CA was rotated (it is now ${svc.trust.trusted.map((ca) => ca.pin).join(' and ')}); the host must join again`,
+      );
+    }
+    const ca = svc.ca.certificate;
     // The same name as this CA but another key: a host of another cluster of that name, or of a CA that was replaced.
     const sameName = cert.issuer === ca.subject;
     throw untrusted(
@@ -92,6 +104,8 @@ export async function renewHost(
   if (!found) throw untrusted(`the client certificate (serial ${presented.serialNumber.toLowerCase()}) was not issued to a host by this cluster`);
   const { certificate, node } = found;
   attempt.hostId = certificate.hostId;
+  // A lock refuses at once, and says so (its creation put the certificate on the CRL too).
+  if (node) await refuseIfLocked(svc.store, subjectOfNode(node), now);
   if (!node || node.removedAt || certificate.revokedAt) {
     throw refuse('node_removed', `host ${certificate.hostId} was removed${node?.removedAt ? ` at ${node.removedAt}` : ''}; its certificates are revoked, and it must join again to get a new identity`);
   }
@@ -108,20 +122,25 @@ export async function renewHost(
 
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw badJoinRequest('invalid_request', 'the request body must be a JSON object (or empty)');
   for (const key of Object.keys((body as Record<string, unknown> | undefined) ?? {})) {
-    if (key !== 'public_key') throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key.slice(0, 64))}; a renewal body may only carry public_key`);
+    if (key !== 'public_key' && !(AGENT_REPORT_FIELDS as readonly string[]).includes(key)) {
+      throw badJoinRequest('invalid_request', `unknown field ${JSON.stringify(key.slice(0, 64))}; a renewal body may carry public_key, ${AGENT_REPORT_FIELDS.join(', ')}`);
+    }
   }
+  const report = readAgentReport((body as Record<string, unknown> | undefined) ?? {});
   const requested = (body as Record<string, unknown> | undefined)?.public_key;
   let publicKey: KeyObject = presented.publicKey;
   if (requested !== undefined) {
     publicKey = parseAgentPublicKey(requested);
     attempt.details.key_rotated = true;
   }
-  refuseCaKey(svc.ca, publicKey);
+  for (const ca of svc.trust.trusted) refuseCaKey(ca, publicKey);
 
-  const issued = await svc.ca.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
+  const issuingCa = svc.ca;
+  const issued = await issuingCa.issueHostCertificate({ publicKey, hostId: node.hostId, role: node.role, ttlMs: svc.config.hostCertTtlMs, now });
   attempt.details.new_serial = issued.serial;
+  attempt.issuedByPin = issuingCa.pin;
   try {
-    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt));
+    await svc.store.nodes.renew(node.hostId, { serial: issued.serial, issuedAt: now.toISOString(), notAfter: issued.notAfter.toISOString() }, certificate.serial, audit?.(attempt), report);
   } catch (e) {
     delete attempt.details.new_serial; // not issued after all: the refusal's audit event must not name it
     // Removed between the check above and the write: removal wins, the new certificate is dropped.
@@ -130,5 +149,5 @@ export async function renewHost(
     if (e instanceof ConflictError) throw refuse('certificate_superseded', `the client certificate was renewed by another request at the same time; host ${node.hostId} renews with its newest certificate`);
     throw e;
   }
-  return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: [svc.ca.certPem], expires_at: issued.notAfter.toISOString() };
+  return { host_id: node.hostId, certificate: issued.certPem, ca_certificates: svc.trust.bundle(), expires_at: issued.notAfter.toISOString() };
 }

@@ -16,6 +16,8 @@ import { rateLimit } from './rate-limit';
 import { responseHeaders } from './response-headers';
 import { joinRoutes } from './routes/join';
 import { auditRoutes } from './routes/audit';
+import { lockRoutes } from './routes/locks';
+import { caRoutes } from './routes/ca';
 import { nodeRoutes } from './routes/nodes';
 import { crlRoutes, renewRoutes } from './routes/renew';
 import { tokenRoutes } from './routes/tokens';
@@ -72,7 +74,17 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
     res.json(openApiDocument(VERSION));
   });
   app.get('/v1/status', (_req, res) => {
-    res.json({ cluster_name: svc.ca.clusterName, version: VERSION, ca_pin: svc.ca.pin, storage: svc.store.kind, server_time: svc.now().toISOString() });
+    // ca_pin: the CA the server's TLS certificate chains to, the one a first contact pins.
+    const rotation = svc.trust.view();
+    res.json({
+      cluster_name: svc.ca.clusterName,
+      version: VERSION,
+      ca_pin: svc.trust.serverIssuer.pin,
+      storage: svc.store.kind,
+      server_time: svc.now().toISOString(),
+      ca_rotation: { phase: rotation.phase, mode: rotation.mode, phase_started_at: rotation.phase_started_at, next_phase: rotation.next_phase, next_phase_at: rotation.next_phase_at },
+      trusted_cas: rotation.cas.map(({ pin, state, signs }) => ({ pin, state, signs })),
+    });
   });
 
   // One gate throttles the bearer check and the console's sign-in together.
@@ -82,11 +94,13 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
   app.use(consoleRoutes({ svc, gate, sessions, adminOnly }));
   app.use('/v1/tokens', adminOnly, tokenRoutes(svc.store, svc));
   app.use('/v1/nodes', adminOnly, nodeRoutes(svc.store, svc.now));
+  app.use('/v1/locks', adminOnly, lockRoutes(svc.store, svc.now));
   app.use('/v1/audit', auditRoutes(svc.store, adminOnly, svc.now)); // admin, but for the public /schema
   app.use('/v1/join', rateLimit(svc.config), joinRoutes(svc, metrics));
   // Authenticated by the host's client certificate, checked in the route, not by the TLS layer.
   app.use('/v1/renew', rateLimit(svc.config), renewRoutes(svc, metrics));
   app.use('/v1/crl', crlRoutes(svc));
+  app.use('/v1/ca', caRoutes(svc, adminOnly));
 
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(log));

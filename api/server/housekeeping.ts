@@ -1,5 +1,6 @@
 // Housekeeping on a timer, off the request path: deleting IAM challenges long expired, audit
-// events beyond the retention settings, and host certificate records a day past their expiry.
+// events beyond the retention settings, host certificate records a day past their expiry, hosts
+// removed or lapsed longer than JOINERY_NODE_RETENTION ago, and locks past their TTL.
 // Every replica runs it; the deletes are idempotent, so replicas racing each other only repeat
 // work. Each prune is indexed and goes in batches of a bounded size with a yield to the event
 // loop between them: SQLite answers on the event loop, so one pass over a backlog of 100,000
@@ -23,12 +24,21 @@ const MAX_BATCHES_PER_PRUNE = 10_000;
 
 export interface Housekeeping {
   /** One pass now (also what the timer runs); resolves with how many rows each prune deleted. */
-  runOnce(): Promise<{ challenges: number; audit: number; certificates: number }>;
+  runOnce(): Promise<PassResult>;
   /** Stops the timer and waits for a pass under way (so the store can be closed after). */
   stop(): Promise<void>;
 }
 
-type Settings = Pick<ServerConfig, 'auditRetentionDays' | 'auditMaxRows'>;
+/** Rows each prune of one pass deleted. */
+export interface PassResult {
+  challenges: number;
+  audit: number;
+  certificates: number;
+  hosts: number;
+  locks: number;
+}
+
+type Settings = Pick<ServerConfig, 'auditRetentionDays' | 'auditMaxRows'> & Partial<Pick<ServerConfig, 'nodeRetentionMs'>>;
 
 /** Lets timers and sockets run between two batches. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -54,10 +64,28 @@ export function pruneAudit(store: Store, settings: Settings, now: Date, batchSiz
   return inBatches((limit) => store.audit.prune({ before, keepRows, limit }), batchSize);
 }
 
+/** Hosts removed, or lapsed, longer than the retention ago (0 keeps them), in batches. */
+export function pruneHosts(store: Store, retentionMs: number, now: Date, batchSize = HOUSEKEEPING_BATCH): Promise<number> {
+  if (!(retentionMs > 0)) return Promise.resolve(0);
+  const before = new Date(now.getTime() - retentionMs);
+  return inBatches((limit) => store.nodes.pruneHosts(before, now, limit), batchSize);
+}
+
+/** Locks past their TTL, each deletion audited as lock.expire. */
+export function expireLocks(store: Store, now: Date, batchSize = HOUSEKEEPING_BATCH): Promise<number> {
+  return inBatches(async (limit) => {
+    const gone = await store.locks.pruneExpired(now, limit);
+    for (const lock of gone) {
+      await store.audit.append({ time: now.toISOString(), type: 'lock.expire', success: true, message: `lock ${lock.id} expired at ${lock.expiresAt}`, details: { lock_id: lock.id } });
+    }
+    return gone.length;
+  }, batchSize);
+}
+
 export function startHousekeeping(store: Store, settings: Settings, log: Logger, opts: { now?: () => Date; intervalMs?: number; batchSize?: number } = {}): Housekeeping {
   const now = opts.now ?? (() => new Date());
   const batch = opts.batchSize ?? HOUSEKEEPING_BATCH;
-  let running: Promise<{ challenges: number; audit: number; certificates: number }> | undefined;
+  let running: Promise<PassResult> | undefined;
   const runOnce = () =>
     (running ??= (async () => {
       try {
@@ -69,8 +97,10 @@ export function startHousekeeping(store: Store, settings: Settings, log: Logger,
         // validity, and nothing about it is needed for the CRL.
         const certificatesBefore = new Date(t.getTime() - DAY_MS);
         const certificates = await inBatches((limit) => store.nodes.pruneCertificates(certificatesBefore, limit), batch);
-        if (challenges || audit || certificates) log.info({ challenges, audit, certificates }, 'housekeeping deleted expired rows');
-        return { challenges, audit, certificates };
+        const hosts = await pruneHosts(store, settings.nodeRetentionMs ?? 0, t, batch);
+        const locks = await expireLocks(store, t, batch);
+        if (challenges || audit || certificates || hosts || locks) log.info({ challenges, audit, certificates, hosts, locks }, 'housekeeping deleted expired rows');
+        return { challenges, audit, certificates, hosts, locks };
       } finally {
         running = undefined;
       }

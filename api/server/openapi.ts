@@ -94,6 +94,20 @@ function tokenTestOperation(summary: string) {
   };
 }
 
+/** What the agent may say of itself at join and renewal (the inventory shows it; nothing decides on it). */
+const AGENT_REPORT = {
+  agent_version: { type: 'string', maxLength: 64, description: "the agent's version, for the inventory only" },
+  hostname: { type: 'string', maxLength: 253, description: "the machine's hostname, for the inventory only" },
+};
+
+const NODE_FILTERS = [
+  { name: 'status', in: 'query', schema: { type: 'string', enum: ['active', 'expired', 'removed'] } },
+  { name: 'method', in: 'query', schema: { type: 'string' }, description: 'join method' },
+  { name: 'token', in: 'query', schema: { type: 'string' }, description: 'the token the host joined with' },
+  { name: 'label', in: 'query', schema: { type: 'string' }, description: 'KEY=VALUE; repeat for several (all must match)' },
+  { name: 'stale', in: 'query', schema: { type: 'string' }, description: 'a duration (1h): hosts last seen longer ago' },
+];
+
 /** POST /v1/join/<method>, from what the method's module declares: its fields and its refusal scope. */
 function joinOperation(mod: JoinMethodModule) {
   const own = Object.entries(mod.fields);
@@ -102,6 +116,7 @@ function joinOperation(mod: JoinMethodModule) {
     role: str,
     ...Object.fromEntries(own.map(([name, f]) => [name, f.description ? { type: f.type, description: f.description } : { type: f.type }])),
     public_key: str,
+    ...AGENT_REPORT,
     dry_run: dryRun,
   };
   const required = ['token_name', 'role', ...own.filter(([, f]) => f.required).map(([name]) => name), 'public_key'];
@@ -258,9 +273,44 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
         get: {
           summary: 'List joined hosts, ordered by host ID, one page at a time (follow next_page_token)',
           security: admin,
-          parameters: pageParams,
+          parameters: [...pageParams, ...NODE_FILTERS],
           responses: { '200': listResponse('nodes', { type: 'object' }, 'One page of hosts'), ...pageErrors, '401': errorResponse('Unauthenticated') },
         },
+      },
+      '/v1/locks': {
+        get: {
+          summary: 'The active locks, one page at a time (follow next_page_token)',
+          security: admin,
+          parameters: pageParams,
+          responses: { '200': listResponse('locks', { type: 'object' }, 'One page of locks'), ...pageErrors, '401': errorResponse('Unauthenticated') },
+        },
+        post: {
+          summary: "Lock a host, instance, account, ARN glob or token: matching joins and renewals are refused `locked`, the matched hosts' unexpired certificates revoked",
+          security: admin,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['kind', 'target'],
+                  additionalProperties: false,
+                  properties: {
+                    kind: { type: 'string', enum: ['host_id', 'instance_id', 'account', 'arn', 'token'] },
+                    target: { type: 'string', maxLength: 512 },
+                    ttl: { type: 'string', description: 'a duration (24h); omit for a lock until removed' },
+                    message: { type: 'string', maxLength: 256, description: 'what a refused host is told' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '201': { description: 'Created, with revoked_certificates' }, '400': errorResponse('invalid_lock (the field says which)'), '401': errorResponse('Unauthenticated'), '409': errorResponse('too_many_locks') },
+        },
+      },
+      '/v1/locks/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: { summary: 'Remove a lock', security: admin, responses: { '204': { description: 'Removed' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such lock') } },
       },
       '/v1/nodes/{hostId}': {
         parameters: [hostParam],
@@ -291,7 +341,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
         post: {
           summary: 'Renew a host certificate; authenticated by the current host certificate as the TLS client certificate',
           description: 'Same host ID and role, a new serial, a new validity from now. The join token is not checked again: deleting it does not stop renewals; removing the node does.',
-          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { public_key: { type: 'string', description: 'A new SPKI PEM public key (key rotation); omit to keep the key' } } } } } },
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { public_key: { type: 'string', description: 'A new SPKI PEM public key (key rotation); omit to keep the key' }, ...AGENT_REPORT } } } } },
           responses: {
             '200': { description: 'Renewed', content: { 'application/json': { schema: { $ref: '#/components/schemas/JoinResponse' } } } },
             '400': errorResponse('Malformed body or public_key'),
@@ -304,19 +354,48 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
       },
       '/v1/crl': {
         get: {
-          summary: 'Certificate revocation list of the cluster CA: serials of unexpired certificates of removed hosts. Public.',
+          summary: 'Certificate revocation list of the cluster CA: serials of unexpired certificates of removed hosts. Public. During a CA rotation each trusted CA signs its own: ca=<pin> picks one (GET /v1/ca lists them); without it, the CA that signs host certificates now.',
           parameters: [
             { name: 'format', in: 'query', schema: { type: 'string', enum: ['der', 'pem'], default: 'der' } },
+            { name: 'ca', in: 'query', required: false, schema: str, description: 'The pin (sha256:<hex>) of a trusted CA whose CRL to serve' },
             { name: 'If-None-Match', in: 'header', required: false, schema: str, description: 'The ETag of the copy held; 304 while the CRL is unchanged' },
           ],
           responses: {
             '200': {
               description: 'The CRL (served from a cache rebuilt on each removal and every half validity)',
-              headers: { ETag: { schema: str, description: 'Weak, W/"<CRL number in hex>-<format>"; the same on every replica for the same list' }, 'Cache-Control': { schema: str, description: 'public, max-age=60' } },
+              headers: { ETag: { schema: str, description: 'Weak, W/"<CRL number in hex>-<first 16 hex digits of the CA pin>-<format>"; the same on every replica for the same list and CA' }, 'Cache-Control': { schema: str, description: 'public, max-age=60' } },
               content: { 'application/pkix-crl': { schema: { type: 'string', format: 'binary' } }, 'application/x-pem-file': { schema: str } },
             },
             '304': { description: 'Not modified: the ETag in If-None-Match is current' },
             '400': errorResponse('Unknown format'),
+            '404': errorResponse('ca names no CA the cluster trusts (ca_not_trusted)'),
+          },
+        },
+      },
+      '/v1/ca': {
+        get: {
+          summary: 'Every CA the cluster trusts now, with its pin, its state (current, or next during a rotation), what it signs, and the rotation phase. Public.',
+          responses: { '200': { description: '{phase, mode, phase_started_at, next_phase?, next_phase_at?, cas: [{pin, state, signs, not_after, certificate}]}' } },
+        },
+      },
+      '/v1/ca/rotate': {
+        post: {
+          summary: 'Start a CA rotation (no phase: init with a new CA; manual, grace, new_key), move it to a phase, or roll it back (admin; docs/ca.md)',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: { phase: { type: 'string', enum: ['update_clients', 'update_servers', 'standby', 'rollback'] }, rollback: { type: 'boolean' }, manual: { type: 'boolean' }, grace: str, new_key: str },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'The rotation after the change (as GET /v1/ca)' },
+            '400': errorResponse('A malformed request, or a new key that cannot be used (invalid_new_key, new_key_required)'),
+            '409': errorResponse('A phase the rotation cannot move to from where it is (invalid_phase_transition), or a rotation already in progress (rotation_in_progress)'),
           },
         },
       },

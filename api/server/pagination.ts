@@ -27,7 +27,7 @@ const TAG_BYTES = 16;
 /** The longest key sealed is a 253-character name: anything far longer is not ours. */
 const MAX_TOKEN_CHARS = 2048;
 
-export type ListKind = 'tokens' | 'nodes' | 'events';
+export type ListKind = 'tokens' | 'nodes' | 'events' | 'locks';
 
 export interface PageQuery {
   limit: number;

@@ -4,10 +4,12 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { checkProxyEnvironment } from '../aws/egress-proxy';
 import { startAuditExport, type AuditExporter } from '../audit/exporter';
-import { ClusterCA } from '../ca/ca';
+import type { OpenClusterCaOptions } from '../ca/ca';
+import { CaTrust, ROTATION_POLL_MS } from '../ca/trust';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
 import { buildJoinAws } from '../join/aws';
@@ -24,14 +26,23 @@ import { untrustedCertificateAnswer } from './routes/renew';
 export interface RunningServer {
   url: string;
   port: number;
-  ca: ClusterCA;
+  /** The CAs and the rotation's phase; `ca` is the one signing host certificates at start. */
+  trust: CaTrust;
+  readonly ca: CaTrust['hostIssuer'];
   store: Store;
   admin: AdminCredential;
   log: Logger;
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, opts: { log?: Logger; now?: () => Date } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  log?: Logger;
+  now?: () => Date;
+  /** Tests and stand-ins: the KMS client (and pacing) the CA signer uses. */
+  caSigner?: OpenClusterCaOptions['signer'];
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: config.logLevel, base: { svc: 'joinery' } });
   // The AWS clients and the EC2 trust store, once; a broken JOINERY_EC2_EXTRA_CERTS stops the
   // start with a clear message, not the first join with a 4xx.
@@ -46,26 +57,56 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config, { warn: (m) => log.warn(m) });
   let exporter: AuditExporter | undefined;
+  let trust: CaTrust | undefined;
   try {
-    const ca = await ClusterCA.loadOrCreate(config.dataDir, config.clusterName, store);
+    trust = await CaTrust.open({
+      dataDir: config.dataDir,
+      clusterName: config.clusterName,
+      store,
+      key: config.caKey,
+      setting: config.caKeySetting,
+      signer: opts.caSigner,
+      hostCertTtlMs: config.hostCertTtlMs,
+      warn: (m) => log.error(m),
+    });
+    const cas = trust;
+    for (const ca of cas.trusted) log.info({ caKey: ca.signer.describe(), caPin: ca.pin, phase: cas.phase }, 'cluster CA');
     const admin = await ensureAdminCredential(store, config.dataDir, config.adminToken);
-    const svc: JoinServices = { store, ca, config, log, now: opts.now ?? (() => new Date()), aws };
+    const svc: JoinServices = {
+      store,
+      get ca() {
+        return cas.hostIssuer;
+      },
+      trust: cas,
+      config,
+      log,
+      now: opts.now ?? (() => new Date()),
+      aws,
+    };
     const { app, metrics } = createApp(svc, admin, log);
     // Before listening: an export file that cannot be written stops the start.
     if (config.auditExport) exporter = await startAuditExport(store, config.auditExport, log, { registry: metrics.registry, handleSighup: true });
 
     const names = [os.hostname(), ...config.tlsSans];
     if (config.host !== '0.0.0.0' && config.host !== '::') names.push(config.host);
-    const tls = await ca.issueServerCertificate(names);
-    // Send the CA after the leaf so clients that trust by pin can find it in the chain.
+    // The TLS key and certificate, from the CA that signs the server's certificate in this phase,
+    // and every trusted CA as the anchors for client certificates. Made again, and swapped in for
+    // new connections, whenever a CA rotation changes either.
+    const secureContext = async () => {
+      const issuer = cas.serverIssuer;
+      const tls = await issuer.issueServerCertificate(names);
+      // Send the CA after the leaf so clients that trust by pin can find it in the chain.
+      // `ca` names the cluster CAs in the request so a client picks its host certificate.
+      return { key: tls.keyPem, cert: tls.certPem + issuer.certPem, ca: cas.bundle(), minVersion: 'TLSv1.2' as const, issuer: issuer.pin, trusted: cas.bundle().join('') };
+    };
+    let context = await secureContext();
     // Client certificates are asked for but not required: join and admin routes serve clients
     // without one, and POST /v1/renew checks the one it gets itself (CA, expiry, serial, node).
-    // `ca` names the cluster CA in the request so a client picks its host certificate.
     const server = https.createServer(
       {
-        key: tls.keyPem,
-        cert: tls.certPem + ca.certPem,
-        ca: [ca.certPem],
+        key: context.key,
+        cert: context.cert,
+        ca: context.ca,
         requestCert: true,
         rejectUnauthorized: false,
         minVersion: 'TLSv1.2',
@@ -120,9 +161,30 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
 
     const housekeeping = startHousekeeping(store, config, log, { now: svc.now });
 
+    cas.onChange(async () => {
+      // The CLI on this machine trusts <data-dir>/ca.crt: it holds every trusted CA.
+      fs.writeFileSync(path.join(config.dataDir, 'ca.crt'), cas.bundle().join(''));
+      if (context.issuer === cas.serverIssuer.pin && context.trusted === cas.bundle().join('')) return;
+      const next = await secureContext();
+      server.setSecureContext({ key: next.key, cert: next.cert, ca: next.ca, minVersion: next.minVersion });
+      context = next;
+      log.info({ phase: cas.phase, serverCa: next.issuer, trusted: cas.trusted.map((c) => c.pin) }, 'TLS certificate and trusted CAs swapped in for new connections');
+    });
+    // Every replica follows the rotation row; an automatic rotation advances here (once across replicas).
+    let polling: Promise<unknown> | undefined;
+    const poll = setInterval(() => {
+      polling ??= cas
+        .tick(svc.now())
+        .catch((err: unknown) => log.error({ err }, 'CA rotation step failed'))
+        .finally(() => (polling = undefined));
+    }, ROTATION_POLL_MS);
+    poll.unref();
+
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        clearInterval(poll);
+        await polling;
         await housekeeping.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -132,11 +194,24 @@ export async function startServer(config: ServerConfig, opts: { log?: Logger; no
         });
         await exporter?.stop(); // the events of the last requests go out too
         await store.close();
+        await cas.close();
       })());
-    return { url, port, ca, store, admin, log, close };
+    return {
+      url,
+      port,
+      trust: cas,
+      get ca() {
+        return cas.hostIssuer;
+      },
+      store,
+      admin,
+      log,
+      close,
+    };
   } catch (e) {
     await exporter?.stop().catch(() => undefined);
     await store.close();
+    await trust?.close().catch(() => undefined);
     throw e;
   }
 }

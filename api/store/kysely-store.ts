@@ -17,6 +17,9 @@ import {
   type HostCertificateRecord,
   type ListOptions,
   type ListPage,
+  type LockRecord,
+  type LockTargetKind,
+  type NodeFilter,
   type NodeRecord,
   type NodeStatus,
   type RevokedEntry,
@@ -28,7 +31,10 @@ interface TokensTable { name: string; resource: string; revision: string; create
 interface NodesTable {
   host_id: string; join_method: string; token_name: string; role: string; joined_at: string; cert_serial: string; attributes: string;
   cert_not_after: string | null; last_renewed_at: string | null; removed_at: string | null;
+  last_seen: string | null; agent_version: string | null; hostname: string | null; labels: string | null;
+  aws_account: string | null; instance_id: string | null; arn: string | null;
 }
+interface LocksTable { id: string; kind: string; target: string; message: string | null; created_at: string; expires_at: string | null }
 interface HostCertificatesTable { serial: string; host_id: string; issued_at: string; not_after: string; revoked_at: string | null }
 interface ChallengesTable { challenge: string; expires_at: string; used_at: string | null }
 interface AuditTable {
@@ -52,6 +58,7 @@ export interface Tables {
   settings: SettingsTable;
   counters: CountersTable;
   console_sessions: ConsoleSessionsTable;
+  locks: LocksTable;
   schema_migrations: LegacyMigrationsTable;
   kysely_migration: MigratorTable;
 }
@@ -153,12 +160,13 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       },
     },
     nodes: {
-      async list(opts) {
+      async list(opts, filter, at = new Date()) {
         // By host ID, the key no update changes: a host that re-joins (new joined_at) while an
         // admin pages through keeps its place, so it is seen exactly once.
         const limit = pageSize(opts);
         let q = db.selectFrom('nodes').selectAll().orderBy('host_id').limit(limit + 1);
         if (opts.after !== undefined) q = q.where('host_id', '>', opts.after);
+        if (filter) q = q.where((eb) => eb.and(nodeFilter(eb, filter, at)));
         return toPage(await q.execute(), limit, rowToNode, (r) => r.host_id);
       },
       async get(hostId) {
@@ -179,6 +187,13 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           last_renewed_at: null,
           removed_at: null,
           attributes: JSON.stringify(node.attributes),
+          last_seen: node.lastSeen ?? node.joinedAt,
+          agent_version: node.agentVersion ?? null,
+          hostname: node.hostname ?? null,
+          labels: node.labels && Object.keys(node.labels).length > 0 ? JSON.stringify(sortedLabels(node.labels)) : null,
+          aws_account: node.attributes.account ?? null,
+          instance_id: node.attributes.instance_id ?? null,
+          arn: node.attributes.arn ?? null,
         };
         const { host_id: _key, ...replaced } = row;
         await db.transaction().execute(async (tx) => {
@@ -210,14 +225,21 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           if (audit) await tx.insertInto('audit_events').values(auditRow(audit)).execute();
         });
       },
-      async renew(hostId, cert, supersedes, audit) {
+      async renew(hostId, cert, supersedes, audit, report) {
         const serial = normalizeSerial(cert.serial);
         return db.transaction().execute(async (tx) => {
           // The node row is updated first, as removal does, so the two serialise on it; the
           // current-serial condition makes of two renewals with one certificate exactly one win.
           let q = tx
             .updateTable('nodes')
-            .set({ cert_serial: serial, cert_not_after: cert.notAfter, last_renewed_at: cert.issuedAt })
+            .set({
+              cert_serial: serial,
+              cert_not_after: cert.notAfter,
+              last_renewed_at: cert.issuedAt,
+              last_seen: cert.issuedAt,
+              ...(report?.agentVersion !== undefined ? { agent_version: report.agentVersion } : {}),
+              ...(report?.hostname !== undefined ? { hostname: report.hostname } : {}),
+            })
             .where('host_id', '=', hostId)
             .where('removed_at', 'is', null);
           if (supersedes !== undefined) q = q.where('cert_serial', '=', normalizeSerial(supersedes));
@@ -237,6 +259,39 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
         const batch = db.selectFrom('host_certificates').select('serial').where('not_after', '<', before.toISOString()).orderBy('not_after').limit(batchSize(limit));
         const r = await db.deleteFrom('host_certificates').where('serial', 'in', batch).executeTakeFirst();
         return Number(r.numDeletedRows);
+      },
+      async pruneHosts(before, at, limit) {
+        const n = batchSize(limit);
+        const t = before.toISOString();
+        const nowIso = at.toISOString();
+        // Only hosts none of whose certificates is still unexpired: a removed host's revoked
+        // certificates stay on the CRL until they expire, and leave it with the row.
+        const noLiveCertificate = (eb: ExpressionBuilder<Tables, 'nodes'>) =>
+          eb.not(eb.exists(eb.selectFrom('host_certificates').select('serial').whereRef('host_certificates.host_id', '=', 'nodes.host_id').where('host_certificates.not_after', '>', nowIso)));
+        // Removed long ago (the partial index of removed hosts), then lapsed long ago (the partial
+        // index of live rows by expiry): each a range read of at most `n` rows.
+        const removed = await db.selectFrom('nodes').select('host_id').where('removed_at', 'is not', null).where('removed_at', '<', t).where(noLiveCertificate).orderBy('removed_at').limit(n).execute();
+        const lapsed =
+          removed.length < n
+            ? await db.selectFrom('nodes').select('host_id').where('removed_at', 'is', null).where('cert_not_after', '<', t).where(noLiveCertificate).orderBy('cert_not_after').limit(n - removed.length).execute()
+            : [];
+        const ids = [...removed, ...lapsed].map((r) => r.host_id);
+        if (ids.length === 0) return 0;
+        return db.transaction().execute(async (tx) => {
+          // The conditions again, under the write: a host that re-joined meanwhile stays.
+          const gone = await tx
+            .deleteFrom('nodes')
+            .where('host_id', 'in', ids)
+            .where((eb) => eb.or([eb.and([eb('removed_at', 'is not', null), eb('removed_at', '<', t)]), eb.and([eb('removed_at', 'is', null), eb('cert_not_after', '<', t)])]))
+            .returning(['host_id', 'removed_at'])
+            .execute();
+          if (gone.length === 0) return 0;
+          await tx.deleteFrom('host_certificates').where('host_id', 'in', gone.map((g) => g.host_id)).execute();
+          await bump(tx, 'nodes', -gone.length);
+          const wasRemoved = gone.filter((g) => g.removed_at !== null).length;
+          if (wasRemoved > 0) await bump(tx, 'nodes_removed', -wasRemoved);
+          return gone.length;
+        });
       },
       async countLiveCertificates(hostId, at) {
         const t = at.toISOString();
@@ -419,6 +474,69 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       async set(key, value) {
         await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
       },
+      async compareAndSet(key, expected, value) {
+        if (expected === undefined) {
+          const r = await db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+          return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+        }
+        const r = await db.updateTable('settings').set({ value }).where('key', '=', key).where('value', '=', expected).executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
+      },
+    },
+    locks: {
+      async list(opts, at) {
+        const limit = pageSize(opts);
+        let q = db.selectFrom('locks').selectAll().where(unexpiredLock(at)).orderBy('id').limit(limit + 1);
+        if (opts.after !== undefined) q = q.where('id', '>', opts.after);
+        return toPage(await q.execute(), limit, rowToLock, (r) => r.id);
+      },
+      async active(at, atMost) {
+        return (await db.selectFrom('locks').selectAll().where(unexpiredLock(at)).orderBy('id').limit(Math.max(1, atMost)).execute()).map(rowToLock);
+      },
+      async candidates(exact, arns, at, atMost) {
+        if (exact.length === 0 && !arns) return [];
+        const rows = await db
+          .selectFrom('locks')
+          .selectAll()
+          .where(unexpiredLock(at))
+          .where((eb) => eb.or([...exact.map((e) => eb.and([eb('kind', '=', e.kind), eb('target', '=', e.target)])), ...(arns ? [eb('kind', '=', 'arn')] : [])]))
+          .orderBy('id')
+          .limit(Math.max(1, atMost) + exact.length)
+          .execute();
+        return rows.map(rowToLock);
+      },
+      async create(lock, at, audit) {
+        const t = at.toISOString();
+        return db.transaction().execute(async (tx) => {
+          await tx
+            .insertInto('locks')
+            .values({ id: lock.id, kind: lock.kind, target: lock.target, message: lock.message ?? null, created_at: lock.createdAt, expires_at: lock.expiresAt ?? null })
+            .execute();
+          // The matched hosts' unexpired certificates go on the CRL with the lock.
+          const hosts = db.selectFrom('nodes').select('host_id').where((eb) => lockedHosts(eb, lock.kind, lock.target));
+          const revoked = await tx.updateTable('host_certificates').set({ revoked_at: t }).where('host_id', 'in', hosts).where('revoked_at', 'is', null).where('not_after', '>', t).executeTakeFirst();
+          const n = Number(revoked.numUpdatedRows);
+          if (n > 0) await bump(tx, 'crl_revision', 1);
+          await tx.insertInto('audit_events').values(auditRow({ ...audit, details: { ...audit.details, revoked_certificates: n } })).execute();
+          return n;
+        });
+      },
+      async delete(id, audit) {
+        return db.transaction().execute(async (tx) => {
+          const r = await tx.deleteFrom('locks').where('id', '=', id).executeTakeFirst();
+          if (Number(r.numDeletedRows) !== 1) return false;
+          await tx.insertInto('audit_events').values(auditRow(audit)).execute();
+          return true;
+        });
+      },
+      async pruneExpired(at, limit) {
+        const t = at.toISOString();
+        const rows = await db.selectFrom('locks').selectAll().where('expires_at', 'is not', null).where('expires_at', '<=', t).orderBy('expires_at').limit(batchSize(limit)).execute();
+        if (rows.length === 0) return [];
+        const gone = await db.deleteFrom('locks').where('id', 'in', rows.map((r) => r.id)).returning('id').execute();
+        const ids = new Set(gone.map((g) => g.id));
+        return rows.filter((r) => ids.has(r.id)).map(rowToLock);
+      },
     },
     consoleSessions: {
       async create(r) {
@@ -535,6 +653,65 @@ function rowToNode(row: NodesTable): NodeRecord {
     ...(row.last_renewed_at ? { lastRenewedAt: row.last_renewed_at } : {}),
     ...(row.removed_at ? { removedAt: row.removed_at } : {}),
     attributes: JSON.parse(row.attributes),
+    ...(row.last_seen ? { lastSeen: row.last_seen } : {}),
+    ...(row.agent_version !== null && row.agent_version !== undefined ? { agentVersion: row.agent_version } : {}),
+    ...(row.hostname !== null && row.hostname !== undefined ? { hostname: row.hostname } : {}),
+    labels: row.labels ? JSON.parse(row.labels) : {},
+  };
+}
+
+/** Labels stored in key order, so one label's JSON text is always spelled alike (the filter's LIKE relies on it). */
+function sortedLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** LIKE's wildcards and its escape character, taken literally. */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The conditions of a node filter, at `at`. */
+function nodeFilter(eb: ExpressionBuilder<Tables, 'nodes'>, f: NodeFilter, at: Date) {
+  const t = at.toISOString();
+  const conds = [];
+  if (f.status === 'removed') conds.push(eb('removed_at', 'is not', null));
+  if (f.status === 'active') conds.push(eb.and([eb('removed_at', 'is', null), eb('cert_not_after', '>', t)]));
+  if (f.status === 'expired') conds.push(eb.and([eb('removed_at', 'is', null), eb.or([eb('cert_not_after', 'is', null), eb('cert_not_after', '<=', t)])]));
+  if (f.method !== undefined) conds.push(eb('join_method', '=', f.method));
+  if (f.token !== undefined) conds.push(eb('token_name', '=', f.token));
+  if (f.seenBefore !== undefined) conds.push(eb('last_seen', '<', f.seenBefore.toISOString()));
+  for (const [k, v] of Object.entries(f.labels ?? {})) {
+    // One `"key":"value"` pair of the stored JSON object.
+    conds.push(sql<boolean>`labels LIKE ${`%${likeLiteral(`${JSON.stringify(k)}:${JSON.stringify(v)}`)}%`} ESCAPE '\\'`);
+  }
+  return conds;
+}
+
+/** The hosts a lock matches, as the inventory's identity columns say. */
+function lockedHosts(eb: ExpressionBuilder<Tables, 'nodes'>, kind: LockTargetKind, target: string) {
+  switch (kind) {
+    case 'host_id':
+      return eb('host_id', '=', target);
+    case 'instance_id':
+      return eb('instance_id', '=', target);
+    case 'account':
+      return eb('aws_account', '=', target);
+    case 'token':
+      return eb('token_name', '=', target);
+    case 'arn':
+      // The glob as LIKE: `*` any run, `?` one character, the rest literally.
+      return sql<boolean>`arn LIKE ${likeLiteral(target).replace(/\*/g, '%').replace(/\?/g, '_')} ESCAPE '\\'`;
+  }
+}
+
+const unexpiredLock = (at: Date) => (eb: ExpressionBuilder<Tables, 'locks'>) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at.toISOString())]);
+
+function rowToLock(row: LocksTable): LockRecord {
+  return {
+    id: row.id,
+    kind: row.kind as LockTargetKind,
+    target: row.target,
+    ...(row.message !== null ? { message: row.message } : {}),
+    createdAt: row.created_at,
+    ...(row.expires_at !== null ? { expiresAt: row.expires_at } : {}),
   };
 }
 

@@ -154,6 +154,55 @@ const SCHEMA_MIGRATIONS: SchemaMigration[] = [
       await sql`CREATE INDEX console_sessions_created_at ON console_sessions (created_at)`.execute(db);
     },
   },
+  {
+    version: 6,
+    name: 'inventory (last seen, agent report, identity, labels) and locks',
+    slug: 'inventory_and_locks',
+    async up(db) {
+      // The inventory: when a host was last seen, what its agent says of itself, the verified
+      // identity as columns (locks match and revoke by them) and labels from verified sources.
+      await sql`ALTER TABLE nodes ADD COLUMN last_seen TEXT`.execute(db);
+      await sql`ALTER TABLE nodes ADD COLUMN agent_version TEXT`.execute(db);
+      await sql`ALTER TABLE nodes ADD COLUMN hostname TEXT`.execute(db);
+      await sql`ALTER TABLE nodes ADD COLUMN labels TEXT`.execute(db);
+      await sql`ALTER TABLE nodes ADD COLUMN aws_account TEXT`.execute(db);
+      await sql`ALTER TABLE nodes ADD COLUMN instance_id TEXT`.execute(db);
+      await sql`ALTER TABLE nodes ADD COLUMN arn TEXT`.execute(db);
+      await sql`UPDATE nodes SET last_seen = COALESCE(last_renewed_at, joined_at)`.execute(db);
+      // The identity columns from the attributes hosts joined with, a page at a time.
+      let after = '';
+      for (;;) {
+        const rows = (await db.selectFrom('nodes').select(['host_id', 'attributes']).where('host_id', '>', after).orderBy('host_id').limit(1000).execute()) as { host_id: string; attributes: string }[];
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const a = JSON.parse(row.attributes) as Record<string, string>;
+          if (a.account || a.instance_id || a.arn) {
+            await db.updateTable('nodes').set({ aws_account: a.account ?? null, instance_id: a.instance_id ?? null, arn: a.arn ?? null }).where('host_id', '=', row.host_id).execute();
+          }
+        }
+        after = rows[rows.length - 1].host_id;
+      }
+      // The filters of `nodes ls` that select few hosts walk their own index in host-ID order.
+      await sql`CREATE INDEX nodes_last_seen ON nodes (last_seen)`.execute(db);
+      await sql`CREATE INDEX nodes_token_name ON nodes (token_name, host_id)`.execute(db);
+      await sql`CREATE INDEX nodes_join_method ON nodes (join_method, host_id)`.execute(db);
+      await sql`CREATE INDEX nodes_aws_account ON nodes (aws_account)`.execute(db);
+      await sql`CREATE INDEX nodes_instance_id ON nodes (instance_id)`.execute(db);
+      // The prune of removed hosts reads them oldest first.
+      await sql`CREATE INDEX nodes_removed_at ON nodes (removed_at) WHERE removed_at IS NOT NULL`.execute(db);
+      await sql`CREATE TABLE locks (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        message TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT
+      )`.execute(db);
+      await sql`CREATE INDEX locks_expires_at ON locks (expires_at)`.execute(db);
+      // Joins and renewals look up the locks of their own host, instance, account and token.
+      await sql`CREATE INDEX locks_kind_target ON locks (kind, target)`.execute(db);
+    },
+  },
 ];
 
 /** The host certificate lifetime before version 2 recorded expiries. */

@@ -8,6 +8,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 
 const major = Number(process.versions.node.split('.')[0]);
 
+/** The driver's module name, for a worker thread that opens its own connection (sqlite-checkpointer.ts). */
+export const SQLITE_DRIVER = major >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3';
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Database: typeof BetterSqlite3 = major >= 22 ? require('better-sqlite3-napi') : require('better-sqlite3');
 

@@ -1,15 +1,20 @@
 // The embedded default: one SQLite file in the data directory, in WAL mode so readers never block
 // the writer, with a busy timeout so concurrent processes wait for the lock instead of failing.
+// The WAL is checkpointed by a worker thread, never inside the server's commits
+// (sqlite-checkpointer.ts).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from './sqlite-driver';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import Database, { SQLITE_DRIVER } from './sqlite-driver';
+import { startCheckpointer, type CheckpointOptions, type CheckpointResult } from './sqlite-checkpointer';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
 import { createKyselyStore, migrate, type Db, type Dialect, type Tables } from './kysely-store';
 import type { Store } from './types';
 import { withStatementCache } from './statement-cache';
 
 const BUSY_TIMEOUT_MS = 10_000;
+/** The WAL file is trimmed to this when it starts over after a full checkpoint. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 
 const sqliteDialect: Dialect = {
   kind: 'sqlite',
@@ -66,17 +71,64 @@ function protectDatabaseFiles(file: string, warn: (message: string) => void): vo
   }
 }
 
-export async function openSqliteStore(file: string, opts: { warn?: (message: string) => void; synchronous?: 'normal' | 'full' } = {}): Promise<Store> {
+/**
+ * Every transaction on the server's connection begins IMMEDIATE, as writeTx's do. A deferred one
+ * that reads and then writes must upgrade its read lock, and SQLite answers that with SQLITE_BUSY at
+ * once, without the busy handler, when another connection holds a WAL lock even for an instant:
+ * the checkpoint worker's does whenever it reads the WAL header while a commit is writing it.
+ * There is one connection, so transactions are serialised anyway; taking the write lock first
+ * costs nothing.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): SqliteDriver {
+    return new (class extends SqliteDriver {
+      override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+        await connection.executeQuery(CompiledQuery.raw('BEGIN IMMEDIATE'));
+      }
+    })(this.settings);
+  }
+}
+
+export interface SqliteOptions {
+  warn?: (message: string) => void;
+  synchronous?: 'normal' | 'full';
+  /** The checkpoint worker's timing and bound; false for none (the WAL then only grows until close). */
+  checkpoint?: CheckpointOptions | false;
+}
+
+export interface SqliteStore extends Store {
+  /** The checkpoints the worker ran (the last 100), for tests and the bench. */
+  checkpoints: readonly CheckpointResult[];
+}
+
+export async function openSqliteStore(file: string, opts: SqliteOptions = {}): Promise<SqliteStore> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  protectDatabaseFiles(file, opts.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)));
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  protectDatabaseFiles(file, warn);
   const database = new Database(file);
   database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   database.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes (kill -9) in WAL mode; only a power loss can drop
   // the last commits. FULL when the operator asks for it.
-  database.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  const synchronous = opts.synchronous === 'full' ? 'FULL' : 'NORMAL';
+  database.pragma(`synchronous = ${synchronous}`);
   database.pragma('foreign_keys = ON');
-  const db: Db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  // No checkpoint inside this connection's commits: they run on the event loop.
+  database.pragma('wal_autocheckpoint = 0');
+  database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+  const db: Db = new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   await migrate(db, sqliteDialect);
-  return createKyselyStore(db, sqliteDialect, () => db.destroy());
+  const checkpointer = opts.checkpoint === false ? undefined : startCheckpointer(file, require.resolve(SQLITE_DRIVER), BUSY_TIMEOUT_MS, { synchronous, ...opts.checkpoint }, warn);
+  // The worker's connection closes first, so the server's is the last and checkpoints the WAL
+  // into the database as it closes.
+  return Object.assign(
+    createKyselyStore(db, sqliteDialect, async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    }),
+    { checkpoints: checkpointer?.results ?? [] },
+  );
 }

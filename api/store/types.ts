@@ -24,6 +24,65 @@ export interface NodeRecord {
   removedAt?: string;
   /** Method-specific facts: aws account, region, instance id, caller ARN ... */
   attributes: Record<string, string>;
+  /** The last join or renewal (ISO 8601). */
+  lastSeen?: string;
+  /** What the agent said of itself at its last join or renewal: shown, never used to decide. */
+  agentVersion?: string;
+  hostname?: string;
+  /** Labels from verified sources: an EC2 instance's tags as `aws/<Key>`. */
+  labels?: Record<string, string>;
+}
+
+/** What an agent reports about itself at join and renewal (bounded, terminal-safe, never trusted). */
+export interface AgentReport {
+  agentVersion?: string;
+  hostname?: string;
+}
+
+/** Filters of the inventory (`GET /v1/nodes`, `joinery nodes ls`); they combine with AND. */
+export interface NodeFilter {
+  status?: NodeStatus;
+  method?: string;
+  token?: string;
+  /** Every one of these labels, exactly. */
+  labels?: Record<string, string>;
+  /** Only hosts last seen before this instant. */
+  seenBefore?: Date;
+}
+
+/** What a lock matches: a host, an EC2 instance, an AWS account, an ARN glob or a token. */
+export type LockTargetKind = 'host_id' | 'instance_id' | 'account' | 'arn' | 'token';
+
+export interface LockRecord {
+  id: string;
+  kind: LockTargetKind;
+  target: string;
+  message?: string;
+  createdAt: string;
+  /** When the lock lapses (ISO 8601); none = until removed. */
+  expiresAt?: string;
+}
+
+export interface LockStore {
+  /** Unexpired locks, ordered by id, keyset paged. */
+  list(opts: ListOptions, now: Date): Promise<ListPage<LockRecord>>;
+  /** Locks unexpired at `now`, at most `atMost`, ordered by id. */
+  active(now: Date, atMost: number): Promise<LockRecord[]>;
+  /**
+   * What a join or renewal reads: the unexpired locks whose exact target (host_id, instance_id,
+   * account, token) is one of `exact`'s, read by the (kind, target) index, and, when `arns` is
+   * set, every unexpired `arn` lock (globs are matched by the caller), at most `atMost` of those.
+   */
+  candidates(exact: { kind: LockTargetKind; target: string }[], arns: boolean, now: Date, atMost: number): Promise<LockRecord[]>;
+  /**
+   * Creates the lock and, in its transaction, revokes the unexpired certificates of the hosts it
+   * matches (bumping the CRL revision when any were). Returns how many certificates it revoked.
+   */
+  create(lock: LockRecord, now: Date, audit: AuditEvent): Promise<number>;
+  /** Deletes the lock (with its audit event in the same transaction); false when there was none. */
+  delete(id: string, audit: AuditEvent): Promise<boolean>;
+  /** Deletes at most `limit` locks that expired before `now`, returning them (for the audit). */
+  pruneExpired(now: Date, limit: number): Promise<LockRecord[]>;
 }
 
 export type NodeStatus = 'active' | 'expired' | 'removed';
@@ -129,8 +188,8 @@ export interface TokenStore {
 }
 
 export interface NodeStore {
-  /** Hosts ordered by host ID, removed ones included. */
-  list(opts: ListOptions): Promise<ListPage<NodeRecord>>;
+  /** Hosts ordered by host ID, removed ones included; `filter` narrows them (at `now`). */
+  list(opts: ListOptions, filter?: NodeFilter, now?: Date): Promise<ListPage<NodeRecord>>;
   get(hostId: string): Promise<NodeRecord | undefined>;
   /**
    * Registers a host and records its first certificate. A row for the host ID is replaced only
@@ -148,7 +207,13 @@ export interface NodeStore {
    * (ConflictError otherwise: another renewal won, or an older copy of the identity is renewing).
    */
   /** With `audit`, the event is written in the renewal's transaction (one commit, both or neither). */
-  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string, audit?: AuditEvent): Promise<NodeRecord>;
+  renew(hostId: string, cert: { serial: string; issuedAt: string; notAfter: string }, supersedes?: string, audit?: AuditEvent, report?: AgentReport): Promise<NodeRecord>;
+  /**
+   * Deletes at most `limit` hosts removed before `before`, or lapsed (not removed) with a
+   * certificate that expired before it, and none unexpired at `now`, with their certificate
+   * records; returns how many hosts. The counts move with the rows.
+   */
+  pruneHosts(before: Date, now: Date, limit: number): Promise<number>;
   /**
    * Deletes at most `limit` certificate records that expired before `before` (expired ones renew
    * nothing and have left the CRL), oldest first; returns how many. Callers loop until it is 0.
@@ -226,6 +291,11 @@ export interface SettingsStore {
   /** Sets the key only if absent; returns the value now stored (first writer wins across replicas). */
   setIfAbsent(key: string, value: string): Promise<string>;
   set(key: string, value: string): Promise<void>;
+  /**
+   * Sets the key to `value` only if it holds `expected` (absent when undefined); whether it did.
+   * One replica wins a change both attempt (the CA rotation's phase).
+   */
+  compareAndSet(key: string, expected: string | undefined, value: string): Promise<boolean>;
 }
 
 /** A web console session (api/server/console/sessions.ts). The session ID itself is never stored. */
@@ -254,6 +324,7 @@ export interface Store {
   audit: AuditStore;
   settings: SettingsStore;
   consoleSessions: ConsoleSessionStore;
+  locks: LockStore;
   /** Whether the backend answers (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

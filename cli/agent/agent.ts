@@ -5,13 +5,14 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import { ApiError, JoineryClient, type ClientOptions } from '../../client/api-client';
-import { CertificateCheckError, checkIssuedCertificate } from '../../client/trust';
+import { CertificateCheckError, checkIssuedCertificate, pinOf } from '../../client/trust';
 import { joinHost } from '../join';
 import type { AgentConfig } from './config';
 import { UnsafePathError } from './host-files';
 import { IDENTITY_FILES, readIdentity, readIdentityFile, writeIdentity, type Identity, type Warn } from './identity';
 import { runOnRenew, type HookEvent } from './on-renew';
 import { DEFAULT_BACKOFF, isRetryable, renewalDue, retryDelay, type BackoffPolicy } from './schedule';
+import { agentReport } from './report';
 
 export interface AgentDeps {
   now: () => number;
@@ -145,14 +146,20 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
   }
 
   async function renewOnce(state: HostState): Promise<void> {
-    const client = makeClient({ addr: cfg.authServer, ...trust, clientCert: { certPem: state.certPem, keyPem: state.keyPem } });
+    // After the join the host trusts the server by the CA bundle in ca.pem, which every renewal
+    // refreshes: through a CA rotation the bundle holds the old and the new CA, so the server's
+    // certificate may come from either. The configured pin or CA file is for the first contact.
+    const bundle = cfg.insecure ? { insecure: true } : { caPem: state.caPem };
+    const client = makeClient({ addr: cfg.authServer, ...bundle, clientCert: { certPem: state.certPem, keyPem: state.keyPem } });
     const res = await withRetry(
       'renewal',
       async () => {
         // A new key each attempt would be wasted work; one per renewal is enough.
         const next = cfg.rotateKeys ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : undefined;
         const publicKeyPem = next ? (next.publicKey.export({ type: 'spki', format: 'pem' }) as string) : (createPublicKey(state.keyPem).export({ type: 'spki', format: 'pem' }) as string);
-        const answer = await client.renew(next ? publicKeyPem : undefined, { signal });
+        const answer = await client.renew(next ? publicKeyPem : undefined, { signal }, agentReport()).catch((e: unknown) => {
+          throw rotatedAway(e, state.caPem) ?? e;
+        });
         return { answer, publicKeyPem, keyPem: next ? (next.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) : state.keyPem };
       },
       state.notAfter,
@@ -161,8 +168,10 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
       throw new CertificateCheckError(`the server renewed the certificate for host ${JSON.stringify(res.answer.host_id)}, not ${state.identity.host_id}; nothing was written`);
     }
     const returned = Array.isArray(res.answer.ca_certificates) ? res.answer.ca_certificates : [];
+    // The new certificate may come from a CA the bundle gained in this very answer (a rotation's
+    // new CA): that answer came over a connection verified against ca.pem, so it is the server's.
     // With --insecure the CA saved at join time is a better anchor than whatever this server sends.
-    const anchor = (await client.trustedCa()) ?? state.caPem;
+    const anchor = cfg.insecure ? state.caPem : state.caPem + returned.join('');
     const cert = checkIssuedCertificate({ certPem: res.answer.certificate, publicKeyPem: res.publicKeyPem, trustedCaPem: anchor, returnedCaPems: returned, now: new Date(deps.now()) });
     if (stopped()) throw new Stopped();
     writeIdentity(cfg.dataDir, {
@@ -185,6 +194,12 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
     } catch (e) {
       if (cfg.method === 'token' && e instanceof ApiError && ['token_not_found', 'token_expired'].includes(e.code)) {
         throw new AgentStop(`${what}, and the join token is no longer valid (${e.code}): create a new token and set join_params.token_name (--token) to it`);
+      }
+      // The configured pin no longer matches: the usual cause is a CA rotation while this host was away.
+      if (e instanceof ApiError && e.code === 'untrusted' && cfg.caPin) {
+        throw new AgentStop(
+          `${what}, and joining again failed: ${e.message}. If the cluster CA was rotated while this host was offline, set ca_pin (--ca-pin) to the new pin from \`joinery status\` (GET /v1/ca lists every trusted CA) and start the agent again`,
+        );
       }
       throw e;
     }
@@ -255,6 +270,23 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
     log(`error: no valid identity in ${cfg.dataDir} after this run`);
     return EXIT_FAILED;
   }
+}
+
+/** What OpenSSL says when no CA in the trust bundle signed the server's certificate. */
+const UNTRUSTED_SERVER = /\b(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|DEPTH_ZERO_SELF_SIGNED_CERT)\b/;
+
+/**
+ * A renewal that failed because the server's certificate chains to no CA in ca.pem: the cluster
+ * CA was rotated while this host was away (every phase passed without a renewal from it). Waiting
+ * does not help, and the host's certificate is of the dropped CA too: it must join again.
+ */
+function rotatedAway(e: unknown, caPem: string): AgentStop | undefined {
+  if (!(e instanceof ApiError) || e.code !== 'unreachable' || !UNTRUSTED_SERVER.test(e.message)) return undefined;
+  const pins = (caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => pinOf(new X509Certificate(pem)));
+  return new AgentStop(
+    `the server's TLS certificate is signed by no CA this host trusts (ca.pem holds ${pins.join(', ') || 'no certificate'}): the cluster CA was most likely rotated while this host was offline. ` +
+      'Join again (remove the identity from the data directory and run the agent with a valid token, or `joinery join`), using the new pin from `joinery status` (ca_pin); an intercepting proxy would look the same, so check the pin first',
+  );
 }
 
 /** A real-time sleep that an AbortSignal cuts short. */

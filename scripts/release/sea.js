@@ -2,7 +2,7 @@
 // --experimental-sea-config and injected with postject; --build-sea arrives only in Node 25.5).
 // The CLI (the agent a host runs at every boot and renewal) carries a V8 code cache, so its 8 MiB
 // bundle is not compiled at every start: `joinery --version` went from 6.8x the CPU of a bare
-// `node -e 0` to 3.5x. The cache is made with --predictable, without which V8's random seeds make
+// `node -e 0` to 2.7x (with the commands loaded lazily, cli/program.ts; docs/install.md). The cache is made with --predictable, without which V8's random seeds make
 // every build's bytes differ (the release is reproducible); the cache is still accepted at run
 // time. The provider has none (Terraform starts it once a run). No startup snapshot: the bundle
 // requires built-ins (https, tls) that Node's userland snapshots do not support.

@@ -6,12 +6,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiError } from '../../client/api-client';
+import { agentReport } from '../../cli/agent/report';
 import { runAgent, EXIT_REFUSED, type AgentDeps } from '../../cli/agent/agent';
 import type { AgentConfig } from '../../cli/agent/config';
 import { writeIdentity } from '../../cli/agent/identity';
 import type { JoinSettings } from '../../cli/join';
 import { refusal, startFakeJoinery, type FakeAnswer, type FakeJoinery, type FakeRequest } from './support/fake-joinery';
 import { createTestCa, newKeyPair, type TestCa } from './support/test-pki';
+
+// api/version.ts reads package.json relative to dist/; from the sources that path does not exist.
+jest.mock('../../api/version', () => ({ VERSION: '0.0.0-test' }));
 
 const MIN = 60_000;
 const LIFETIME = 60 * MIN;
@@ -108,7 +112,9 @@ test('with rotate_keys false the renewal keeps the key and sends no public_key',
     const disk = await identityOnDisk(cfg.dataDir, clock, clock.t - 50 * MIN, clock.t + 10 * MIN);
     expect(await runAgent(cfg, { once: true }, deps)).toBe(0);
     expect(server.requests).toHaveLength(1);
-    expect(server.requests[0].body).toEqual({});
+    // No new key: only what the agent reports of itself for the inventory.
+    expect(server.requests[0].body).toEqual(agentReport());
+    expect(server.requests[0].body).toHaveProperty('agent_version');
     expect(fs.readFileSync(path.join(cfg.dataDir, 'key.pem'), 'utf8')).toBe(disk.keyPem);
     expect(fs.readFileSync(path.join(cfg.dataDir, 'cert.pem'), 'utf8')).not.toBe(disk.certPem);
   } finally {

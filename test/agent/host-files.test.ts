@@ -14,6 +14,9 @@ import { parseArgs } from '../../cli/args';
 import { AGENT_FLAGS, loadAgentConfig } from '../../cli/agent/config';
 import { newKeyPair, createTestCa, type TestCa } from './support/test-pki';
 
+// api/version.ts reads package.json relative to dist/; from the sources that path does not exist.
+jest.mock('../../api/version', () => ({ VERSION: '0.0.0-test' }));
+
 /** Written out rather than taken from the code, so a name the code forgets still gets tested. */
 const NAMES = ['key.pem', 'cert.pem', 'ca.pem', 'identity.json', '.commit', '.key.pem.tmp', '.cert.pem.tmp', '.ca.pem.tmp', '.identity.json.tmp', '.commit.tmp'];
 const NOBODY = 65534;

@@ -112,7 +112,7 @@ test('the OpenAPI document has POST /v1/join/fake from the module: its fields, r
   expect(op.summary).toBe(fakeMethod.summary);
   const body = op.requestBody.content['application/json'].schema;
   expect(body.required).toEqual(['token_name', 'role', 'attestation', 'public_key']);
-  expect(Object.keys(body.properties)).toEqual(['token_name', 'role', 'attestation', 'public_key', 'dry_run']);
+  expect(Object.keys(body.properties)).toEqual(['token_name', 'role', 'attestation', 'public_key', 'agent_version', 'hostname', 'dry_run']);
   expect(op['x-refusal-codes']).toEqual(refusalsFor(FAKE));
   expect(doc['x-refusal-codes'].fake).toEqual(refusalsFor(FAKE));
   // A method without codes of its own gives the codes of every join, and nothing of ec2's.

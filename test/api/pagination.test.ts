@@ -178,8 +178,9 @@ describe('bad parameters are 400 with the JSON error shape', () => {
 
 test('the OpenAPI document describes the list parameters and next_page_token', async () => {
   const doc = await client.request<{ paths: Record<string, { get: { parameters: { name: string }[]; responses: Record<string, unknown> } }> }>('GET', '/v1/openapi.json');
-  for (const p of ['/v1/tokens', '/v1/nodes']) {
-    expect(doc.paths[p].get.parameters.map((x) => x.name)).toEqual(['limit', 'page_token']);
+  const params = { '/v1/tokens': [], '/v1/nodes': ['status', 'method', 'token', 'label', 'stale'], '/v1/locks': [] } as Record<string, string[]>;
+  for (const p of Object.keys(params)) {
+    expect(doc.paths[p].get.parameters.map((x) => x.name)).toEqual(['limit', 'page_token', ...params[p]]);
     expect(JSON.stringify(doc.paths[p].get.responses['200'])).toContain('next_page_token');
     expect(doc.paths[p].get.responses['400']).toBeDefined();
   }

@@ -163,6 +163,9 @@ describe('observability', () => {
     expect(res).toMatch(/^# HELP joinery_http_requests_total/m);
     expect(res).toMatch(/joinery_tokens \d+/);
     expect(res).toMatch(/joinery_http_requests_total\{method="GET",route="\/v1\/tokens\/:name",status="200"\} \d+/);
+    // The loop delay from its histogram; not the gauge that waits a loop turn at every scrape.
+    expect(res).toMatch(/^joinery_process_nodejs_eventloop_lag_p99_seconds \d/m);
+    expect(res).not.toMatch(/^joinery_process_nodejs_eventloop_lag_seconds /m);
   });
 
   test('OpenAPI document lists exactly the served routes', async () => {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { expireLocks } from '../../api/server/housekeeping';
 import { eventTypes } from '../../api/audit/catalog';
 import { bundleSchema, eventSchema } from '../../api/audit/schemas';
 import { runCli } from '../support/server';
@@ -52,6 +53,11 @@ beforeAll(async () => {
   });
   await s.admin('DELETE', '/v1/tokens/ec2-three-rules');
   await s.admin('DELETE', `/v1/nodes/${host}`);
+  // A lock's life: created, removed; another one expired by housekeeping.
+  const lock = await s.admin<{ id: string }>('POST', '/v1/locks', { kind: 'host_id', target: host, message: 'audit' });
+  await s.admin('DELETE', `/v1/locks/${lock.id}`);
+  await s.admin('POST', '/v1/locks', { kind: 'token', target: secret, ttl: '1m' });
+  await expireLocks(s.server.store, new Date(Date.now() + 3600_000));
   expect((await s.request('GET', '/v1/nodes', { headers: { authorization: 'Bearer not-the-credential' } })).status).toBe(401);
   // The web console's sign-in and sign-out.
   const signIn = await s.request('POST', '/console/api/session', { body: { credential: s.adminToken }, headers: { 'content-type': 'application/json' } });
@@ -59,6 +65,10 @@ beforeAll(async () => {
   const cookie = String((signIn.headers['set-cookie'] as string[])[0]).split(';')[0];
   const signOut = await s.request('DELETE', '/console/api/session', { headers: { cookie, 'x-csrf-token': signIn.json<{ csrf_token: string }>().csrf_token } });
   expect(signOut.status).toBe(204);
+  // A CA rotation started and rolled back: the CA is the first one again.
+  await s.admin('POST', '/v1/ca/rotate', { manual: true });
+  await s.admin('POST', '/v1/ca/rotate', { rollback: true });
+  await s.admin('POST', '/v1/ca/rotate', { phase: 'standby' });
 });
 afterAll(() => s?.stop());
 

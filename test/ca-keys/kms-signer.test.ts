@@ -7,28 +7,22 @@ import { createHash, verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateAliasCommand, CreateKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { KmsSigner } from '../../api/ca/signers/kms-signer';
 import { openCaSigner } from '../../api/ca/signers';
-import { startMoto, type Moto } from '../support/moto';
+import { startMotoKms, type MotoKms } from '../support/moto-kms';
 import { expectVerifiableChain } from './chain';
 
-let moto: Moto;
+let motoKms: MotoKms;
 let kms: KMSClient;
 
 beforeAll(async () => {
-  moto = await startMoto();
-  kms = new KMSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: moto.credentials, maxAttempts: 1 });
+  motoKms = await startMotoKms();
+  kms = motoKms.kms;
 });
-afterAll(async () => {
-  kms?.destroy();
-  await moto?.stop();
-});
+afterAll(() => motoKms?.stop());
 
-async function createKey(keySpec: 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'RSA_2048' = 'ECC_NIST_P256', usage: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' = 'SIGN_VERIFY'): Promise<{ id: string; arn: string }> {
-  const out = await kms.send(new CreateKeyCommand({ KeySpec: keySpec, KeyUsage: usage }));
-  return { id: out.KeyMetadata!.KeyId!, arn: out.KeyMetadata!.Arn! };
-}
+const createKey = (...args: Parameters<MotoKms['createKey']>) => motoKms.createKey(...args);
 
 test('a moto KMS key signs a CA and a host certificate that openssl verifies; nothing is written to the data directory', async () => {
   const key = await createKey();

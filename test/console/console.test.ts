@@ -11,6 +11,7 @@ import { X509Crl } from '@peculiar/x509';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runCli, startTestServer, type TestServer } from '../support/server';
 import { launchChromium, seriousFindings } from './browser';
+import { httpsRequest } from '../lifecycle/support';
 
 const { build } = require('../../scripts/build-console.js') as { build: () => void };
 
@@ -239,6 +240,49 @@ test('Nodes: remove a host with confirmation; its serial is on the CRL', async (
   const res = await fetchCrl();
   const listed = new X509Crl(res).entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+/, ''));
   expect(listed).toContain(serial);
+});
+
+test('Nodes: filters narrow the server\'s pages; lock a host with confirmation: its serial is on the CRL and it cannot join or renew', async () => {
+  // A second host of the secret token, reporting its agent version and hostname.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-console-agent-'));
+  const joined = await runCli(['join', '--method', 'token', '--token', SECRET, '--server', server.addr, '--ca-pin', server.caPin, '--data-dir', dir]);
+  expect(joined.code).toBe(0);
+  const lockedHost = JSON.parse(fs.readFileSync(path.join(dir, 'identity.json'), 'utf8')).host_id as string;
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('link', { name: 'Nodes' }).click();
+  const row = page.locator('tr', { hasText: lockedHost });
+  await row.waitFor();
+  // The status filter asks the server: removed hosts only, then all again.
+  await page.getByLabel('Status').selectOption('removed');
+  await page.locator('tr', { hasText: hostId }).waitFor();
+  await row.waitFor({ state: 'detached' });
+  await page.getByLabel('Status').selectOption('');
+  await page.getByLabel('Method').selectOption('token');
+  await row.waitFor();
+  await expectAccessible();
+
+  const serial = (await server.client().request<{ cert_serial: string }>('GET', `/v1/nodes/${lockedHost}`)).cert_serial;
+  await row.getByRole('button', { name: `Lock host ${lockedHost}` }).click();
+  await page.getByLabel('Message for the host').fill('incident 7: compromised');
+  await page.getByLabel('Expires after').selectOption('24h');
+  await expectAccessible();
+  await shot('node-lock');
+  await page.getByRole('dialog').getByRole('button', { name: 'Lock' }).click();
+  await page.getByText(`Locked ${lockedHost}`).waitFor();
+  expect(await page.getByText(`Locked ${lockedHost}`).innerText()).toContain('1 certificate(s) revoked');
+
+  const locks = await server.client().request<{ locks: { kind: string; target: string; message: string; expires_at: string }[] }>('GET', '/v1/locks');
+  expect(locks.locks).toEqual([expect.objectContaining({ kind: 'host_id', target: lockedHost, message: 'incident 7: compromised' })]);
+  const listed = new X509Crl(await fetchCrl()).entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+/, ''));
+  expect(listed).toContain(serial);
+  // Its renewal is refused `locked`, with the lock's message.
+  const renewed = await httpsRequest(`${server.url}/v1/renew`, 'POST', {
+    ca: fs.readFileSync(server.caFile, 'utf8'),
+    cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
+    key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'),
+  });
+  expect(renewed.status).toBe(403);
+  expect(renewed.json().error).toMatchObject({ code: 'locked', message: 'locked: incident 7: compromised' });
 });
 
 async function fetchCrl(): Promise<ArrayBuffer> {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import pino from 'pino';
 import type { JoinServices } from '../../api/join/admit';
 import { buildJoinAws } from '../../api/join/aws';
+import { CaTrust } from '../../api/ca/trust';
 import { ClusterCA } from '../../api/ca/ca';
 import { loadConfig } from '../../api/config';
 import { JoinError } from '../../api/join/errors';
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const store = await openSqliteStore(path.join(dir, 'joinery.db'));
   const ca = await ClusterCA.loadOrCreate(dir, 'test', store);
   clock = new Date('2030-01-01T00:00:00Z');
-  svc = { store, ca, config, log: pino({ level: 'silent' }), now: () => clock, aws: buildJoinAws(config) };
+  svc = { store, ca, trust: CaTrust.fixed(ca, store), config, log: pino({ level: 'silent' }), now: () => clock, aws: buildJoinAws(config) };
   await store.tokens.create({ kind: 'token', version: 'v2', metadata: { name: 'iam-token' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: ACCOUNT }] } });
 });
 

@@ -268,7 +268,7 @@ describe('removal is revocation', () => {
     expect(first.status).toBe(200);
     expect(first.headers['cache-control']).toBe('public, max-age=60');
     const etag = String(first.headers.etag);
-    expect(etag).toMatch(/^W\/"[0-9a-f]+-der"$/);
+    expect(etag).toMatch(/^W\/"[0-9a-f]+-[0-9a-f]{16}-der"$/);
     const again = await s.request('GET', '/v1/crl', { headers: { 'if-none-match': etag } });
     expect(again.status).toBe(304);
     expect(again.body.length).toBe(0);
@@ -312,6 +312,11 @@ describe('the node registry', () => {
       status: 'active',
       removed_at: null,
       attributes: {},
+      last_seen: expect.any(String),
+      agent_version: null,
+      hostname: null,
+      identity: {},
+      labels: {},
     });
     expect(listed.token_name).not.toContain(token.slice(0, token.length - 4));
     expect(listed.token_name).toMatch(/^\*+/);
@@ -333,7 +338,7 @@ describe('the node registry', () => {
     expect(text).toContain(`joinery_tokens ${tokens.length}`);
     expect(count('active')).toBeGreaterThan(0);
     expect(nodes.find((n) => n.host_id === active.host_id).status).toBe('active');
-    expect(text).toMatch(/joinery_renewals_total\{result="accepted",code="ok"\} \d+/);
+    expect(text).toMatch(/joinery_renewals_total\{result="accepted",code="ok",ca="sha256:[0-9a-f]{64}"\} \d+/);
   });
 });
 

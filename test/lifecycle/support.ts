@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../api/config';
-import { startServer, type RunningServer } from '../../api/server/server';
+import { startServer, type RunningServer, type StartOptions } from '../../api/server/server';
 
 // api/version.ts reads package.json relative to dist/; from the sources that path does not exist.
 jest.mock('../../api/version', () => ({ VERSION: '0.0.0-test' }));
@@ -34,6 +34,8 @@ export interface RequestOptions {
   cert?: string;
   key?: string;
   headers?: Record<string, string>;
+  /** The CA certificates to trust instead of the CA of the server's start (after a CA rotation). */
+  ca?: string;
   /** The highest TLS version the client offers (TLS 1.2 clients still exist: Go, curl builds, proxies). */
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
@@ -45,15 +47,15 @@ export interface Reply {
   json<T = any>(): T;
 }
 
-export async function startLifecycleServer(env: Record<string, string> = {}): Promise<LifecycleServer> {
+export async function startLifecycleServer(env: Record<string, string> = {}, opts: Pick<StartOptions, 'caSigner'> = {}): Promise<LifecycleServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-life-'));
   const adminToken = randomBytes(24).toString('hex');
   const config = loadConfig({ dataDir, listen: '127.0.0.1:0' }, { JOINERY_CLUSTER_NAME: 'life-cluster', JOINERY_ADMIN_TOKEN: adminToken, ...env });
   let offset = 0;
   const now = () => new Date(Date.now() + offset);
-  const server = await startServer(config, { log: pino({ level: 'silent' }), now });
+  const server = await startServer(config, { log: pino({ level: 'silent' }), now, ...opts });
   const caPem = server.ca.certPem;
-  const request = (method: string, p: string, opts: RequestOptions = {}) => httpsRequest(`${server.url}${p}`, method, { ...opts, ca: caPem });
+  const request = (method: string, p: string, opts: RequestOptions = {}) => httpsRequest(`${server.url}${p}`, method, { ...opts, ca: opts.ca ?? caPem });
   return {
     server,
     url: server.url,

@@ -93,6 +93,29 @@ test('the same EC2 instance joining through both replicas at once succeeds exact
   }
 });
 
+test('a lock made at one replica refuses a fresh, validly signed document at both at once; after locks rm at the other it joins', async () => {
+  await a.createToken({ version: 'v2', metadata: { name: 'ec2-locked' }, spec: { roles: ['Node'], join_method: 'ec2', aws_iid_ttl: '5m', allow: [{ aws_account: ACCOUNT, aws_regions: ['us-west-2'] }] } });
+  const inst = await runInstance(moto, 'us-west-2');
+  const body = async () => {
+    const pendingTime = new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const iid = await signer.sign(identityDocument({ accountId: inst.accountId, instanceId: inst.instanceId, region: inst.region, pendingTime }));
+    return { token_name: 'ec2-locked', role: 'Node', iid, public_key: publicKeyPem() };
+  };
+  const lock = await a.createLock({ kind: 'instance_id', target: inst.instanceId, message: 'replica incident' });
+  // No wait: the very next join at either replica reads the lock from the database.
+  for (const c of [a, b]) {
+    const refused = await c.post('/v1/join/ec2', await body()).then(
+      () => undefined,
+      (e: ApiError) => e,
+    );
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ code: 'locked', status: 403 });
+    expect(refused!.message).toContain('replica incident');
+  }
+  expect(await b.deleteLock(lock.id)).toBe(true);
+  expect(await outcome(a.post('/v1/join/ec2', await body()))).toBe('ok');
+});
+
 test('an IAM challenge issued by one replica is redeemed at the other, then refused as used at both', async () => {
   await b.createToken({ version: 'v2', metadata: { name: 'iam-replicas' }, spec: { roles: ['Node'], join_method: 'iam', allow: [{ aws_account: ACCOUNT, aws_arn: `arn:aws:iam::${ACCOUNT}:user/*` }] } });
   // The agent's own code fetches the challenge from replica A and signs over it.

@@ -14,7 +14,7 @@ import type { Store } from '../../api/store/types';
 import { createDatabase, startPostgres, type TestPostgres } from '../support/postgres';
 import { REPO_ROOT } from '../support/server';
 
-const NAMES = ['0001_tokens_nodes_challenges_audit_settings', '0002_host_certificate_lifecycle', '0003_audit_query_indexes', '0004_fleet_scale_counters_and_indexes', '0005_console_sessions'];
+const NAMES = ['0001_tokens_nodes_challenges_audit_settings', '0002_host_certificate_lifecycle', '0003_audit_query_indexes', '0004_fleet_scale_counters_and_indexes', '0005_console_sessions', '0006_inventory_and_locks'];
 
 /** The schema exactly as the releases before the Migrator left it at version 2. */
 const oldSchema = (autoId: string) => [
@@ -114,7 +114,7 @@ describe.each([
     const store = await b.open(db);
     try {
       expect((await b.query(db, 'SELECT name FROM kysely_migration ORDER BY name')).map((r) => r.name)).toEqual(NAMES);
-      expect((await b.query(db, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+      expect((await b.query(db, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
       expect(NAMES[NAMES.length - 1]).toBe(LATEST_MIGRATION);
       await store.settings.set('ca_cert_pem', 'PEM');
       expect(await store.ping()).toBe(true);
@@ -145,7 +145,7 @@ describe.each([
       { version: 1, applied_at: '2026-01-01T00:00:00.000Z' },
       { version: 2, applied_at: '2026-02-01T00:00:00.000Z' },
     ]);
-    expect(history.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    expect(history.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   test('a version 1 database from before the Migrator is adopted at 1 and migrated to the newest', async () => {
@@ -158,18 +158,18 @@ describe.each([
     } finally {
       await store.close();
     }
-    expect((await b.query(db, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    expect((await b.query(db, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
     expect((await b.query(db, 'SELECT name FROM kysely_migration ORDER BY name')).map((r) => r.name)).toEqual(NAMES);
   });
 
   test.each([
-    ['recorded by an old-style release', "INSERT INTO schema_migrations VALUES (6, 'future', '2030-01-01T00:00:00.000Z')"],
-    ['recorded by the Migrator', "INSERT INTO kysely_migration VALUES ('0006_future', '2030-01-01T00:00:00.000Z')"],
+    ['recorded by an old-style release', "INSERT INTO schema_migrations VALUES (7, 'future', '2030-01-01T00:00:00.000Z')"],
+    ['recorded by the Migrator', "INSERT INTO kysely_migration VALUES ('0007_future', '2030-01-01T00:00:00.000Z')"],
   ])('a database from a newer release (%s) is refused with the version', async (_how, insert) => {
     const db = await b.fresh();
     await (await b.open(db)).close();
     await b.exec(db, [insert]);
-    await expect(b.open(db)).rejects.toThrow('the database schema is version 6, newer than this Joinery release understands (5); upgrade Joinery');
+    await expect(b.open(db)).rejects.toThrow('the database schema is version 7, newer than this Joinery release understands (6); upgrade Joinery');
   });
 });
 
@@ -178,7 +178,7 @@ test('postgres: replicas starting at once on one fresh database migrate exactly 
   const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(url)));
   try {
     expect((await postgres.query(url, 'SELECT name FROM kysely_migration ORDER BY name')).map((r) => r.name)).toEqual(NAMES);
-    expect((await postgres.query(url, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    expect((await postgres.query(url, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
     await stores[0].tokens.create({ kind: 'token', version: 'v2', metadata: { name: 'one' }, spec: { roles: ['Node'], join_method: 'token' } } as never);
     expect(await stores[3].tokens.count()).toBe(1);
   } finally {
@@ -192,7 +192,7 @@ test('postgres: replicas upgrading one database made before the Migrator adopt i
   const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(url)));
   await Promise.all(stores.map((s) => s.close()));
   expect((await postgres.query(url, 'SELECT name FROM kysely_migration ORDER BY name')).map((r) => r.name)).toEqual(NAMES);
-  expect((await postgres.query(url, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+  expect((await postgres.query(url, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
 });
 
 /** Opens the store in a separate process (SQLite locks are per process; one thread cannot wait on itself). */
@@ -226,7 +226,7 @@ test('sqlite: processes starting at once on one file migrate exactly once (BEGIN
   const results = await Promise.all(children);
   for (const r of results) expect(r).toEqual({ code: 0, out: 'started\nmigrated\n' });
   expect((await sqlite.query(file, 'SELECT name FROM kysely_migration ORDER BY name')).map((r) => r.name)).toEqual(NAMES);
-  expect((await sqlite.query(file, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+  expect((await sqlite.query(file, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
 }, 60_000);
 
 test('sqlite: a migration that fails leaves nothing behind', async () => {

@@ -31,8 +31,8 @@ describe('sqlite specifics', () => {
     store = await openSqliteStore(path.join(dir, 'j.db')); // second open: migrations are not re-run
     const db = new Database(path.join(dir, 'j.db'), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
-    expect(db.prepare('select name from kysely_migration order by name').all()).toHaveLength(5);
+    expect(db.prepare('select version from schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
+    expect(db.prepare('select name from kysely_migration order by name').all()).toHaveLength(6);
     expect(db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'iam_challenges' and sql like '%expires_at%'").all()).toHaveLength(1);
     db.close();
   });

@@ -66,3 +66,15 @@ test('an empty registry says so, or prints an empty list', async () => {
   await printPages(pages([], []), 'json', NODE_TABLE);
   expect(JSON.parse(written)).toEqual([]);
 });
+
+test('YAML documents (get nodes): one document per item across pages, as the whole list printed at once, and nothing for none', async () => {
+  const seen: string[] = [];
+  await printPages(pages(six, seen), 'yaml', NODE_TABLE, undefined, 'documents');
+  expect(seen[0]).toContain('host-1');
+  expect(seen[0]).not.toContain('host-2');
+  expect(YAML.parseAllDocuments(written).map((d) => d.toJS())).toEqual(six);
+  expect(written).toBe(six.map((n) => YAML.stringify(n)).join('---\n'));
+  written = '';
+  await printPages(pages([], []), 'yaml', NODE_TABLE, undefined, 'documents');
+  expect(written).toBe('');
+});

@@ -22,19 +22,25 @@ export interface CaCertificateRequest {
   notAfter: Date;
   /** Hex; random (positive, 16 bytes) when absent. */
   serialHex?: string;
+  /**
+   * An OU telling this CA from the cluster's earlier ones (a rotation's new CA). Certificates name
+   * their issuer by subject only, so two trusted CAs of one name would leave TLS stacks to try the
+   * first they find (OpenSSL does, and fails the signature): each CA gets a subject of its own.
+   */
+  generation?: string;
 }
 
-function name(clusterName: string): Buffer {
+function name(clusterName: string, generation?: string): Buffer {
   if (clusterName === '' || /[\u0000-\u001f\u007f-\u009f]/.test(clusterName)) throw new Error(`cluster name ${JSON.stringify(clusterName)} is empty or holds control characters`);
   const attr = (type: string, value: string) => set(seq(oid(type), tlv(0x0c, Buffer.from(value, 'utf8'))));
-  return seq(attr('2.5.4.3', clusterName), attr('2.5.4.10', 'Joinery cluster CA'));
+  return seq(attr('2.5.4.3', clusterName), attr('2.5.4.10', 'Joinery cluster CA'), ...(generation ? [attr('2.5.4.11', generation)] : []));
 }
 
 /** A self-signed CA certificate for the signer's key, as PEM. */
 export async function createCaCertificate(signer: CaSigner, req: CaCertificateRequest): Promise<string> {
   if (!(req.notAfter.getTime() > req.notBefore.getTime())) throw new Error('the CA certificate must end after it begins');
   const spki = spkiDer(signer.publicKey);
-  const subject = name(req.clusterName);
+  const subject = name(req.clusterName, req.generation);
   const serial = req.serialHex ? Buffer.from(req.serialHex, 'hex') : randomBytes(16);
   if (!req.serialHex) serial[0] = (serial[0] & 0x3f) | 0x40;
   // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits.

@@ -1,7 +1,7 @@
 // The CA key as a PKCS#8 file (today's <data-dir>/ca.key): read once, refused when others can
 // read it, signed with node:crypto. The key is in the process's memory; KMS or PKCS#11 keep it out.
 
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSign, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import { CA_SIGNING_ALGORITHM, requireP256, type CaSigner } from './signer';
 
@@ -39,8 +39,22 @@ export class FileSigner implements CaSigner {
   }
 
   sign(tbs: Buffer): Promise<Buffer> {
-    if (!this.key) return Promise.reject(new Error(`the CA signer for ${this.file} is closed`));
-    return Promise.resolve(sign('sha256', tbs, { key: this.key, dsaEncoding: 'der' }));
+    try {
+      return Promise.resolve(this.signSync([tbs]));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /**
+   * The signature at once, over data in pieces (a CRL's pages): a join signs in microseconds
+   * here, and the CA skips the promise and the copy for the key it holds itself.
+   */
+  signSync(chunks: readonly Buffer[]): Buffer {
+    if (!this.key) throw new Error(`the CA signer for ${this.file} is closed`);
+    const signer = createSign('sha256');
+    for (const chunk of chunks) signer.update(chunk);
+    return signer.sign({ key: this.key, dsaEncoding: 'der' });
   }
 
   describe(): string {

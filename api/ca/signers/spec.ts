@@ -128,3 +128,15 @@ function parsePkcs11Uri(spec: string, bad: (why: string) => Error): Pkcs11Uri {
     id,
   };
 }
+
+/** The setting's value for a parsed spec (what a CA rotation records for each CA). */
+export function formatCaKeySpec(spec: CaKeySpec): string {
+  switch (spec.kind) {
+    case 'file':
+      return spec.path ? `file:${spec.path}` : 'file';
+    case 'awskms':
+      return `awskms:${spec.keyId}`;
+    case 'pkcs11':
+      return spec.uri.text;
+  }
+}

@@ -19,7 +19,15 @@ export interface BatchKey {
 export interface DescribePage {
   /** Instance ID to state name, for the instances of this page that belong to the key's account. */
   states: Map<string, string>;
+  /** Instance ID to its tags, as the same answer carries them (absent: none reported). */
+  tags?: Map<string, Record<string, string>>;
   nextToken?: string;
+}
+
+/** What one DescribeInstances answer says of an instance. */
+export interface DescribedInstance {
+  state: string;
+  tags: Record<string, string>;
 }
 
 export interface BatcherOptions {
@@ -49,7 +57,7 @@ const BACKOFF_CAP_MS = 5_000;
 const BURST_SECONDS = 2.5;
 
 interface Waiter {
-  resolve(state: string | undefined): void;
+  resolve(instance: DescribedInstance | undefined): void;
   reject(err: unknown): void;
   since: number;
 }
@@ -77,7 +85,12 @@ export class DescribeInstancesBatcher {
   }
 
   /** The instance's state, or undefined when EC2 does not report it for the key's account. */
-  lookup(key: BatchKey, instanceId: string): Promise<string | undefined> {
+  async lookup(key: BatchKey, instanceId: string): Promise<string | undefined> {
+    return (await this.describe(key, instanceId))?.state;
+  }
+
+  /** The instance's state and tags from the batched answer, or undefined when EC2 does not report it. */
+  describe(key: BatchKey, instanceId: string): Promise<DescribedInstance | undefined> {
     const id = `${key.region}|${key.accountId}|${key.roleArn ?? ''}`;
     let queue = this.queues.get(id);
     if (!queue) this.queues.set(id, (queue = { key, ids: new Map(), draining: false }));
@@ -154,7 +167,7 @@ export class DescribeInstancesBatcher {
     for (const waiters of batch.values()) for (const w of waiters) oldest = Math.min(oldest, w.since);
     const deadline = oldest + this.opts.throttleWaitMs();
     const bucket = this.bucket(key);
-    const states = new Map<string, string>();
+    const states = new Map<string, DescribedInstance>();
     let nextToken: string | undefined;
     let haveToken = true; // drain took the first one
     let attempt = 0;
@@ -165,7 +178,7 @@ export class DescribeInstancesBatcher {
         haveToken = false;
         try {
           const page = await this.opts.describePage(key, ids, nextToken);
-          for (const [id, state] of page.states) states.set(id, state);
+          for (const [id, state] of page.states) states.set(id, { state, tags: page.tags?.get(id) ?? {} });
           if (!page.nextToken) break;
           nextToken = page.nextToken;
           attempt = 0;

@@ -12,7 +12,7 @@ import { awsRequestHandler } from '../../aws/request-handler';
 import { DEFAULT_EC2_DESCRIBE_PER_SECOND, DEFAULT_EC2_THROTTLE_WAIT_MS } from '../../config';
 import { JoinError } from '../errors';
 import { refuse } from '../refusals';
-import { DescribeInstancesBatcher, MAX_FILTER_VALUES, type BatchKey, type DescribePage } from './describe-batch';
+import { DescribeInstancesBatcher, MAX_FILTER_VALUES, type BatchKey, type DescribedInstance, type DescribePage } from './describe-batch';
 import type { Clock } from './describe-pacer';
 
 interface AwsCredentialIdentity {
@@ -34,6 +34,8 @@ export interface InstanceQuery {
 export interface InstanceLookup {
   /** The instance's state name (running, stopped, ...), or undefined when EC2 does not know it. */
   instanceState(q: InstanceQuery): Promise<string | undefined>;
+  /** The instance's state and tags from the same (batched) DescribeInstances answer. */
+  describeInstance(q: InstanceQuery): Promise<DescribedInstance | undefined>;
 }
 
 const ROLE_SESSION_NAME = 'joinery-ec2-join';
@@ -198,19 +200,26 @@ export class AwsInstanceLookup implements InstanceLookup {
       new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }], MaxResults: PAGE_SIZE, NextToken: nextToken }),
     );
     const states = new Map<string, string>();
+    const tags = new Map<string, Record<string, string>>();
     for (const reservation of out.Reservations ?? []) {
       // Instance IDs are unique across AWS; a reservation of another account is not this instance.
       if (reservation.OwnerId && reservation.OwnerId !== key.accountId) continue;
       for (const instance of reservation.Instances ?? []) {
-        if (instance.InstanceId) states.set(instance.InstanceId, instance.State?.Name ?? 'unknown');
+        if (!instance.InstanceId) continue;
+        states.set(instance.InstanceId, instance.State?.Name ?? 'unknown');
+        tags.set(instance.InstanceId, Object.fromEntries((instance.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key!, t.Value ?? ''])));
       }
     }
-    return { states, nextToken: out.NextToken || undefined };
+    return { states, tags, nextToken: out.NextToken || undefined };
   }
 
   async instanceState(q: InstanceQuery): Promise<string | undefined> {
+    return (await this.describeInstance(q))?.state;
+  }
+
+  async describeInstance(q: InstanceQuery): Promise<DescribedInstance | undefined> {
     try {
-      return await this.batcher.lookup({ region: q.region, accountId: q.accountId, roleArn: q.roleArn }, q.instanceId);
+      return await this.batcher.describe({ region: q.region, accountId: q.accountId, roleArn: q.roleArn }, q.instanceId);
     } catch (err) {
       if (err instanceof JoinError) throw err;
       if (NOT_FOUND.has(errorName(err))) return undefined;

@@ -9,6 +9,7 @@ import { roleArnAccount } from '../../../schema/aws';
 import { grantedRole } from '../../../schema/roles';
 import { formatDuration } from '../../../schema/duration';
 import { rfc3339Ms } from '../../../schema/time';
+import { isSafeText } from '../../../schema/text-safety';
 import type { JoinServices } from '../admit';
 import { JoinError, badJoinRequest } from '../errors';
 import type { Check, Evaluation, JoinMethodModule, RuleResult, VerifiedIdentity } from '../method';
@@ -142,11 +143,27 @@ export function evaluateEc2(token: ProvisionToken, id: Ec2Identity, now: Date): 
   return { checks: checks.map((c) => c.check), rules: ruled.rules, admittedBy: refusal ? undefined : ruled.admittedBy, refusal };
 }
 
+/** EC2 allows 50 tags of 128/256 characters; the inventory keeps no more, whatever an answer says. */
+const MAX_TAG_LABELS = 50;
+const MAX_TAG_KEY = 128;
+const MAX_TAG_VALUE = 256;
+
+/** An instance's tags as inventory labels `aws/<Key>`; tags too long or not terminal-safe are left out. */
+export function tagLabels(tags: Record<string, string>): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(tags).slice(0, MAX_TAG_LABELS)) {
+    if (key.length > MAX_TAG_KEY || value.length > MAX_TAG_VALUE || !isSafeText(key) || !isSafeText(value)) continue;
+    labels[`aws/${key}`] = value;
+  }
+  return labels;
+}
+
 /** DescribeInstances, as the admitting rule's aws_role: the instance must exist and run. */
 export async function confirmInstanceRunning(svc: JoinServices, token: ProvisionToken, id: Ec2Identity, ruleIndex: number | undefined): Promise<void> {
   const rule = ruleIndex === undefined ? undefined : token.spec.allow?.[ruleIndex];
   const doc = id.document;
-  const state = await svc.aws.instances.instanceState({ region: doc.region, accountId: doc.accountId, instanceId: doc.instanceId, roleArn: rule?.aws_role });
+  const described = await svc.aws.instances.describeInstance({ region: doc.region, accountId: doc.accountId, instanceId: doc.instanceId, roleArn: rule?.aws_role });
+  const state = described?.state;
   if (state === undefined) {
     throw refuse(
       'ec2_instance_not_found',
@@ -154,6 +171,7 @@ export async function confirmInstanceRunning(svc: JoinServices, token: Provision
     );
   }
   id.facts.instance_state = state;
+  id.labels = tagLabels(described!.tags);
   if (rule?.aws_role) id.facts.described_as = rule.aws_role;
   if (state !== 'running') throw refuse('ec2_instance_not_running', `instance ${doc.instanceId} is ${state}, not running`);
 }

@@ -31,14 +31,14 @@ export function renewRoutes(svc: JoinServices, metrics: Metrics): Router {
     try {
       // The success event commits with the renewal.
       const result = await renewHost(svc, presentedCertificate(req), req.body, attempt, (a) => auditEvent(svc, req, a, true));
-      metrics.renewals.inc({ result: 'accepted', code: 'ok' });
+      metrics.renewals.inc({ result: 'accepted', code: 'ok', ca: attempt.issuedByPin ?? 'none' });
       res.status(200).json(result);
     } catch (err) {
       const { status, body } = toHttpError(err);
       const code = body.error.code;
       if (status >= 500) svc.log.error({ err }, 'renewal failed unexpectedly');
       await audit(svc, req, attempt, false, code, body.error.message).catch((e) => svc.log.error({ err: e }, 'audit write failed'));
-      metrics.renewals.inc({ result: 'refused', code });
+      metrics.renewals.inc({ result: 'refused', code, ca: 'none' });
       svc.log.info({ code, hostId: attempt.hostId }, 'renewal refused');
       res.status(status).json(body);
     }

@@ -5,13 +5,28 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
 import { Badge, Confirm, ErrorBox, Loading, Notice, useConfirmation } from '../components';
 import { relative, shortTime } from '../format';
-import type { NodeView } from '../../../client/api-client';
+import type { LockView, NodeView } from '../../../client/api-client';
 
 
 const PAGE_SIZE = 50;
 
-/** Query parameters of GET /v1/nodes the page offers as filters (none yet beyond paging). */
-const FILTERS: { param: string; label: string; options?: string[] }[] = [];
+/** Query parameters of GET /v1/nodes the page offers as filters: a choice, or free text (applied on Enter or leaving the field). */
+const FILTERS: { param: string; label: string; options?: string[]; placeholder?: string }[] = [
+  { param: 'status', label: 'Status', options: ['active', 'expired', 'removed'] },
+  { param: 'method', label: 'Method', options: ['token', 'ec2', 'iam'] },
+  { param: 'stale', label: 'Not seen for', options: ['15m', '1h', '24h', '168h'] },
+  { param: 'token', label: 'Token', placeholder: 'ec2-fleet' },
+  { param: 'label', label: 'Label', placeholder: 'aws/Team=payments' },
+];
+
+/** TTLs the Lock dialog offers ('' = until removed). */
+const LOCK_TTLS = ['1h', '24h', '168h', ''];
+
+/** The verified identity in one cell: instance or ARN, account, region. */
+function identityText(id: Record<string, string> | undefined): string {
+  if (!id) return '';
+  return [id.instance_id ?? id.arn, id.aws_account, id.aws_region].filter(Boolean).join(' · ');
+}
 
 const STATUS_BADGE = { active: 'ok', expired: 'warn', removed: 'bad' } as const;
 
@@ -26,6 +41,9 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
   const [notice, setNotice] = useState<string>();
 
   const removal = useConfirmation<NodeView>(setError);
+  const locking = useConfirmation<NodeView>(setError);
+  const [lockMessage, setLockMessage] = useState('');
+  const [lockTtl, setLockTtl] = useState('24h');
   const current = trail[trail.length - 1];
   const load = () => {
     setError(undefined);
@@ -67,10 +85,19 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
         {FILTERS.map((f) => (
           <span key={f.param}>
             <label for={`filter-${f.param}`}>{f.label}</label>
-            <select id={`filter-${f.param}`} value={filters[f.param]} onChange={(e) => { setTrail([]); setFilters({ ...filters, [f.param]: e.currentTarget.value }); }}>
-              <option value="">all</option>
-              {(f.options ?? []).map((o) => <option key={o} value={o}>{o}</option>)}
-            </select>
+            {f.options ? (
+              <select id={`filter-${f.param}`} value={filters[f.param]} onChange={(e) => { setTrail([]); setFilters({ ...filters, [f.param]: e.currentTarget.value }); }}>
+                <option value="">{f.param === 'stale' ? 'any time' : 'all'}</option>
+                {f.options.map((o) => <option key={o} value={o}>{o}</option>)}
+              </select>
+            ) : (
+              <input
+                id={`filter-${f.param}`}
+                value={filters[f.param]}
+                placeholder={f.placeholder}
+                onChange={(e) => { setTrail([]); setFilters({ ...filters, [f.param]: e.currentTarget.value.trim() }); }}
+              />
+            )}
           </span>
         ))}
       </div>
@@ -79,7 +106,7 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
           <table>
             <caption class="sr-only">Joined hosts</caption>
             <thead>
-              <tr><th scope="col">Host ID</th><th scope="col">Status</th><th scope="col">Method</th><th scope="col">Token</th><th scope="col">Role</th><th scope="col">Last seen</th><th scope="col">Certificate expires</th><th scope="col">Identity</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
+              <tr><th scope="col">Host ID</th><th scope="col">Status</th><th scope="col">Method</th><th scope="col">Token</th><th scope="col">Role</th><th scope="col">Last seen</th><th scope="col">Agent</th><th scope="col">Certificate expires</th><th scope="col">Identity</th><th scope="col">Labels</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
             </thead>
             <tbody>
               {rows.map((n) => (
@@ -89,10 +116,13 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
                   <td>{n.join_method}</td>
                   <td><code>{n.token_name}</code></td>
                   <td>{n.role}</td>
-                  <td title={shortTime(n.last_renewed_at ?? n.joined_at)}>{relative(n.last_renewed_at ?? n.joined_at)}</td>
+                  <td title={shortTime(n.last_seen ?? n.last_renewed_at ?? n.joined_at)}>{relative(n.last_seen ?? n.last_renewed_at ?? n.joined_at)}</td>
+                  <td>{n.agent_version ?? <span class="muted">?</span>}{n.hostname ? <div class="muted">{n.hostname}</div> : null}</td>
                   <td title={shortTime(n.cert_expires_at)}>{n.status === 'removed' ? <span class="muted">revoked {relative(n.removed_at)}</span> : relative(n.cert_expires_at)}</td>
-                  <td class="attrs">{Object.entries(n.attributes).map(([k, v]) => <span key={k} class="attr">{k}={v}</span>)}</td>
+                  <td>{identityText(n.identity) || <span class="muted">token only</span>}</td>
+                  <td class="attrs">{Object.entries(n.labels ?? {}).map(([k, v]) => <span key={k} class="attr">{k}={v}</span>)}</td>
                   <td class="row-actions">
+                    <button type="button" onClick={() => { setLockMessage(''); setLockTtl('24h'); locking.ask(n); }} aria-label={`Lock host ${n.host_id}`}>Lock</button>
                     {n.status !== 'removed' ? <button type="button" class="danger" onClick={() => removal.ask(n)} aria-label={`Remove host ${n.host_id}`}>Remove</button> : null}
                   </td>
                 </tr>
@@ -107,6 +137,30 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
           <span>Page {trail.length + 1}</span>
           <button type="button" disabled={!page?.next_page_token} onClick={() => page?.next_page_token && setTrail([...trail, page.next_page_token])}>Next</button>
         </nav>
+      ) : null}
+      {locking.target ? (
+        <Confirm
+          title="Lock host?"
+          confirmLabel="Lock"
+          busy={locking.busy}
+          onCancel={locking.cancel}
+          onConfirm={() =>
+            locking.confirm(async (n) => {
+              const lock = await api<LockView>('POST', '/v1/locks', { kind: 'host_id', target: n.host_id, ...(lockTtl ? { ttl: lockTtl } : {}), ...(lockMessage.trim() ? { message: lockMessage.trim() } : {}) });
+              setNotice(`Locked ${n.host_id} (lock ${lock.id}${lock.expires_at ? `, until ${shortTime(lock.expires_at)}` : ''}): ${lock.revoked_certificates ?? 0} certificate(s) revoked; its joins and renewals are refused.`);
+              load();
+            })
+          }
+        >
+          <p>Host <code>{locking.target.host_id}</code> will be locked: its joins and renewals are refused, even with a fresh identity document, and its certificates go on the CRL.</p>
+          <label for="lock-message">Message for the host</label>
+          <input id="lock-message" maxLength={256} value={lockMessage} onInput={(e) => setLockMessage(e.currentTarget.value)} placeholder="incident 42" />
+          <label for="lock-ttl">Expires after</label>
+          <select id="lock-ttl" value={lockTtl} onChange={(e) => setLockTtl(e.currentTarget.value)}>
+            {LOCK_TTLS.map((t) => <option key={t} value={t}>{t || 'never (until removed)'}</option>)}
+          </select>
+          <p class="muted">Remove the lock with <code>joinery locks rm</code> when the incident is over.</p>
+        </Confirm>
       ) : null}
       {removal.target ? (
         <Confirm
