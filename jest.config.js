@@ -9,5 +9,9 @@ module.exports = {
   testTimeout: 60_000,
   maxWorkers: 2,
   globalSetup: '<rootDir>/test/support/global-setup.js',
+  // api/version.ts reads the version as `require('../../package.json')`, a path right for the
+  // compiled dist/api/version.js (and what esbuild inlines into the single executable); suites
+  // that import it from the sources get the same file.
+  moduleNameMapper: { '^\\.\\./\\.\\./package\\.json$': '<rootDir>/package.json' },
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/examples/.*/cdktf.out/'],
 };
