@@ -4,11 +4,15 @@
 // node_modules) are not followed, no source maps, no timestamps.
 const path = require('node:path');
 
-/** better-sqlite3 is native: the single-file joinery carries a stand-in that explains. */
-const noNativeSqlite = (root) => ({
-  name: 'no-native-sqlite',
+/**
+ * Native modules cannot be bundled: the single-file joinery carries a stand-in for each that
+ * explains (better-sqlite3 for the server's store, pkcs11js for a CA key in an HSM).
+ */
+const noNativeModules = (root) => ({
+  name: 'no-native-modules',
   setup(build) {
     build.onResolve({ filter: /^better-sqlite3(-napi)?$/ }, () => ({ path: path.join(root, 'scripts', 'release', 'entries', 'no-sqlite.js') }));
+    build.onResolve({ filter: /^pkcs11js$/ }, () => ({ path: path.join(root, 'scripts', 'release', 'entries', 'no-pkcs11.js') }));
   },
 });
 
@@ -27,7 +31,7 @@ async function bundle(root, entry, outfile) {
     sourcemap: false,
     metafile: true,
     logLevel: 'warning',
-    plugins: [noNativeSqlite(root)],
+    plugins: [noNativeModules(root)],
   });
   const inputs = Object.keys(result.metafile.inputs);
   const absolute = inputs.filter((p) => path.isAbsolute(p) || p.startsWith('..'));
