@@ -59,7 +59,7 @@ export function caRoutes(svc: JoinServices, adminOnly: RequestHandler): Router {
       const view = await svc.trust.rotate(request, svc.now());
       svc.log.info({ phase: view.phase, pins: view.cas.map((c) => c.pin) }, 'CA rotation changed');
       const message = `CA rotation: phase ${view.phase} (${view.mode}); trusted ${view.cas.map((c) => c.pin).join(', ')}`;
-      await svc.store.audit.append({ time: svc.now().toISOString(), type: 'ca.rotate', success: true, message, details: {} });
+      await svc.store.audit.append({ time: svc.now().toISOString(), type: 'ca.rotate', success: true, message });
       res.json(view);
     } catch (err) {
       if (err instanceof RotationError) throw new HttpError(err.code === 'rotation_in_progress' || err.code === 'invalid_phase_transition' ? 409 : 400, err.code, err.message, err.code === 'invalid_new_key' || err.code === 'new_key_required' ? 'new_key' : undefined);
