@@ -235,6 +235,8 @@ test('Nodes: remove a host with confirmation; its serial is on the CRL', async (
   await shot('node-remove');
   await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
   await page.getByText(`Removed ${hostId}`).waitFor();
+  // The notice comes before the list's reload: wait for the row as the reload draws it.
+  await row.filter({ hasText: 'removed' }).waitFor({ timeout: 10_000 });
   await expect(row.innerText()).resolves.toContain('removed');
 
   const res = await fetchCrl();
