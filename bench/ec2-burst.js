@@ -1,5 +1,7 @@
 // EC2 joins: a burst of 1,000 distinct instances at concurrency 250, each over its own TLS
-// connection, against the throttled EC2 stand-in (100 burst, 20/s per account and region).
+// connection from its own loopback address (127.1.x.y: the server sees 1,000 clients, as it
+// would from a real fleet, not one client at its per-client connection cap), against the
+// throttled EC2 stand-in (100 burst, 20/s per account and region).
 const { generateKeyPairSync } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -50,6 +52,7 @@ async function run({ instances = 1000, concurrency = 250, nodeArgs = [], env = {
       maxSeconds: 90,
       keepAlive: false,
       timeoutMs: 60_000,
+      sourceAddress: (i) => `127.1.${i >> 7}.${(i & 127) + 1}`,
       body: (i) => ({ token_name: 'bench-ec2', role: 'Node', iid: iids[i], public_key: keys[i % keys.length] }),
     });
     return { ...result, describeCalls: standIn.stats.calls, describeThrottled: standIn.stats.throttled, rssMb: server.rssMb() };

@@ -22,6 +22,7 @@ function request(opts, agent, body) {
         agent,
         headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...(opts.headers ?? {}) },
         timeout: opts.timeoutMs ?? 30_000,
+        localAddress: opts.localAddress,
       },
       (res) => {
         const chunks = [];
@@ -38,7 +39,10 @@ function request(opts, agent, body) {
 
 /**
  * Runs `total` requests (or until `maxSeconds`) with `concurrency` workers. body(i) makes the i-th
- * request body (may be async); flow(i, send) replaces the single request by several. Returns throughput, latency percentiles and the failures by status.
+ * request body (may be async); flow(i, send) replaces the single request by several;
+ * sourceAddress(i) the loopback address the i-th request comes from (a fleet of distinct hosts
+ * rather than one client holding every connection). Returns throughput, latency percentiles and
+ * the failures by status.
  */
 async function runLoad(opts) {
   const { concurrency, total, keepAlive } = opts;
@@ -60,7 +64,8 @@ async function runLoad(opts) {
       const body = opts.body ? await opts.body(i) : undefined;
       // A flow (several requests for one operation, as an IAM join) is timed whole.
       const t = opts.flow ? t0 : performance.now();
-      const res = opts.flow ? await opts.flow(i, (o, b) => request({ ...opts, ...o }, agent, b)) : await request(opts, agent, body);
+      const from = { ...opts, localAddress: opts.sourceAddress?.(i) };
+      const res = opts.flow ? await opts.flow(i, (o, b) => request({ ...from, ...o }, agent, b)) : await request(from, agent, body);
       latencies.push(performance.now() - t);
       if (res.status >= 200 && res.status < 300) ok++;
       else {

@@ -11,6 +11,7 @@ const { JoineryClient } = require('../dist/client/api-client');
 const { startJoinery } = require('./processes');
 const tokenJoins = require('./token-joins');
 const ec2Burst = require('./ec2-burst');
+const ec2BurstKms = require('./ec2-burst-kms');
 const iamJoins = require('./iam-joins');
 const replicas = require('./replicas');
 const caSigning = require('./ca-signing');
@@ -80,6 +81,12 @@ async function main() {
   target('EC2 burst DescribeInstances calls', e.describeCalls, '<=', 20);
   target('EC2 burst p99', e.p99, '<=', 5000, ' ms');
   target('server RSS after EC2 burst', e.rssMb, '<=', 200, ' MB');
+
+  console.log(`\nEC2 joins, the same burst with the CA key in KMS: the stand-in answers Sign in ${ec2BurstKms.KMS_LATENCY_MS} ms and allows ${ec2BurstKms.KMS_SIGNS_PER_SECOND}/s (below the signer's own pace, so throttling is met and retried)`);
+  const ek = await ec2BurstKms.run();
+  line('join (ec2, KMS CA key)', ek);
+  console.log(`  kms:Sign calls ${ek.signCalls} (throttled ${ek.signThrottled}); DescribeInstances calls ${ek.describeCalls}; wall ${f(ek.seconds, 1)} s; server RSS ${f(ek.rssMb)} MB`);
+  target('EC2 burst, KMS key: failed joins', ek.failed, '<=', 0);
 
   console.log('\nIAM joins at concurrency 100, fake STS answering in 50 ms (challenge + join per operation, new TLS each)');
   const iam = await iamJoins.run();
