@@ -1,7 +1,7 @@
 // The server with its CA key in AWS KMS (moto) and on a PKCS#11 token (SoftHSM2): the CA
 // certificate, the server's TLS certificate, host certificates at join and renewal, and the CRL
 // are all signed through the key service; openssl verifies them with -crl_check, and no private
-// key is ever written to the data directory.
+// key is ever written to the data directory. A key file's CA rotates onto an HSM key and back.
 
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -102,6 +102,42 @@ test('on a SoftHSM2 key: joins, renewals and the CRL verify; no private key in t
   const s = await startLifecycleServer({ JOINERY_CA_KEY: hsm.uri('token=joinery;object=ca-key') });
   try {
     await exerciseServer(s, /^pkcs11 /);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a rotation from a key file onto a SoftHSM2 key, and a rollback: a host renews onto the HSM-signed CA and back', async () => {
+  const s = await startLifecycleServer();
+  try {
+    const oldCa = new X509Certificate(s.caPem);
+    const host = await joinWithToken(s, secret('hsm-move'));
+    const init = await s.server.trust.rotate({ manual: true, newKey: hsm.uri('token=joinery;object=other-key') }, s.now());
+    const next = init.cas.find((c) => c.state === 'next');
+    if (!next) throw new Error(`no next CA in ${JSON.stringify(init)}`);
+    const newCa = new X509Certificate(next.certificate);
+    const both = `${s.caPem}${next.certificate}`;
+    expect(s.server.trust.trusted.map((c) => c.signer.describe())).toEqual([expect.stringMatching(/^file /), expect.stringMatching(/^pkcs11 /)]);
+
+    await s.server.trust.rotate({ phase: 'update_clients' }, s.now());
+    const onHsm = await s.request('POST', '/v1/renew', { cert: host.certificate, key: host.key.privatePem, ca: both });
+    expect(onHsm.status).toBe(200);
+    const hsmCert = onHsm.json().certificate as string;
+    expect(new X509Certificate(hsmCert).checkIssued(newCa)).toBe(true);
+    expect(new X509Certificate(hsmCert).verify(newCa.publicKey)).toBe(true);
+
+    // Rolled back before standby: the HSM-signed certificate renews back onto the key file's CA.
+    await s.server.trust.rotate({ rollback: true }, s.now());
+    const back = await s.request('POST', '/v1/renew', { cert: hsmCert, key: host.key.privatePem, ca: both });
+    expect(back.status).toBe(200);
+    expect(new X509Certificate(back.json().certificate).checkIssued(oldCa)).toBe(true);
+    // Standby after the rollback drops the HSM key's CA: the bundle is the key file's CA alone.
+    await s.server.trust.rotate({ phase: 'standby' }, s.now());
+    expect(s.server.trust.trusted.map((c) => c.signer.describe())).toEqual([expect.stringMatching(/^file /)]);
+    const after = await renew(s, { certificate: back.json().certificate, key: host.key });
+    expect(after.status).toBe(200);
+    expect(after.json().ca_certificates).toEqual([s.caPem]);
+    expect(new X509Certificate(after.json().certificate).checkIssued(oldCa)).toBe(true);
   } finally {
     await s.stop();
   }
