@@ -83,7 +83,7 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
           {found ? <button type="button" onClick={() => { setFound(undefined); setFind(''); }}>Show all</button> : null}
         </form>
         {FILTERS.map((f) => (
-          <span key={f.param}>
+          <span key={f.param} class="filter">
             <label for={`filter-${f.param}`}>{f.label}</label>
             {f.options ? (
               <select id={`filter-${f.param}`} value={filters[f.param]} onChange={(e) => { setTrail([]); setFilters({ ...filters, [f.param]: e.currentTarget.value }); }}>
@@ -153,12 +153,16 @@ export function NodesPage({ query }: { query: URLSearchParams }) {
           }
         >
           <p>Host <code>{locking.target.host_id}</code> will be locked: its joins and renewals are refused, even with a fresh identity document, and its certificates go on the CRL.</p>
-          <label for="lock-message">Message for the host</label>
-          <input id="lock-message" maxLength={256} value={lockMessage} onInput={(e) => setLockMessage(e.currentTarget.value)} placeholder="incident 42" />
-          <label for="lock-ttl">Expires after</label>
-          <select id="lock-ttl" value={lockTtl} onChange={(e) => setLockTtl(e.currentTarget.value)}>
-            {LOCK_TTLS.map((t) => <option key={t} value={t}>{t || 'never (until removed)'}</option>)}
-          </select>
+          <div class="field">
+            <label for="lock-message">Message for the host</label>
+            <input id="lock-message" maxLength={256} value={lockMessage} onInput={(e) => setLockMessage(e.currentTarget.value)} placeholder="incident 42" />
+          </div>
+          <div class="field">
+            <label for="lock-ttl">Expires after</label>
+            <select id="lock-ttl" value={lockTtl} onChange={(e) => setLockTtl(e.currentTarget.value)}>
+              {LOCK_TTLS.map((t) => <option key={t} value={t}>{t || 'never (until removed)'}</option>)}
+            </select>
+          </div>
           <p class="muted">Remove the lock with <code>joinery locks rm</code> when the incident is over.</p>
         </Confirm>
       ) : null}
