@@ -306,7 +306,7 @@ export class JoineryClient {
     return this.request('POST', '/v1/tokens', token);
   }
   /** Create or replace; a metadata.revision in the token makes it a conditional update. */
-  putToken(token: { metadata: { name: string } } & Record<string, unknown>): Promise<TokenResource> {
+  putToken(token: { metadata: { name: string; revision?: string } } & Record<string, unknown>): Promise<TokenResource> {
     return this.request('PUT', `/v1/tokens/${encodeURIComponent(token.metadata.name)}`, token);
   }
   async deleteToken(name: string): Promise<boolean> {

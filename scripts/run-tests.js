@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type-check, lint, then every jest suite (unit, API, moto-backed joins, provider
+// `npm test`: type-check (sources and tests), lint, then every jest suite (unit, API, moto-backed joins, provider
 // protocol, real Terraform/OpenTofu and cdktf end to end) in one run, ending with an "N passed,
 // N failed" line. Suites that need moto or Terraform fail, never skip, when those are missing.
 //
@@ -53,8 +53,11 @@ if (!fast && process.env.JOINERY_SKIP_TEST_DEPS !== '1') {
 }
 
 const tsc = spawnSync(node, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit', cwd: root });
+// The suites run through swc, which strips types without checking them: a test that no longer
+// matches the code's types would still run. tsconfig.test.json checks them with the sources.
+const testsTsc = tsc.status === 0 && spawnSync(node, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.test.json')], { stdio: 'inherit', cwd: root });
 // The web console is type-checked on its own (browser types, JSX) and bundled for its suite.
-const consoleTsc = tsc.status === 0 && spawnSync(node, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'console')], { stdio: 'inherit', cwd: root });
+const consoleTsc = testsTsc && testsTsc.status === 0 && spawnSync(node, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'console')], { stdio: 'inherit', cwd: root });
 const consoleBuild = consoleTsc && consoleTsc.status === 0 && spawnSync(node, [path.join(root, 'scripts/build-console.js')], { stdio: 'inherit', cwd: root });
 if (tsc.status !== 0 || !consoleBuild || consoleBuild.status !== 0) {
   console.error('typecheck failed');

@@ -72,7 +72,7 @@ function startTlsSts(certName: string): Promise<TlsSts> {
 function startTlsEc2(standInPort: number): Promise<{ port: number; names: (string | false)[]; server: tls.Server }> {
   const names: (string | false)[] = [];
   const server = tls.createServer({ key: fs.readFileSync(path.join(dir, `${EC2_HOST}.key`)), cert: fs.readFileSync(path.join(dir, `${EC2_HOST}.pem`)) }, (socket) => {
-    names.push(socket.servername);
+    names.push(socket.servername ?? false);
     const upstream = net.connect(standInPort, '127.0.0.1');
     socket.pipe(upstream).pipe(socket);
     upstream.on('error', () => socket.destroy());

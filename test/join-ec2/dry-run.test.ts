@@ -94,7 +94,7 @@ test('tokens test names the failing check of each rule, exits 1, and changes not
 });
 
 test('a refused join records each rule\'s failed check with the instance, account, region and source address; the host hears its own values only', async () => {
-  const err = await admin.post('/v1/join/ec2', { token_name: 'three-rules', role: 'Node', iid, public_key: publicKeyPem() }).catch((e) => e);
+  const err = (await admin.post('/v1/join/ec2', { token_name: 'three-rules', role: 'Node', iid, public_key: publicKeyPem() }).then(() => undefined, (e: unknown) => e)) as Error;
   expect(err).toMatchObject({ status: 403, code: 'aws_region_not_allowed' });
   // The host learns which checks failed on its own values, not what the token allows.
   expect(err.message).toContain('allow[1]: aws_regions does not admit us-west-2');

@@ -18,6 +18,11 @@ function memorySettings(): SettingsStore & { values: Map<string, string> } {
     async set(k, v) {
       values.set(k, v);
     },
+    async compareAndSet(k, expected, v) {
+      if (values.get(k) !== expected) return false;
+      values.set(k, v);
+      return true;
+    },
   };
 }
 

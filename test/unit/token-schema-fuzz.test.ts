@@ -90,7 +90,7 @@ describe('token schema', () => {
     const paths = ['kind', 'version', 'metadata', 'metadata.name', 'metadata.labels', 'metadata.expires', 'metadata.description', 'spec', 'spec.roles', 'spec.allow', 'spec.join_method', 'spec.aws_iid_ttl', 'spec.bot_name'];
     fc.assert(
       fc.property(validToken, fc.constantFrom(...paths), fc.anything({ maxDepth: 3 }), (t, path, value) => {
-        const copy = structuredClone(t) as Record<string, Record<string, unknown>>;
+        const copy = structuredClone(t) as unknown as Record<string, Record<string, unknown>>;
         const [a, b] = path.split('.');
         if (b === undefined) (copy as Record<string, unknown>)[a] = value;
         else copy[a] = { ...(copy[a] ?? {}), [b]: value };
