@@ -111,6 +111,12 @@ describe('the single-file joinery', () => {
     expect(COMPILED.exec(help.stderr)?.[1]).toBe('accepted');
   });
 
+  test('a code cache V8 refuses (another V8 flag set, here --jitless) only costs the compile: the command still runs', async () => {
+    const r = ok(await run('./joinery', ['join', '--help'], { cwd: dir, env: { ...debugEnv(), NODE_OPTIONS: '--jitless' } }), 'join --help, jitless');
+    expect(r.stdout).toMatch(/^Usage: joinery join \[options\]/);
+    expect(COMPILED.exec(r.stderr)?.[1]).toBe('rejected');
+  });
+
   test("a command's usage error from the commands' bundle is still a usage error (exit 2): one UsageError class for both stages", async () => {
     const r = await run('./joinery', ['agent'], { cwd: dir, env });
     expect(r.code).toBe(2);
