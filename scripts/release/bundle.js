@@ -139,6 +139,9 @@ async function bundleTwoStage(root, entry, { main, commands }) {
     ...common(root, [sharedFromMain(root, keep)]),
     stdin: { contents: `module.exports = {\n${keys.map((k) => `  ${JSON.stringify(k)}: () => require(${JSON.stringify(`./${k}`)}),`).join('\n')}\n};\n`, resolveDir: root, sourcefile: 'joinery-commands-entry.js' },
     outfile: commands,
+    // A few dependencies import() built-ins (node:http, node:async_hooks); as requires, the bundle
+    // needs no module loader of vm.Script's (whose default loader is still experimental in Node 24).
+    supported: { 'dynamic-import': false },
     banner: { js: COMMANDS_WRAPPER[0] },
     footer: { js: COMMANDS_WRAPPER[1] },
   });

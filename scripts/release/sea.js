@@ -59,7 +59,7 @@ function scriptCodeCache({ node, script, output, filename }) {
     const fs = require('node:fs');
     const vm = require('node:vm');
     const [script, output, filename] = process.argv.slice(1);
-    const compiled = new vm.Script(fs.readFileSync(script, 'utf8'), { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    const compiled = new vm.Script(fs.readFileSync(script, 'utf8'), { filename });
     fs.writeFileSync(output, compiled.createCachedData());`;
   execFileSync(node, ['--predictable', '-e', make, script, output, filename], { stdio: ['ignore', 'ignore', 'inherit'] });
 }

@@ -26,12 +26,8 @@ function compile() {
   } catch {
     cachedData = undefined; // built without a cache: compile from source
   }
-  const script = new vm.Script(source, {
-    filename: FILENAME,
-    cachedData,
-    // A few dependencies import() built-ins (node:http, node:async_hooks): Node's own loader serves them.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: the bundle has no import() (bundle.js turns them into requires).
+  const script = new vm.Script(source, { filename: FILENAME, cachedData });
   debug('compiled the command bundle; code cache %s', cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted');
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require, module, __filename, __dirname, (key) => shared[key]());
