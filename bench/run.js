@@ -136,7 +136,7 @@ async function main() {
 
 // `npm run bench -- fleet [--hosts N] [--remove M]`: the fleet bench alone (bench/fleet.js);
 // `npm run bench -- startup`: the single-file joinery's start alone (bench/sea-startup.js).
-const entry = { fleet: require('./fleet').main, startup: seaStartup.main }[process.argv[2]] ?? main;
+const entry = { fleet: () => require('./fleet').main(), startup: seaStartup.main }[process.argv[2]] ?? main;
 entry().catch((e) => {
   console.error(e);
   process.exit(1);
