@@ -4,7 +4,8 @@
 // new TLS connection per request and keep-alive); a burst of 1,000 EC2 joins against a throttled
 // EC2 stand-in; IAM joins against a fake STS answering in 50 ms; two replicas on one PostgreSQL
 // against one server on SQLite; the admin API; server RSS after each; the CA's signing cost per
-// certificate with a key file, KMS and PKCS#11. Prints the figures against the targets and exits 1
+// certificate with a key file, KMS and PKCS#11; the single-file joinery's `--version` against a
+// bare start of the Node it embeds. Prints the figures against the targets and exits 1
 // when one is missed. Loopback only, bounded in count and time (a few minutes at most).
 const os = require('node:os');
 const { JoineryClient } = require('../dist/client/api-client');
@@ -16,6 +17,7 @@ const iamJoins = require('./iam-joins');
 const replicas = require('./replicas');
 const caSigning = require('./ca-signing');
 const consoleNodes = require('./console-nodes');
+const seaStartup = require('./sea-startup');
 
 const HARD_LIMIT_MS = 6 * 60_000;
 
@@ -58,6 +60,12 @@ async function main() {
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${f(os.totalmem() / 2 ** 30, 1)} GiB, ${os.platform()} ${os.release()}, node ${process.version}, load average ${os.loadavg().map((l) => f(l, 1)).join(' ')}`);
   const results = [];
   const target = (name, value, op, goal, unit = '') => results.push({ name, value, op, goal, unit, ok: op === '>=' ? value >= goal : value <= goal });
+
+  console.log('\nthe single-file joinery (release/, rebuilt when the sources changed): `joinery --version` vs `node -e 0` of the Node it embeds');
+  const st = await seaStartup.run();
+  seaStartup.print(st);
+  target('joinery --version CPU / node -e 0', st.cpuRatio, '<=', 2, 'x');
+  target('joinery --version wall / node -e 0', st.wallRatio, '<=', 2, 'x');
 
   console.log('\ntoken-method joins vs Express 5 hello-world over HTTPS, concurrency 32');
   const t = await tokenJoins.run();
@@ -133,8 +141,9 @@ async function main() {
   process.exit(results.every((r) => r.ok) ? 0 : 1);
 }
 
-// `npm run bench -- fleet [--hosts N] [--remove M]`: the fleet bench alone (bench/fleet.js).
-const entry = process.argv[2] === 'fleet' ? require('./fleet').main : main;
+// `npm run bench -- fleet [--hosts N] [--remove M]`: the fleet bench alone (bench/fleet.js);
+// `npm run bench -- startup`: the single-file joinery's start alone (bench/sea-startup.js).
+const entry = { fleet: () => require('./fleet').main(), startup: seaStartup.main }[process.argv[2]] ?? main;
 entry().catch((e) => {
   console.error(e);
   process.exit(1);

@@ -124,12 +124,17 @@ async function main() {
   fs.rmSync(releaseDir, { recursive: true, force: true });
   fs.mkdirSync(releaseDir, { recursive: true });
 
-  const { bundle } = require('./bundle');
-  const { buildSea } = require('./sea');
+  const { bundle, bundleTwoStage } = require('./bundle');
+  const { buildSea, scriptCodeCache } = require('./sea');
   const { providerPackage } = require('./provider-package');
 
   log('bundling the CLI and the provider');
-  await bundle(stageDir, 'cli.js', path.join(seaDir, 'joinery.js'));
+  // The CLI in two stages: the command tree as the main script, every command's code as an asset
+  // compiled on first use (entries/sea-commands.js), each with its code cache.
+  const commandsJs = path.join(seaDir, 'commands.js');
+  const commandsCache = path.join(seaDir, 'commands.cache');
+  await bundleTwoStage(stageDir, 'cli.js', { main: path.join(seaDir, 'joinery.js'), commands: commandsJs });
+  scriptCodeCache({ node, script: commandsJs, output: commandsCache, filename: 'joinery-commands.js' });
   await bundle(stageDir, 'provider.js', path.join(seaDir, 'provider.js'));
 
   // The plugin protocol's .proto files, embedded as descriptors (provider/proto-files.ts reads them).
@@ -144,7 +149,8 @@ async function main() {
 
   const cliExe = path.join(releaseDir, `joinery-${version}-${PLATFORM.node}`);
   log(`building ${path.basename(cliExe)} on Node ${NODE_MAJOR}`);
-  await buildSea({ root: stageDir, node, workDir: seaDir, main: path.join(seaDir, 'joinery.js'), output: cliExe, codeCache: true });
+  const cliAssets = { 'commands.js': path.basename(commandsJs), 'commands.cache': path.basename(commandsCache) };
+  await buildSea({ root: stageDir, node, workDir: seaDir, main: path.join(seaDir, 'joinery.js'), assets: cliAssets, output: cliExe, codeCache: true });
   const providerExe = path.join(seaDir, `terraform-provider-${PROVIDER.type}_v${version}`);
   log(`building ${path.basename(providerExe)}`);
   await buildSea({ root: stageDir, node, workDir: seaDir, main: path.join(seaDir, 'provider.js'), assets, output: providerExe });

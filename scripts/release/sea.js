@@ -1,11 +1,15 @@
 // A Node.js single executable application (Node 24: the blob is made with
 // --experimental-sea-config and injected with postject; --build-sea arrives only in Node 25.5).
-// The CLI (the agent a host runs at every boot and renewal) carries a V8 code cache, so its 8 MiB
-// bundle is not compiled at every start: `joinery --version` went from 6.8x the CPU of a bare
-// `node -e 0` to 2.7x (with the commands loaded lazily, cli/program.ts; docs/install.md). The cache is made with --predictable, without which V8's random seeds make
-// every build's bytes differ (the release is reproducible); the cache is still accepted at run
-// time. The provider has none (Terraform starts it once a run). No startup snapshot: the bundle
-// requires built-ins (https, tls) that Node's userland snapshots do not support.
+// The CLI (the agent a host runs at every boot and renewal) starts in two stages, each with a V8
+// code cache: the main script is the command tree alone, with the SEA's own cache (useCodeCache),
+// and the commands' 8.4 MiB bundle is an asset compiled with vm.Script on first use, with the
+// cache scriptCodeCache() makes (entries/sea-commands.js, bundle.js's bundleTwoStage).
+// `joinery --version` costs 1.3x the CPU of a bare `node -e 0` of the same Node (2.4x to 2.7x with
+// one bundle and its cache, 6.8x without a cache; `npm run bench -- startup`, docs/install.md).
+// Both caches are made with --predictable, without which V8's random seeds make every build's
+// bytes differ (the release is reproducible); V8 still accepts them at run time. The provider has
+// none (Terraform starts it once a run). No startup snapshot: the commands require built-ins
+// (https, tls) that Node's userland snapshots do not support.
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -44,4 +48,20 @@ async function buildSea({ root, node, workDir, main, assets = {}, output, codeCa
   fs.renameSync(tmp, output);
 }
 
-module.exports = { buildSea };
+/**
+ * V8's code cache of a script that the executable compiles itself with vm.Script (the command
+ * bundle, see entries/sea-commands.js), made by `node`, the binary the executable embeds: V8
+ * accepts a cache only from its own version and flags. --predictable makes its bytes the same on
+ * every build, and V8 still accepts it from a Node run without the flag (the release test checks).
+ */
+function scriptCodeCache({ node, script, output, filename }) {
+  const make = `
+    const fs = require('node:fs');
+    const vm = require('node:vm');
+    const [script, output, filename] = process.argv.slice(1);
+    const compiled = new vm.Script(fs.readFileSync(script, 'utf8'), { filename });
+    fs.writeFileSync(output, compiled.createCachedData());`;
+  execFileSync(node, ['--predictable', '-e', make, script, output, filename], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+module.exports = { buildSea, scriptCodeCache };

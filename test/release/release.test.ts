@@ -86,6 +86,41 @@ describe('the single-file joinery', () => {
     expect(status.stdout).toContain('test-cluster');
     expect(status.stdout).toContain(server.caPin);
     expect(status.stdout).toContain(release.version);
+
+    const nodes = ok(await run('./joinery', ['nodes', 'ls', '--addr', server.addr, '--ca-pin', server.caPin, '--admin-token', server.adminToken], { cwd: dir, env }), 'nodes ls');
+    expect(nodes.stdout).toContain(identity.host_id);
+  });
+
+  // Two stages (scripts/release/entries/sea-commands.js): the main script is the command tree, and
+  // the commands' bundle, an asset with its own code cache, is compiled only when a command runs.
+  // NODE_DEBUG=joinery-sea makes the executable say when it compiles that bundle.
+  const COMPILED = /^JOINERY-SEA \d+: compiled the command bundle; code cache (\w+)$/m;
+  const debugEnv = () => ({ ...env, NODE_DEBUG: 'joinery-sea' });
+
+  test.each([[['--version']], [['version']], [['--help']]])('joinery %j answers from the command tree, without compiling the commands', async (argv) => {
+    const r = ok(await run('./joinery', argv, { cwd: dir, env: debugEnv() }), argv.join(' '));
+    expect(r.stdout).toMatch(argv[0].includes('version') ? new RegExp(`^joinery ${release.version.replace(/\./g, '\\.')}\n$`) : /^Usage: joinery/);
+    expect(r.stderr).not.toMatch(COMPILED);
+  });
+
+  test('a command compiles the commands once, with the code cache the build made for the embedded Node', async () => {
+    const help = ok(await run('./joinery', ['join', '--help'], { cwd: dir, env: debugEnv() }), 'join --help');
+    expect(help.stdout).toMatch(/^Usage: joinery join \[options\]/);
+    expect(help.stdout).toContain('--ca-pin');
+    expect(help.stderr.match(new RegExp(COMPILED.source, 'gm'))).toHaveLength(1);
+    expect(COMPILED.exec(help.stderr)?.[1]).toBe('accepted');
+  });
+
+  test('a code cache V8 refuses (another V8 flag set, here --jitless) only costs the compile: the command still runs', async () => {
+    const r = ok(await run('./joinery', ['join', '--help'], { cwd: dir, env: { ...debugEnv(), NODE_OPTIONS: '--jitless' } }), 'join --help, jitless');
+    expect(r.stdout).toMatch(/^Usage: joinery join \[options\]/);
+    expect(COMPILED.exec(r.stderr)?.[1]).toBe('rejected');
+  });
+
+  test("a command's usage error from the commands' bundle is still a usage error (exit 2): one UsageError class for both stages", async () => {
+    const r = await run('./joinery', ['agent'], { cwd: dir, env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: .*auth_server \(--auth-server HOST:PORT\) is required/m);
   });
 
   test('serve says that the server is in the npm package', async () => {
