@@ -342,8 +342,21 @@ export class JoineryClient {
       return { items: page.locks, next: page.next_page_token };
     });
   }
-  createLock(lock: { kind: LockView['kind']; target: string; ttl?: string; message?: string }): Promise<LockView> {
+  createLock(lock: { kind: LockView['kind']; target: string; ttl?: string; expires?: string; message?: string }): Promise<LockView> {
     return this.request('POST', '/v1/locks', lock);
+  }
+  /** One active lock; undefined when it was removed or has expired. */
+  async getLock(id: string): Promise<LockView | undefined> {
+    try {
+      return await this.request<LockView>('GET', `/v1/locks/${encodeURIComponent(id)}`);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+  /** Changes an active lock's end or message (null clears it); its target is fixed. */
+  updateLock(id: string, changes: { expires?: string | null; message?: string | null }): Promise<LockView> {
+    return this.request('PATCH', `/v1/locks/${encodeURIComponent(id)}`, changes);
   }
   async deleteLock(id: string): Promise<boolean> {
     try {
