@@ -83,6 +83,8 @@ export interface LockView {
   id: string;
   kind: 'host_id' | 'instance_id' | 'account' | 'arn' | 'token';
   target: string;
+  /** A `token` lock's: the first 16 hex digits of the SHA-256 of the token name. */
+  target_sha256?: string;
   message: string | null;
   created_at: string;
   expires_at: string | null;

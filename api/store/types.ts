@@ -2,6 +2,7 @@
 // implement it. Every method is async so a networked backend fits without touching callers.
 
 import type { ProvisionToken } from '../../schema/token';
+import type { LockKind } from '../../schema/lock';
 
 export interface StoredToken {
   token: ProvisionToken; // metadata.revision is set
@@ -51,7 +52,7 @@ export interface NodeFilter {
 }
 
 /** What a lock matches: a host, an EC2 instance, an AWS account, an ARN glob or a token. */
-export type LockTargetKind = 'host_id' | 'instance_id' | 'account' | 'arn' | 'token';
+export type LockTargetKind = LockKind;
 
 export interface LockRecord {
   id: string;
