@@ -8,7 +8,8 @@ import { decodeDynamic, decodeJson, dynamic, type CtyObject, type CtyType, type 
 import { resolveProviderConfig, validateProviderConfig } from './config';
 import { error, toProto, type Diagnostic } from './diagnostics';
 import { applyToken, importName, importToken, planToken, readToken, readTokenDataSource, tokenIdentity } from './resource';
-import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, IDENTITY_TYPE, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
+import { LOCK_T, lockProtocol } from './lock-protocol';
+import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, IDENTITY_TYPE, LOCK_RESOURCE_TYPE, LOCK_SCHEMA, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
 import { validateResourceConfig } from './token-state';
 
 const PROVIDER_T = schemaType(PROVIDER_SCHEMA);
@@ -69,6 +70,7 @@ export class ProviderService {
   constructor(private readonly onStop: () => void = () => {}) {}
 
   private typeFor(typeName: string, kind: 'resource' | 'data'): CtyType {
+    if (kind === 'resource' && typeName === LOCK_RESOURCE_TYPE) return LOCK_T;
     const expected = kind === 'resource' ? RESOURCE_TYPE : DATA_SOURCE_TYPE;
     if (typeName !== expected) throw new UnknownTypeError(`this provider has no ${kind === 'resource' ? 'resource' : 'data source'} type ${JSON.stringify(typeName)}`);
     return kind === 'resource' ? RESOURCE_T : DATA_T;
@@ -82,13 +84,13 @@ export class ProviderService {
     GetMetadata: () => ({
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
       diagnostics: [],
-      resources: [{ type_name: RESOURCE_TYPE }],
+      resources: [{ type_name: RESOURCE_TYPE }, { type_name: LOCK_RESOURCE_TYPE }],
       data_sources: [{ type_name: DATA_SOURCE_TYPE }],
     }),
 
     GetProviderSchema: () => ({
       provider: schemaProto(PROVIDER_SCHEMA),
-      resource_schemas: { [RESOURCE_TYPE]: schemaProto(RESOURCE_SCHEMA) },
+      resource_schemas: { [RESOURCE_TYPE]: schemaProto(RESOURCE_SCHEMA), [LOCK_RESOURCE_TYPE]: schemaProto(LOCK_SCHEMA) },
       data_source_schemas: { [DATA_SOURCE_TYPE]: schemaProto(DATA_SOURCE_SCHEMA) },
       diagnostics: [],
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
@@ -98,8 +100,8 @@ export class ProviderService {
     GetResourceIdentitySchemas: () => ({ identity_schemas: { [RESOURCE_TYPE]: identitySchemaProto() }, diagnostics: [] }),
 
     UpgradeResourceIdentity: (req) => {
-      // One identity version so far: nothing older to upgrade from.
-      this.typeFor(req.type_name, 'resource');
+      // One identity version so far: nothing older to upgrade from. A lock has no identity.
+      if (req.type_name !== RESOURCE_TYPE) throw new UnknownTypeError(`${JSON.stringify(req.type_name)} has no resource identity`);
       if (Number(req.version) !== RESOURCE_IDENTITY.version) {
         return { diagnostics: diagList([error('Cannot upgrade resource identity', `identity version ${req.version} is unknown to this provider (it writes version ${RESOURCE_IDENTITY.version}); use the provider version that wrote the state`)]) };
       }
@@ -116,6 +118,7 @@ export class ProviderService {
     },
 
     ValidateResourceConfig: (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.validate(req);
       const config = decodeDynamic(req.config, this.typeFor(req.type_name, 'resource')) as CtyObject;
       return { diagnostics: diagList(validateResourceConfig(config)) };
     },
@@ -137,6 +140,7 @@ export class ProviderService {
     },
 
     ReadResource: async (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.read(req, this.requireClient());
       const t = this.typeFor(req.type_name, 'resource');
       const prior = decodeDynamic(req.current_state, t) as CtyObject | null;
       if (!prior) return { new_state: dynamic(null, t), diagnostics: [] };
@@ -147,6 +151,7 @@ export class ProviderService {
     },
 
     PlanResourceChange: (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.plan(req);
       const t = this.typeFor(req.type_name, 'resource');
       const prior = decodeDynamic(req.prior_state, t) as CtyObject | null;
       const proposed = decodeDynamic(req.proposed_new_state, t) as CtyObject | null;
@@ -162,6 +167,7 @@ export class ProviderService {
     },
 
     ApplyResourceChange: async (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.apply(req, this.requireClient());
       const t = this.typeFor(req.type_name, 'resource');
       const prior = decodeDynamic(req.prior_state, t) as CtyObject | null;
       const planned = decodeDynamic(req.planned_state, t) as CtyObject | null;
@@ -172,6 +178,7 @@ export class ProviderService {
     },
 
     ImportResourceState: async (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.import(req, this.requireClient());
       const t = this.typeFor(req.type_name, 'resource');
       const client = this.requireClient();
       if (Array.isArray(client)) return { imported_resources: [], diagnostics: diagList(client) };
