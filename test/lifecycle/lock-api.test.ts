@@ -69,6 +69,9 @@ test('bad expires and changes are 400 invalid_lock naming the field', async () =
   }
   const missing = await s.request('PATCH', '/v1/locks/nope', { body: { message: 'x' }, headers: auth() });
   expect([missing.status, missing.json().error.code]).toEqual([404, 'not_found']);
+  // An ID from the URL is quoted back only when a terminal can show it safely.
+  const rlo = await s.request('GET', '/v1/locks/a%E2%80%AEb', { headers: auth() });
+  expect([rlo.status, rlo.json().error.message]).toEqual([404, 'lock (the ID given) not found (removed, or expired)']);
 });
 
 test('PATCH changes the end and message in place (the lock never lapses), audited as lock.update', async () => {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { LockRequestError, MAX_ACTIVE_LOCKS, describeLock, lockView, readLockChanges, readLockRequest } from '../../join/locks';
+import { isSafeText } from '../../../schema/text-safety';
 import type { AuditEvent, LockRecord, Store } from '../../store/types';
 import { parseBody } from '../body';
 import { HttpError } from '../errors';
@@ -14,8 +15,10 @@ async function lockedToken(store: Store, lock: LockRecord) {
   return lock.kind === 'token' ? (await store.tokens.get(lock.target))?.token : undefined;
 }
 
+/** The message quotes the ID only when a terminal can show it safely (it comes from the URL). */
 function notFound(id: string): HttpError {
-  return new HttpError(404, 'not_found', `lock ${JSON.stringify(id.slice(0, 64))} not found (removed, or expired)`);
+  const shown = isSafeText(id) ? JSON.stringify(id.slice(0, 64)) : '(the ID given)';
+  return new HttpError(404, 'not_found', `lock ${shown} not found (removed, or expired)`);
 }
 
 /** A lock body that does not hold is the client's mistake: 400 invalid_lock, naming the field. */
