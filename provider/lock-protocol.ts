@@ -6,6 +6,7 @@
 import type { JoineryClient } from '../client/api-client';
 import { decodeDynamic, dynamic, type CtyObject } from './cty';
 import { error, toProto, type Diagnostic } from './diagnostics';
+import { encodePrivate, privateField } from './private-state';
 import { applyLock, importLock, planLock, readLock, validateLockConfig, type LockResult } from './lock';
 import { LOCK_RESOURCE_TYPE, LOCK_SCHEMA, schemaType } from './schema';
 
@@ -17,19 +18,11 @@ type Client = JoineryClient | Diagnostic[];
 const diagList = (d: Diagnostic[]) => d.map(toProto);
 const decode = (v: unknown) => decodeDynamic(v as never, LOCK_T) as CtyObject | null;
 
-function encodePrivate(targetDigest: string | undefined, fallback: unknown): unknown {
-  return targetDigest ? Buffer.from(JSON.stringify({ target_sha256: targetDigest })) : fallback;
+function digestPrivate(targetDigest: string | undefined, fallback: unknown): unknown {
+  return targetDigest ? encodePrivate({ target_sha256: targetDigest }) : fallback;
 }
 
-function privateDigest(bytes: Uint8Array | undefined | null): string | undefined {
-  if (!bytes || bytes.length === 0) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { target_sha256?: unknown };
-    return typeof v.target_sha256 === 'string' ? v.target_sha256 : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const privateDigest = (bytes: Uint8Array | undefined | null) => privateField(bytes, 'target_sha256');
 
 export const lockProtocol = {
   validate(req: Req): Record<string, unknown> {
@@ -50,7 +43,7 @@ export const lockProtocol = {
     const prior = decode(req.prior_state);
     if (Array.isArray(client)) return { new_state: dynamic(prior, LOCK_T), diagnostics: diagList(client) };
     const r: LockResult = await applyLock(client, prior, decode(req.planned_state));
-    return { new_state: dynamic(r.newState, LOCK_T), diagnostics: diagList(r.diagnostics), private: encodePrivate(r.targetDigest, req.planned_private) };
+    return { new_state: dynamic(r.newState, LOCK_T), diagnostics: diagList(r.diagnostics), private: digestPrivate(r.targetDigest, req.planned_private) };
   },
 
   async read(req: Req, client: Client): Promise<Record<string, unknown>> {
@@ -58,14 +51,14 @@ export const lockProtocol = {
     if (!prior) return { new_state: dynamic(null, LOCK_T), diagnostics: [] };
     if (Array.isArray(client)) return { new_state: req.current_state, diagnostics: diagList(client) };
     const r = await readLock(client, prior);
-    return { new_state: dynamic(r.newState, LOCK_T), diagnostics: diagList(r.diagnostics), private: encodePrivate(r.targetDigest, req.private) };
+    return { new_state: dynamic(r.newState, LOCK_T), diagnostics: diagList(r.diagnostics), private: digestPrivate(r.targetDigest, req.private) };
   },
 
   async import(req: Req, client: Client): Promise<Record<string, unknown>> {
     if (Array.isArray(client)) return { imported_resources: [], diagnostics: diagList(client) };
     const r = await importLock(client, String(req.id ?? ''));
     return {
-      imported_resources: r.newState ? [{ type_name: LOCK_RESOURCE_TYPE, state: dynamic(r.newState, LOCK_T), private: encodePrivate(r.targetDigest, undefined) }] : [],
+      imported_resources: r.newState ? [{ type_name: LOCK_RESOURCE_TYPE, state: dynamic(r.newState, LOCK_T), private: digestPrivate(r.targetDigest, undefined) }] : [],
       diagnostics: diagList(r.diagnostics),
     };
   },

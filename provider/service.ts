@@ -9,6 +9,7 @@ import { resolveProviderConfig, validateProviderConfig } from './config';
 import { error, toProto, type Diagnostic } from './diagnostics';
 import { applyToken, importName, importToken, planToken, readToken, readTokenDataSource, tokenIdentity } from './resource';
 import { LOCK_T, lockProtocol } from './lock-protocol';
+import { encodePrivate, privateField } from './private-state';
 import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, IDENTITY_TYPE, LOCK_RESOURCE_TYPE, LOCK_SCHEMA, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
 import { validateResourceConfig } from './token-state';
 
@@ -147,7 +148,7 @@ export class ProviderService {
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: req.current_state, diagnostics: diagList(client), new_identity: req.current_identity };
       const { newState, diagnostics, revision } = await readToken(client, prior);
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.private, new_identity: identityData(tokenIdentity(newState)) };
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? revisionPrivate(revision) : req.private, new_identity: identityData(tokenIdentity(newState)) };
     },
 
     PlanResourceChange: (req) => {
@@ -174,7 +175,7 @@ export class ProviderService {
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: dynamic(prior, t), diagnostics: diagList(client) };
       const { newState, diagnostics, revision } = await applyToken(client, prior, planned, privateRevision(req.planned_private));
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.planned_private, new_identity: identityData(tokenIdentity(newState)) };
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? revisionPrivate(revision) : req.planned_private, new_identity: identityData(tokenIdentity(newState)) };
     },
 
     ImportResourceState: async (req) => {
@@ -187,7 +188,7 @@ export class ProviderService {
       const { newState, diagnostics, revision } = await importToken(client, name);
       return {
         imported_resources: newState
-          ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? encodePrivate(revision) : undefined, identity: identityData(tokenIdentity(newState)) }]
+          ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? revisionPrivate(revision) : undefined, identity: identityData(tokenIdentity(newState)) }]
           : [],
         diagnostics: diagList(diagnostics),
       };
@@ -232,18 +233,7 @@ export class ProviderService {
 
 class UnknownTypeError extends Error {}
 
-// Private state: opaque bytes Terraform stores beside the resource state. We keep the server's
-// revision there, so updates are conditional on the token being as Terraform last saw it.
-function encodePrivate(revision: string): Buffer {
-  return Buffer.from(JSON.stringify({ revision }));
-}
-
-function privateRevision(bytes: Uint8Array | undefined | null): string | undefined {
-  if (!bytes || bytes.length === 0) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { revision?: unknown };
-    return typeof v.revision === 'string' ? v.revision : undefined;
-  } catch {
-    return undefined; // written by another provider version: update unconditionally
-  }
-}
+// The token's private state is its server revision, so updates are conditional on the token being
+// as Terraform last saw it (absent: written by another provider version, update unconditionally).
+const revisionPrivate = (revision: string) => encodePrivate({ revision });
+const privateRevision = (bytes: Uint8Array | undefined | null) => privateField(bytes, 'revision');

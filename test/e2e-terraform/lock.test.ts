@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { ApiError } from '../../client/api-client';
 import { startTestServer, type TestServer } from '../support/server';
-import { terraformBinary, terraformWorkspace, TOOL_VERSIONS, type RunResult, type TerraformTool, type TerraformWorkspace } from '../support/terraform';
+import { providerHeader, terraformBinary, terraformWorkspace, TOOL_VERSIONS, type RunResult, type TerraformTool, type TerraformWorkspace } from '../support/terraform';
 
 jest.setTimeout(180_000);
 
@@ -41,21 +41,7 @@ describe.each([
   let ws: TerraformWorkspace;
   const expires = hoursAhead(24);
 
-  const write = (body: string) =>
-    ws.writeMain(`terraform {
-  required_providers {
-    teleport = {
-      source  = "${ws.source}"
-      version = "${ws.version}"
-    }
-  }
-}
-
-provider "teleport" {
-  addr   = "${server.addr}"
-  ca_pin = "${server.caPin}"
-}
-${body}`);
+  const write = (body: string) => ws.writeMain(providerHeader(ws, server) + body);
   const planExit = async () => {
     const r = await ws.run(['plan', '-detailed-exitcode']);
     if (r.code === 1) throw new Error(`plan failed\n${r.stdout}\n${r.stderr}`);

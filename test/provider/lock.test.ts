@@ -5,16 +5,15 @@
 
 import { decodeMsgpack, encodeMsgpack, UNKNOWN, type CtyObject, type CtyValue } from '../../provider/cty';
 import { planLock, readLock } from '../../provider/lock';
-import { LOCK_SCHEMA, PROVIDER_SCHEMA, schemaType } from '../../provider/schema';
+import { LOCK_SCHEMA, schemaType } from '../../provider/schema';
 import type { JoineryClient } from '../../client/api-client';
 import { startTestServer, type TestServer } from '../support/server';
-import { startProvider, type ProviderProcess } from './plugin-client';
+import { startConfiguredProvider, type ProviderProcess } from './plugin-client';
 
 jest.setTimeout(60_000);
 
 const TYPE = 'teleport_lock';
 const L = schemaType(LOCK_SCHEMA);
-const P = schemaType(PROVIDER_SCHEMA);
 const mp = (v: CtyValue, t = L) => ({ msgpack: encodeMsgpack(v, t) });
 const val = (dv: { msgpack: Buffer } | null | undefined) => decodeMsgpack(dv?.msgpack, L) as CtyObject | null;
 const diags = (res: { diagnostics: any[] }) => res.diagnostics.map((d) => ({ severity: d.severity, summary: d.summary, path: (d.attribute?.steps ?? []).map((s: any) => s.attribute_name) }));
@@ -30,9 +29,7 @@ let provider: ProviderProcess;
 
 beforeAll(async () => {
   server = await startTestServer();
-  provider = await startProvider({ JOINERY_ADDR: server.addr, JOINERY_ADMIN_TOKEN: server.adminToken, JOINERY_CA_PIN: server.caPin });
-  const res = await provider.rpc.ConfigureProvider({ terraform_version: '1.5.7', config: mp({ addr: null, admin_token: null, ca_pin: null, ca_file: null, insecure: null }, P) });
-  expect(diags(res)).toEqual([]);
+  provider = await startConfiguredProvider(server);
 });
 
 afterAll(async () => {
