@@ -3,6 +3,7 @@
 import * as https from 'node:https';
 import * as net from 'node:net';
 import type { ProvisionToken } from '../schema/token';
+import { CLIENT_HEADER, type RecordedClient } from '../schema/token-fields';
 import { parseAddr, resolveTrust, type ResolvedTrust, type TrustOptions } from './trust';
 
 export interface ClientOptions extends TrustOptions {
@@ -11,6 +12,8 @@ export interface ClientOptions extends TrustOptions {
   timeoutMs?: number;
   /** PEM certificate and key presented as a TLS client certificate (a joined host renewing). */
   clientCert?: { certPem: string; keyPem: string };
+  /** Names the tool in the Joinery-Client header; the server records it on the tokens it writes. */
+  client?: RecordedClient;
 }
 
 export interface RequestOptions {
@@ -201,6 +204,7 @@ export class JoineryClient {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     if (this.opts.adminToken) headers.Authorization = `Bearer ${this.opts.adminToken}`;
+    if (this.opts.client) headers[CLIENT_HEADER] = this.opts.client;
 
     const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string }>((resolve, reject) => {
       const req = https.request(

@@ -14,7 +14,7 @@
 
 import { ApiError, type JoineryClient, type LockView } from '../client/api-client';
 import { LOCK_KINDS, LockRequestError, lockTargetDigest, readLockBody, type LockKind } from '../schema/lock';
-import { parseRfc3339, rfc3339Ms } from '../schema/time';
+import { parseRfc3339, rfc3339Ms, sameInstant } from '../schema/time';
 import { isUnknown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
 import { apiDiagnostic, error, warning, type Diagnostic, type PathStep } from './diagnostics';
 
@@ -74,12 +74,6 @@ export function validateLockConfig(config: CtyObject): Diagnostic[] {
     diags.push(error('Invalid lock', `${attributeOf(e.field, kind)?.[0] ?? e.field}: ${e.message.replace(/^target/, kind)}`, attributeOf(e.field, kind)));
   }
   return diags;
-}
-
-function sameInstant(a: CtyValue | undefined, b: CtyValue | undefined): boolean {
-  if (a === b) return true;
-  const x = rfc3339Ms(a);
-  return x !== undefined && x === rfc3339Ms(b);
 }
 
 /** Whether a lock with this `expires` has ended by `now` (unset or unknown: never). */

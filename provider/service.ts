@@ -114,7 +114,8 @@ export class ProviderService {
     ConfigureProvider: (req) => {
       const { options, diagnostics } = resolveProviderConfig(decodeDynamic(req.config, PROVIDER_T) as CtyObject);
       this.configureDiagnostics = diagnostics;
-      this.client = options ? new JoineryClient(options) : undefined;
+      // Named in every request, so the tokens it writes are recorded as Terraform's.
+      this.client = options ? new JoineryClient({ ...options, client: 'terraform' }) : undefined;
       return { diagnostics: diagList(diagnostics) };
     },
 
