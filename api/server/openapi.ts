@@ -1,6 +1,6 @@
 // The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
 
-import { ALLOW_RULE_FIELDS, ORIGINS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
+import { ALLOW_RULE_FIELDS, MANAGED_BY_LABEL, ORIGINS, RECORDED_CLIENTS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
 import type { JoinMethodModule } from '../join/method';
 import { joinMethodModules } from '../join/methods';
 import { refusalsFor } from '../join/refusals';
@@ -102,6 +102,12 @@ const AGENT_REPORT = {
 
 const LOCK_EXPIRES = { type: 'string', format: 'date-time', description: 'when the lock ends, RFC 3339, ahead of now and at most a year ahead (what Terraform declares; give ttl or expires, not both)' };
 const LOCK_MESSAGE = { type: 'string', maxLength: 256, description: 'what a refused host is told' };
+const CLIENT_PARAM = {
+  name: 'Joinery-Client',
+  in: 'header',
+  description: `The writing tool; recorded as the token's ${MANAGED_BY_LABEL} label when the body declares none (teleport.dev/origin is left alone). Other values record nothing.`,
+  schema: { type: 'string', enum: [...RECORDED_CLIENTS] },
+};
 const NODE_FILTERS = [
   { name: 'status', in: 'query', schema: { type: 'string', enum: ['active', 'expired', 'removed'] } },
   { name: 'method', in: 'query', schema: { type: 'string' }, description: 'join method' },
@@ -239,6 +245,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
         post: {
           summary: 'Create a token',
           security: admin,
+          parameters: [CLIENT_PARAM],
           requestBody: tokenBody,
           responses: {
             '201': tokenResponse('Created'),
@@ -258,6 +265,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
         put: {
           summary: 'Create or replace a token (metadata.revision, when sent, must match)',
           security: admin,
+          parameters: [CLIENT_PARAM],
           requestBody: tokenBody,
           responses: {
             '200': tokenResponse('Replaced'),

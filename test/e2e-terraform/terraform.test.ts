@@ -94,6 +94,8 @@ describe.each(['terraform', 'tofu'] as const)('%s (newest) end to end', (name) =
       metadata: { name: 'ec2-token', labels: { 'teleport.dev/origin': 'dynamic' } },
       spec: { roles: ['Node'], join_method: 'ec2', aws_iid_ttl: '5m', allow: [{ aws_account: '111111111111', aws_regions: ['us-west-1', 'us-west-2'] }] },
     });
+    // Recorded as Terraform's (the console says so), beside the origin the seed writes.
+    expect(t?.metadata.labels).toEqual({ 'teleport.dev/origin': 'dynamic', 'joinery.dev/managed-by': 'terraform' });
   });
 
   test('a second plan shows no changes', async () => {
