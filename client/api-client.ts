@@ -300,9 +300,13 @@ export class JoineryClient {
   async listTokensPage(req: PageRequest = {}): Promise<{ tokens: TokenResource[]; next_page_token?: string }> {
     return this.request('GET', `/v1/tokens${pageQuery(req)}`);
   }
-  async getToken(name: string): Promise<TokenResource | undefined> {
+  getToken(name: string): Promise<TokenResource | undefined> {
+    return this.getOrAbsent<TokenResource>(`/v1/tokens/${encodeURIComponent(name)}`);
+  }
+  /** A GET whose 404 means "there is none". */
+  private async getOrAbsent<T>(path: string): Promise<T | undefined> {
     try {
-      return await this.request<TokenResource>('GET', `/v1/tokens/${encodeURIComponent(name)}`);
+      return await this.request<T>('GET', path);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) return undefined;
       throw e;
@@ -352,13 +356,8 @@ export class JoineryClient {
     return this.request('POST', '/v1/locks', lock);
   }
   /** One active lock; undefined when it was removed or has expired. */
-  async getLock(id: string): Promise<LockView | undefined> {
-    try {
-      return await this.request<LockView>('GET', `/v1/locks/${encodeURIComponent(id)}`);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) return undefined;
-      throw e;
-    }
+  getLock(id: string): Promise<LockView | undefined> {
+    return this.getOrAbsent<LockView>(`/v1/locks/${encodeURIComponent(id)}`);
   }
   /** Changes an active lock's end or message (null clears it); its target is fixed. */
   updateLock(id: string, changes: { expires?: string | null; message?: string | null }): Promise<LockView> {
