@@ -47,7 +47,7 @@ export function adminClient(p: Parsed, env: NodeJS.ProcessEnv = process.env): Jo
   let adminToken = str(p, 'admin-token') ?? env.JOINERY_ADMIN_TOKEN;
   const tokenFile = path.join(dataDir, 'admin-token');
   if (!adminToken && fs.existsSync(tokenFile)) adminToken = fs.readFileSync(tokenFile, 'utf8').trim();
-  return new JoineryClient({ addr, adminToken, ...trustFrom(p, env, dataDir) });
+  return new JoineryClient({ addr, adminToken, client: 'cli', ...trustFrom(p, env, dataDir) });
 }
 
 export function trustFrom(p: Parsed, env: NodeJS.ProcessEnv, dataDir?: string): { caPin?: string; caFile?: string; insecure?: boolean } {

@@ -3,6 +3,7 @@
 import * as https from 'node:https';
 import * as net from 'node:net';
 import type { ProvisionToken } from '../schema/token';
+import { CLIENT_HEADER, type RecordedClient } from '../schema/token-fields';
 import { parseAddr, resolveTrust, type ResolvedTrust, type TrustOptions } from './trust';
 
 export interface ClientOptions extends TrustOptions {
@@ -11,6 +12,8 @@ export interface ClientOptions extends TrustOptions {
   timeoutMs?: number;
   /** PEM certificate and key presented as a TLS client certificate (a joined host renewing). */
   clientCert?: { certPem: string; keyPem: string };
+  /** Names the tool in the Joinery-Client header; the server records it on the tokens it writes. */
+  client?: RecordedClient;
 }
 
 export interface RequestOptions {
@@ -83,6 +86,8 @@ export interface LockView {
   id: string;
   kind: 'host_id' | 'instance_id' | 'account' | 'arn' | 'token';
   target: string;
+  /** A `token` lock's: the first 16 hex digits of the SHA-256 of the token name. */
+  target_sha256?: string;
   message: string | null;
   created_at: string;
   expires_at: string | null;
@@ -199,6 +204,7 @@ export class JoineryClient {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     if (this.opts.adminToken) headers.Authorization = `Bearer ${this.opts.adminToken}`;
+    if (this.opts.client) headers[CLIENT_HEADER] = this.opts.client;
 
     const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string }>((resolve, reject) => {
       const req = https.request(
@@ -294,9 +300,13 @@ export class JoineryClient {
   async listTokensPage(req: PageRequest = {}): Promise<{ tokens: TokenResource[]; next_page_token?: string }> {
     return this.request('GET', `/v1/tokens${pageQuery(req)}`);
   }
-  async getToken(name: string): Promise<TokenResource | undefined> {
+  getToken(name: string): Promise<TokenResource | undefined> {
+    return this.getOrAbsent<TokenResource>(`/v1/tokens/${encodeURIComponent(name)}`);
+  }
+  /** A GET whose 404 means "there is none". */
+  private async getOrAbsent<T>(path: string): Promise<T | undefined> {
     try {
-      return await this.request<TokenResource>('GET', `/v1/tokens/${encodeURIComponent(name)}`);
+      return await this.request<T>('GET', path);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) return undefined;
       throw e;
@@ -342,8 +352,16 @@ export class JoineryClient {
       return { items: page.locks, next: page.next_page_token };
     });
   }
-  createLock(lock: { kind: LockView['kind']; target: string; ttl?: string; message?: string }): Promise<LockView> {
+  createLock(lock: { kind: LockView['kind']; target: string; ttl?: string; expires?: string; message?: string }): Promise<LockView> {
     return this.request('POST', '/v1/locks', lock);
+  }
+  /** One active lock; undefined when it was removed or has expired. */
+  getLock(id: string): Promise<LockView | undefined> {
+    return this.getOrAbsent<LockView>(`/v1/locks/${encodeURIComponent(id)}`);
+  }
+  /** Changes an active lock's end or message (null clears it); its target is fixed. */
+  updateLock(id: string, changes: { expires?: string | null; message?: string | null }): Promise<LockView> {
+    return this.request('PATCH', `/v1/locks/${encodeURIComponent(id)}`, changes);
   }
   async deleteLock(id: string): Promise<boolean> {
     try {

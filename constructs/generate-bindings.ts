@@ -16,6 +16,7 @@ export const BINDING_FILES = [
   'index.ts',
   'provider/index.ts',
   'provision-token/index.ts',
+  'lock/index.ts',
   'data-teleport-provision-token/index.ts',
 ] as const;
 

@@ -5,6 +5,7 @@
 import { ITerraformDependable, TerraformProvider } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { AwsAllowRule, DEFAULT_AWS_IID_TTL, TOKEN_VERSION } from '../schema/token';
+import { MANAGED_BY_LABEL } from '../schema/token-fields';
 import { upgradeLegacyTokenProps, warnLegacyProps } from './legacy-props';
 import { ProvisionToken, ProvisionTokenSpecAllow } from './teleport/provision-token';
 import { canonicalRoles, JoinTokenPropsError, TokenFields, validateTokenFields } from './token-validation';
@@ -25,8 +26,9 @@ export interface JoinTokenProps {
    */
   readonly description?: string;
   /**
-   * Labels of the token. YAML: `metadata.labels`.
-   * @default - none (the server adds `teleport.dev/origin: dynamic`)
+   * Labels of the token. YAML: `metadata.labels`. The construct adds `joinery.dev/managed-by: cdktf`
+   * (unless given here), so the console shows that CDKTF manages the token.
+   * @default - `joinery.dev/managed-by: cdktf` (and the server adds `teleport.dev/origin: dynamic`)
    */
   readonly labels?: { [key: string]: string };
   /**
@@ -204,7 +206,8 @@ export abstract class JoinToken extends Construct implements IJoinToken {
     const all: TokenFields = {
       name: props.name,
       description: props.description,
-      labels: props.labels,
+      // Declared, so the server keeps it (it would otherwise record the provider: terraform).
+      labels: { [MANAGED_BY_LABEL]: 'cdktf', ...props.labels },
       expires: props.expires,
       roles: props.roles ?? DEFAULT_TOKEN_ROLES,
       bot_name: props.botName,

@@ -4,6 +4,7 @@
 // L1: generated from the provider's schema.
 export { TeleportProvider, TeleportProviderConfig } from './teleport/provider';
 export * from './teleport/provision-token';
+export * from './teleport/lock';
 export * from './teleport/data-teleport-provision-token';
 
 // L2: tokens.

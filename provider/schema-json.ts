@@ -3,7 +3,7 @@
 
 import { typeJson } from './cty';
 import { PROVIDER_SOURCE } from './address';
-import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, type Attr, type Schema } from './schema';
+import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, LOCK_RESOURCE_TYPE, LOCK_SCHEMA, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, type Attr, type Schema } from './schema';
 
 function attrJson(a: Attr): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -52,7 +52,7 @@ export function providerSchemaJson(source: string = PROVIDER_SOURCE): Record<str
     provider_schemas: {
       [source]: {
         provider: schemaJson(PROVIDER_SCHEMA),
-        resource_schemas: { [RESOURCE_TYPE]: schemaJson(RESOURCE_SCHEMA) },
+        resource_schemas: { [RESOURCE_TYPE]: schemaJson(RESOURCE_SCHEMA), [LOCK_RESOURCE_TYPE]: schemaJson(LOCK_SCHEMA) },
         data_source_schemas: { [DATA_SOURCE_TYPE]: schemaJson(DATA_SOURCE_SCHEMA) },
         resource_identity_schemas: { [RESOURCE_TYPE]: identityJson() },
       },

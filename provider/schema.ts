@@ -137,6 +137,42 @@ export const DATA_SOURCE_SCHEMA: Schema = {
   ],
 };
 
+export const LOCK_RESOURCE_TYPE = 'teleport_lock';
+
+const lockTarget = (name: string, what: string, extra: Partial<Attr> = {}): Attr => ({
+  name,
+  type: 'string',
+  optional: true,
+  description: `${what} Exactly one target is set; changing it replaces the lock.`,
+  ...extra,
+});
+
+/**
+ * teleport_lock: one target (flat, as `joinery locks add` takes it), a message and an absolute
+ * end. `expires` and not a TTL: a TTL would name a new end at every apply, and the plan never be
+ * clean.
+ */
+export const LOCK_SCHEMA: Schema = {
+  version: 0,
+  description: 'A lock: joins and renewals that match its target are refused `locked` (with its message) on every replica, and the matched hosts\' unexpired certificates are revoked, until it is removed or expires.',
+  attributes: [
+    { name: 'id', type: 'string', computed: true, description: 'The lock ID the server assigns (as joinery locks ls lists it); import takes it.' },
+    lockTarget('host_id', 'Locks the host with this host ID.'),
+    lockTarget('instance_id', 'Locks the EC2 instance with this ID, in any account.'),
+    lockTarget('account', 'Locks every ec2 and iam host of this AWS account ID.'),
+    lockTarget('arn', 'Locks IAM hosts whose ARN matches this glob (`*` any run, `?` one character).'),
+    lockTarget('token', 'Locks every host that joined, or joins, with this token (its name; a token-method name is a secret, and is masked where the server shows it).', { sensitive: true }),
+    { name: 'message', type: 'string', optional: true, description: 'What a refused host is told, at most 256 characters. Changes in place.' },
+    {
+      name: 'expires',
+      type: 'string',
+      optional: true,
+      description: 'When the lock ends, an RFC 3339 time at most a year ahead; leave it out for a lock until removed. Changes in place (no moment unlocked). A lock past its end stays in the state with a warning and is not created again.',
+    },
+    { name: 'created_at', type: 'string', computed: true, description: 'When the lock was created (RFC 3339, UTC).' },
+  ],
+};
+
 /** The value type of an attribute (nested attributes become objects or lists of objects). */
 export function attrType(a: Attr): CtyType {
   if (a.type) return a.type;

@@ -8,7 +8,9 @@ import { decodeDynamic, decodeJson, dynamic, type CtyObject, type CtyType, type 
 import { resolveProviderConfig, validateProviderConfig } from './config';
 import { error, toProto, type Diagnostic } from './diagnostics';
 import { applyToken, importName, importToken, planToken, readToken, readTokenDataSource, tokenIdentity } from './resource';
-import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, IDENTITY_TYPE, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
+import { LOCK_T, lockProtocol } from './lock-protocol';
+import { encodePrivate, privateField } from './private-state';
+import { DATA_SOURCE_SCHEMA, DATA_SOURCE_TYPE, IDENTITY_TYPE, LOCK_RESOURCE_TYPE, LOCK_SCHEMA, PROVIDER_SCHEMA, RESOURCE_IDENTITY, RESOURCE_SCHEMA, RESOURCE_TYPE, schemaType, type Attr, type Schema } from './schema';
 import { validateResourceConfig } from './token-state';
 
 const PROVIDER_T = schemaType(PROVIDER_SCHEMA);
@@ -69,6 +71,7 @@ export class ProviderService {
   constructor(private readonly onStop: () => void = () => {}) {}
 
   private typeFor(typeName: string, kind: 'resource' | 'data'): CtyType {
+    if (kind === 'resource' && typeName === LOCK_RESOURCE_TYPE) return LOCK_T;
     const expected = kind === 'resource' ? RESOURCE_TYPE : DATA_SOURCE_TYPE;
     if (typeName !== expected) throw new UnknownTypeError(`this provider has no ${kind === 'resource' ? 'resource' : 'data source'} type ${JSON.stringify(typeName)}`);
     return kind === 'resource' ? RESOURCE_T : DATA_T;
@@ -82,13 +85,13 @@ export class ProviderService {
     GetMetadata: () => ({
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
       diagnostics: [],
-      resources: [{ type_name: RESOURCE_TYPE }],
+      resources: [{ type_name: RESOURCE_TYPE }, { type_name: LOCK_RESOURCE_TYPE }],
       data_sources: [{ type_name: DATA_SOURCE_TYPE }],
     }),
 
     GetProviderSchema: () => ({
       provider: schemaProto(PROVIDER_SCHEMA),
-      resource_schemas: { [RESOURCE_TYPE]: schemaProto(RESOURCE_SCHEMA) },
+      resource_schemas: { [RESOURCE_TYPE]: schemaProto(RESOURCE_SCHEMA), [LOCK_RESOURCE_TYPE]: schemaProto(LOCK_SCHEMA) },
       data_source_schemas: { [DATA_SOURCE_TYPE]: schemaProto(DATA_SOURCE_SCHEMA) },
       diagnostics: [],
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
@@ -98,8 +101,8 @@ export class ProviderService {
     GetResourceIdentitySchemas: () => ({ identity_schemas: { [RESOURCE_TYPE]: identitySchemaProto() }, diagnostics: [] }),
 
     UpgradeResourceIdentity: (req) => {
-      // One identity version so far: nothing older to upgrade from.
-      this.typeFor(req.type_name, 'resource');
+      // One identity version so far: nothing older to upgrade from. A lock has no identity.
+      if (req.type_name !== RESOURCE_TYPE) throw new UnknownTypeError(`${JSON.stringify(req.type_name)} has no resource identity`);
       if (Number(req.version) !== RESOURCE_IDENTITY.version) {
         return { diagnostics: diagList([error('Cannot upgrade resource identity', `identity version ${req.version} is unknown to this provider (it writes version ${RESOURCE_IDENTITY.version}); use the provider version that wrote the state`)]) };
       }
@@ -111,11 +114,13 @@ export class ProviderService {
     ConfigureProvider: (req) => {
       const { options, diagnostics } = resolveProviderConfig(decodeDynamic(req.config, PROVIDER_T) as CtyObject);
       this.configureDiagnostics = diagnostics;
-      this.client = options ? new JoineryClient(options) : undefined;
+      // Named in every request, so the tokens it writes are recorded as Terraform's.
+      this.client = options ? new JoineryClient({ ...options, client: 'terraform' }) : undefined;
       return { diagnostics: diagList(diagnostics) };
     },
 
     ValidateResourceConfig: (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.validate(req);
       const config = decodeDynamic(req.config, this.typeFor(req.type_name, 'resource')) as CtyObject;
       return { diagnostics: diagList(validateResourceConfig(config)) };
     },
@@ -137,16 +142,18 @@ export class ProviderService {
     },
 
     ReadResource: async (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.read(req, this.requireClient());
       const t = this.typeFor(req.type_name, 'resource');
       const prior = decodeDynamic(req.current_state, t) as CtyObject | null;
       if (!prior) return { new_state: dynamic(null, t), diagnostics: [] };
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: req.current_state, diagnostics: diagList(client), new_identity: req.current_identity };
       const { newState, diagnostics, revision } = await readToken(client, prior);
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.private, new_identity: identityData(tokenIdentity(newState)) };
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? revisionPrivate(revision) : req.private, new_identity: identityData(tokenIdentity(newState)) };
     },
 
     PlanResourceChange: (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.plan(req);
       const t = this.typeFor(req.type_name, 'resource');
       const prior = decodeDynamic(req.prior_state, t) as CtyObject | null;
       const proposed = decodeDynamic(req.proposed_new_state, t) as CtyObject | null;
@@ -162,16 +169,18 @@ export class ProviderService {
     },
 
     ApplyResourceChange: async (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.apply(req, this.requireClient());
       const t = this.typeFor(req.type_name, 'resource');
       const prior = decodeDynamic(req.prior_state, t) as CtyObject | null;
       const planned = decodeDynamic(req.planned_state, t) as CtyObject | null;
       const client = this.requireClient();
       if (Array.isArray(client)) return { new_state: dynamic(prior, t), diagnostics: diagList(client) };
       const { newState, diagnostics, revision } = await applyToken(client, prior, planned, privateRevision(req.planned_private));
-      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? encodePrivate(revision) : req.planned_private, new_identity: identityData(tokenIdentity(newState)) };
+      return { new_state: dynamic(newState, t), diagnostics: diagList(diagnostics), private: revision ? revisionPrivate(revision) : req.planned_private, new_identity: identityData(tokenIdentity(newState)) };
     },
 
     ImportResourceState: async (req) => {
+      if (req.type_name === LOCK_RESOURCE_TYPE) return lockProtocol.import(req, this.requireClient());
       const t = this.typeFor(req.type_name, 'resource');
       const client = this.requireClient();
       if (Array.isArray(client)) return { imported_resources: [], diagnostics: diagList(client) };
@@ -180,7 +189,7 @@ export class ProviderService {
       const { newState, diagnostics, revision } = await importToken(client, name);
       return {
         imported_resources: newState
-          ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? encodePrivate(revision) : undefined, identity: identityData(tokenIdentity(newState)) }]
+          ? [{ type_name: RESOURCE_TYPE, state: dynamic(newState, t), private: revision ? revisionPrivate(revision) : undefined, identity: identityData(tokenIdentity(newState)) }]
           : [],
         diagnostics: diagList(diagnostics),
       };
@@ -225,18 +234,7 @@ export class ProviderService {
 
 class UnknownTypeError extends Error {}
 
-// Private state: opaque bytes Terraform stores beside the resource state. We keep the server's
-// revision there, so updates are conditional on the token being as Terraform last saw it.
-function encodePrivate(revision: string): Buffer {
-  return Buffer.from(JSON.stringify({ revision }));
-}
-
-function privateRevision(bytes: Uint8Array | undefined | null): string | undefined {
-  if (!bytes || bytes.length === 0) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { revision?: unknown };
-    return typeof v.revision === 'string' ? v.revision : undefined;
-  } catch {
-    return undefined; // written by another provider version: update unconditionally
-  }
-}
+// The token's private state is its server revision, so updates are conditional on the token being
+// as Terraform last saw it (absent: written by another provider version, update unconditionally).
+const revisionPrivate = (revision: string) => encodePrivate({ revision });
+const privateRevision = (bytes: Uint8Array | undefined | null) => privateField(bytes, 'revision');

@@ -24,7 +24,7 @@ import {
   type TokenInput,
 } from '../schema/token';
 import { sameInstant } from '../schema/time';
-import { ALLOW_RULE_FIELDS, fieldAt, type TokenField } from '../schema/token-fields';
+import { ALLOW_RULE_FIELDS, fieldAt, MANAGED_BY_LABEL, type TokenField } from '../schema/token-fields';
 import { isUnknown, isWhollyKnown, UNKNOWN, type CtyObject, type CtyValue } from './cty';
 import { error, parseFieldPath, pathString, type Diagnostic, type PathStep } from './diagnostics';
 
@@ -235,6 +235,10 @@ export function valueFromToken(token: TokenResource, prior: Obj | null, opts: { 
   const priorHasOrigin = (priorTop && ORIGIN_LABEL in priorTop) || (priorMd && ORIGIN_LABEL in priorMd);
   // The server adds origin=dynamic to every token; show it only when the configuration has it.
   if (labels[ORIGIN_LABEL] === DEFAULT_ORIGIN && !priorHasOrigin && !opts.showDefaultOrigin) delete labels[ORIGIN_LABEL];
+  // The server records the managing tool (this provider: terraform) unless the configuration
+  // declares it (the CDKTF constructs do): shown only when declared, so it never makes a diff.
+  const priorHasManager = (priorTop && MANAGED_BY_LABEL in priorTop) || (priorMd && MANAGED_BY_LABEL in priorMd);
+  if (MANAGED_BY_LABEL in labels && !priorHasManager && !opts.showDefaultOrigin) delete labels[MANAGED_BY_LABEL];
   const top: Obj = {};
   const md: Obj = {};
   for (const [k, v] of Object.entries(labels)) {

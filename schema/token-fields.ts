@@ -16,6 +16,18 @@ export const TOKEN_VERSION = 'v2';
 export const DEFAULT_AWS_IID_TTL = '5m';
 export const ORIGIN_LABEL = 'teleport.dev/origin';
 export const DEFAULT_ORIGIN = 'dynamic';
+/**
+ * Which tool manages a token (Terraform, CDKTF, the CLI, the console), recorded as a label of its
+ * own so that `teleport.dev/origin` keeps Teleport's meaning ("dynamic" for every API-made token).
+ * The CDKTF constructs declare it; otherwise the server sets it, when a write leaves it out, from
+ * the client's CLIENT_HEADER. A label a write declares is kept: another tool's edit is drift.
+ */
+export const MANAGED_BY_LABEL = 'joinery.dev/managed-by';
+/** The request header a client names itself in (terraform-provider-teleport, the CLI, the console). */
+export const CLIENT_HEADER = 'joinery-client';
+/** The client names the server records from CLIENT_HEADER; any other value records nothing. */
+export const RECORDED_CLIENTS = ['terraform', 'cli', 'console'] as const;
+export type RecordedClient = (typeof RECORDED_CLIENTS)[number];
 /** Teleport's OriginValues (api/types/constants.go): the values the origin label may take. */
 export const ORIGINS = ['defaults', 'config-file', 'dynamic', 'cloud', 'kubernetes', 'okta', 'scim', 'discovery-kubernetes', 'entra-id', 'aws-identity-center'] as const;
 

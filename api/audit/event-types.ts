@@ -22,6 +22,7 @@ export const SERVER_EVENT_TYPES: readonly EventTypeInfo[] = [
   { type: 'node.delete', accepted: 'JN001I', meaning: 'an admin removed a host: its renewals are refused and its certificates revoked', details: 'none' },
   { type: 'lock.create', accepted: 'JL001I', meaning: 'an admin created a lock: matching joins and renewals are refused, the matched hosts\' unexpired certificates revoked', details: 'lock' },
   { type: 'lock.delete', accepted: 'JL002I', meaning: 'an admin removed a lock', details: 'lock' },
+  { type: 'lock.update', accepted: 'JL004I', meaning: 'an admin changed a lock\'s end or message (its target is fixed)', details: 'lock' },
   { type: 'lock.expire', accepted: 'JL003I', meaning: 'a lock reached its TTL and was deleted by housekeeping', details: 'lock' },
   { type: 'admin.auth', refused: 'JA001W', meaning: 'a request to an admin endpoint without a valid admin credential (the credential itself is never recorded)', details: 'none' },
   { type: 'admin.sign_in', accepted: 'JA002I', meaning: 'the web console was signed in to with the admin credential: a session began (a failed sign-in is admin.auth)', details: 'none' },

@@ -92,7 +92,7 @@ const lockDetails: Schema = {
     lock: {
       type: 'object',
       description: 'the lock as GET /v1/locks shows it (a token lock\'s target masked)',
-      properties: { id: str, kind: { enum: ['host_id', 'instance_id', 'account', 'arn', 'token'] }, target: str, message: { type: ['string', 'null'] }, created_at: str, expires_at: { type: ['string', 'null'] } },
+      properties: { id: str, kind: { enum: ['host_id', 'instance_id', 'account', 'arn', 'token'] }, target: str, target_sha256: { ...str, description: 'a token lock\'s: the first 16 hex digits of the SHA-256 of the token name' }, message: { type: ['string', 'null'] }, created_at: str, expires_at: { type: ['string', 'null'] } },
     },
     lock_id: { ...str, description: 'the lock removed' },
     revoked_certificates: { type: 'integer', minimum: 0, description: 'how many unexpired certificates of matched hosts the lock revoked' },

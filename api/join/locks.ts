@@ -5,26 +5,20 @@
 // it commits (there is no cache to wait out). Its creation also revokes the matched hosts'
 // unexpired certificates (store: locks.create), so relying services see them on the CRL.
 
-import { parseGoDuration } from '../../schema/duration';
-import { isSafeText } from '../../schema/text-safety';
-import { isObject } from '../../schema/values';
+import { lockTargetDigest, readLockBody } from '../../schema/lock';
 import { shownTokenName } from '../../schema/token';
 import type { LockRecord, LockTargetKind, NodeRecord, Store } from '../store/types';
+
+export { LOCK_KINDS, LockRequestError, readLockChanges, type LockChanges } from '../../schema/lock';
 import { arnGlobMatch } from './iam/arn-glob';
 import type { IdentityFacts } from './method';
 import { refuse } from './refusals';
-
-export const LOCK_KINDS: readonly LockTargetKind[] = ['host_id', 'instance_id', 'account', 'arn', 'token'];
 
 /**
  * Active locks at most (creation is refused beyond). Exact locks are found by index whatever their
  * number; the bound keeps the ARN globs a join matches in memory few.
  */
 export const MAX_ACTIVE_LOCKS = 1000;
-export const MAX_LOCK_MESSAGE = 256;
-const MAX_TARGET = 512;
-/** Longest lock TTL: a year (a lock for longer is a lock without TTL). */
-const MAX_TTL_MS = 366 * 24 * 3600 * 1000;
 
 /** What a join or renewal is, as locks see it: verified facts only. */
 export interface LockSubject {
@@ -84,52 +78,22 @@ export async function refuseIfLocked(store: Store, subject: LockSubject, now: Da
   throw err;
 }
 
-/** A lock request that does not hold, with the field it is about. */
-export class LockRequestError extends Error {
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Reads `{kind, target, ttl?, message?}` (the API body): exactly one target, a TTL as a Go
- * duration ("24h"), a message of at most 256 terminal-safe characters.
- */
+/** A lock request as the API reads it, with the ID and creation time the server gives it. */
 export function readLockRequest(body: unknown, id: string, now: Date): LockRecord {
-  if (!isObject(body)) throw new LockRequestError('the body must be a JSON object {kind, target, ttl?, message?}', 'body');
-  for (const key of Object.keys(body)) {
-    if (!['kind', 'target', 'ttl', 'message'].includes(key)) throw new LockRequestError(`unknown field ${JSON.stringify(key.slice(0, 64))}; a lock has kind, target, ttl and message`, key.slice(0, 64));
-  }
-  const { kind, target, ttl, message } = body;
-  if (typeof kind !== 'string' || !LOCK_KINDS.includes(kind as LockTargetKind)) throw new LockRequestError(`kind must be one of ${LOCK_KINDS.join(', ')}`, 'kind');
-  if (typeof target !== 'string' || target.length === 0 || target.length > MAX_TARGET || !isSafeText(target) || target.trim() !== target) {
-    throw new LockRequestError(`target must be a non-empty string of at most ${MAX_TARGET} characters, without control or invisible characters or surrounding spaces`, 'target');
-  }
-  if (kind === 'arn' && /^\**$/.test(target)) throw new LockRequestError('an arn lock of only `*` would lock every IAM host; lock by account or token instead', 'target');
-  let expiresAt: string | undefined;
-  if (ttl !== undefined) {
-    const ms = typeof ttl === 'string' ? parseGoDuration(ttl) : undefined;
-    if (ms === undefined || ms <= 0 || ms > MAX_TTL_MS) throw new LockRequestError('ttl must be a positive duration of at most 8784h, such as "24h" or "90m"', 'ttl');
-    expiresAt = new Date(now.getTime() + ms).toISOString();
-  }
-  if (message !== undefined && (typeof message !== 'string' || message.length > MAX_LOCK_MESSAGE || !isSafeText(message))) {
-    throw new LockRequestError(`message must be a string of at most ${MAX_LOCK_MESSAGE} characters without control or invisible characters`, 'message');
-  }
-  return { id, kind: kind as LockTargetKind, target, ...(message ? { message } : {}), createdAt: now.toISOString(), ...(expiresAt ? { expiresAt } : {}) };
+  return { id, ...readLockBody(body, now), createdAt: now.toISOString() };
 }
 
 /**
  * A lock as the API answers it. A `token` lock's target is masked, as token names are in lists,
- * unless `token` is the stored token it names and that token's name is no secret.
+ * unless `token` is the stored token it names and that token's name is no secret; its digest
+ * (lockTargetDigest) is given instead.
  */
 export function lockView(lock: LockRecord, token?: { spec: { join_method: string } }) {
   return {
     id: lock.id,
     kind: lock.kind,
     target: lock.kind === 'token' ? shownTokenName(lock.target, token) : lock.target,
+    ...(lock.kind === 'token' ? { target_sha256: lockTargetDigest(lock.target) } : {}),
     message: lock.message ?? null,
     created_at: lock.createdAt,
     expires_at: lock.expiresAt ?? null,

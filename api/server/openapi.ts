@@ -1,6 +1,6 @@
 // The OpenAPI 3.1 description of the HTTP API. A test checks it lists exactly the served routes.
 
-import { ALLOW_RULE_FIELDS, ORIGINS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
+import { ALLOW_RULE_FIELDS, MANAGED_BY_LABEL, ORIGINS, RECORDED_CLIENTS, TOKEN_FIELDS, type TokenField } from '../../schema/token-fields';
 import type { JoinMethodModule } from '../join/method';
 import { joinMethodModules } from '../join/methods';
 import { refusalsFor } from '../join/refusals';
@@ -100,6 +100,14 @@ const AGENT_REPORT = {
   hostname: { type: 'string', maxLength: 253, description: "the machine's hostname, for the inventory only" },
 };
 
+const LOCK_EXPIRES = { type: 'string', format: 'date-time', description: 'when the lock ends, RFC 3339, ahead of now and at most a year ahead (what Terraform declares; give ttl or expires, not both)' };
+const LOCK_MESSAGE = { type: 'string', maxLength: 256, description: 'what a refused host is told' };
+const CLIENT_PARAM = {
+  name: 'Joinery-Client',
+  in: 'header',
+  description: `The writing tool; recorded as the token's ${MANAGED_BY_LABEL} label when the body declares none (teleport.dev/origin is left alone). Other values record nothing.`,
+  schema: { type: 'string', enum: [...RECORDED_CLIENTS] },
+};
 const NODE_FILTERS = [
   { name: 'status', in: 'query', schema: { type: 'string', enum: ['active', 'expired', 'removed'] } },
   { name: 'method', in: 'query', schema: { type: 'string' }, description: 'join method' },
@@ -237,6 +245,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
         post: {
           summary: 'Create a token',
           security: admin,
+          parameters: [CLIENT_PARAM],
           requestBody: tokenBody,
           responses: {
             '201': tokenResponse('Created'),
@@ -256,6 +265,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
         put: {
           summary: 'Create or replace a token (metadata.revision, when sent, must match)',
           security: admin,
+          parameters: [CLIENT_PARAM],
           requestBody: tokenBody,
           responses: {
             '200': tokenResponse('Replaced'),
@@ -298,8 +308,9 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
                   properties: {
                     kind: { type: 'string', enum: ['host_id', 'instance_id', 'account', 'arn', 'token'] },
                     target: { type: 'string', maxLength: 512 },
-                    ttl: { type: 'string', description: 'a duration (24h); omit for a lock until removed' },
-                    message: { type: 'string', maxLength: 256, description: 'what a refused host is told' },
+                    ttl: { type: 'string', description: 'a duration (24h) from now, at most 8784h; omit (with expires) for a lock until removed' },
+                    expires: LOCK_EXPIRES,
+                    message: LOCK_MESSAGE,
                   },
                 },
               },
@@ -310,6 +321,16 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
       },
       '/v1/locks/{id}': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'Read an active lock (a token lock\'s target masked when the token is a secret)', security: admin, responses: { '200': { description: 'Lock' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such lock: removed, or expired') } },
+        patch: {
+          summary: 'Change an active lock\'s end or message, without a moment unlocked (its kind and target are fixed: another target is another lock). Audited as lock.update.',
+          security: admin,
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { expires: { ...LOCK_EXPIRES, type: ['string', 'null'], description: `${LOCK_EXPIRES.description}; null for a lock until removed` }, message: { ...LOCK_MESSAGE, type: ['string', 'null'] } } } } },
+          },
+          responses: { '200': { description: 'The changed lock' }, '400': errorResponse('invalid_lock (the field says which)'), '401': errorResponse('Unauthenticated'), '404': errorResponse('No such lock: removed, or expired') },
+        },
         delete: { summary: 'Remove a lock', security: admin, responses: { '204': { description: 'Removed' }, '401': errorResponse('Unauthenticated'), '404': errorResponse('No such lock') } },
       },
       '/v1/nodes/{hostId}': {

@@ -493,6 +493,10 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
       async active(at, atMost) {
         return (await db.selectFrom('locks').selectAll().where(unexpiredLock(at)).orderBy('id').limit(Math.max(1, atMost)).execute()).map(rowToLock);
       },
+      async get(id, at) {
+        const row = await db.selectFrom('locks').selectAll().where('id', '=', id).where(unexpiredLock(at)).executeTakeFirst();
+        return row ? rowToLock(row) : undefined;
+      },
       async candidates(exact, arns, at, atMost) {
         if (exact.length === 0 && !arns) return [];
         const rows = await db
@@ -519,6 +523,20 @@ export function createKyselyStore(db: Db, dialect: Dialect, onClose: () => Promi
           if (n > 0) await bump(tx, 'crl_revision', 1);
           await tx.insertInto('audit_events').values(auditRow({ ...audit, details: { ...audit.details, revoked_certificates: n } })).execute();
           return n;
+        });
+      },
+      async update(id, changes, at, audit) {
+        const set: Partial<LocksTable> = {};
+        if (changes.expiresAt !== undefined) set.expires_at = changes.expiresAt;
+        if (changes.message !== undefined) set.message = changes.message;
+        return db.transaction().execute(async (tx) => {
+          const q = tx.updateTable('locks').where('id', '=', id).where(unexpiredLock(at));
+          // An empty change still answers the lock (and audits nothing new but the request).
+          const row = await (Object.keys(set).length > 0 ? q.set(set) : q.set({ id })).returningAll().executeTakeFirst();
+          if (!row) return undefined;
+          const lock = rowToLock(row);
+          await tx.insertInto('audit_events').values(auditRow(audit(lock))).execute();
+          return lock;
         });
       },
       async delete(id, audit) {

@@ -2,6 +2,7 @@
 // implement it. Every method is async so a networked backend fits without touching callers.
 
 import type { ProvisionToken } from '../../schema/token';
+import type { LockKind } from '../../schema/lock';
 
 export interface StoredToken {
   token: ProvisionToken; // metadata.revision is set
@@ -51,7 +52,7 @@ export interface NodeFilter {
 }
 
 /** What a lock matches: a host, an EC2 instance, an AWS account, an ARN glob or a token. */
-export type LockTargetKind = 'host_id' | 'instance_id' | 'account' | 'arn' | 'token';
+export type LockTargetKind = LockKind;
 
 export interface LockRecord {
   id: string;
@@ -68,6 +69,8 @@ export interface LockStore {
   list(opts: ListOptions, now: Date): Promise<ListPage<LockRecord>>;
   /** Locks unexpired at `now`, at most `atMost`, ordered by id. */
   active(now: Date, atMost: number): Promise<LockRecord[]>;
+  /** The lock if it is unexpired at `now` (an expired one is gone, whether pruned yet or not). */
+  get(id: string, now: Date): Promise<LockRecord | undefined>;
   /**
    * What a join or renewal reads: the unexpired locks whose exact target (host_id, instance_id,
    * account, token) is one of `exact`'s, read by the (kind, target) index, and, when `arns` is
@@ -79,6 +82,11 @@ export interface LockStore {
    * matches (bumping the CRL revision when any were). Returns how many certificates it revoked.
    */
   create(lock: LockRecord, now: Date, audit: AuditEvent): Promise<number>;
+  /**
+   * Changes an unexpired lock's end or message (null clears it) and writes the audit event that
+   * `audit` makes of the changed lock in the same transaction; undefined when there was none.
+   */
+  update(id: string, changes: { expiresAt?: string | null; message?: string | null }, now: Date, audit: (lock: LockRecord) => AuditEvent): Promise<LockRecord | undefined>;
   /** Deletes the lock (with its audit event in the same transaction); false when there was none. */
   delete(id: string, audit: AuditEvent): Promise<boolean>;
   /** Deletes at most `limit` locks that expired before `now`, returning them (for the audit). */

@@ -39,6 +39,8 @@ export function whenSignedOut(f: () => void): void {
 export async function api<T>(method: string, path: string, body?: unknown, opts: { yaml?: boolean } = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
+  // Names the console as the writer, so a token created here is recorded as managed here.
+  if (method !== 'GET') headers['Joinery-Client'] = 'console';
   let payload: string | undefined;
   if (body !== undefined) {
     headers['Content-Type'] = opts.yaml ? 'application/yaml' : 'application/json';

@@ -2,6 +2,7 @@
 
 import { isLongLivedSecret as longLived } from '../../api/server/console/overview';
 import { maskTokenName } from './format';
+import { MANAGED_BY_LABEL } from '../../schema/token-fields';
 
 export interface AllowRule {
   aws_account?: string;
@@ -31,19 +32,36 @@ export function isLongLivedSecret(t: Token): boolean {
   return !t.status?.expired && longLived(t, new Date());
 }
 
-/** Who changes the token, read from its origin label, and whether edits here will be overwritten. */
-export function managedBy(t: Token): { who: string; drifts: boolean } {
-  const origin = t.metadata.labels?.[ORIGIN_LABEL] ?? 'dynamic';
-  switch (origin) {
-    case 'dynamic':
-      return { who: 'API (CLI, Terraform or CDKTF)', drifts: false };
-    case 'kubernetes':
-      return { who: 'Kubernetes operator', drifts: true };
-    case 'config-file':
-      return { who: 'configuration file', drifts: true };
-    default:
-      return { who: origin, drifts: true };
+export interface Manager {
+  /** Who changes the token, as the list shows it. */
+  who: string;
+  /** Whether that tool will overwrite (or re-create) what is changed here. */
+  drifts: boolean;
+  /** What an edit here means, for the editor. */
+  advice: string;
+}
+
+/** The tools that declare tokens in code: an edit here lasts until their next apply. */
+const IN_CODE: Record<string, string> = { terraform: 'Terraform', cdktf: 'CDKTF' };
+
+/**
+ * Who manages the token. A system other than the API (origin kubernetes, config-file, ...) wins;
+ * for API-made tokens (origin dynamic), the joinery.dev/managed-by label the CDKTF constructs
+ * declare or the server records from the writing client (Terraform, the CLI, this console).
+ */
+export function managedBy(t: Token): Manager {
+  const labels = t.metadata.labels ?? {};
+  const origin = labels[ORIGIN_LABEL] ?? 'dynamic';
+  if (origin !== 'dynamic') {
+    const who = origin === 'kubernetes' ? 'Kubernetes operator' : origin === 'config-file' ? 'configuration file' : origin;
+    return { who, drifts: true, advice: 'That system will overwrite edits made here.' };
   }
+  const tool = labels[MANAGED_BY_LABEL];
+  if (tool === undefined) return { who: 'API (tool not recorded)', drifts: false, advice: 'Which tool made this token is not recorded (a plain API call). If Terraform or CDKTF manage it, the next apply reverts edits made here: change the code instead.' };
+  if (IN_CODE[tool]) return { who: IN_CODE[tool], drifts: true, advice: `${IN_CODE[tool]} declares this token: the next apply reverts edits made here. Change the code instead.` };
+  if (tool === 'cli') return { who: 'CLI', drifts: false, advice: 'Created with the joinery CLI: edits here are not overwritten by any declaration.' };
+  if (tool === 'console') return { who: 'console', drifts: false, advice: 'Created in this console: edits here are not overwritten by any declaration.' };
+  return { who: tool, drifts: true, advice: `Declared as managed by ${tool}, which may overwrite edits made here.` };
 }
 
 export function ruleSummary(r: AllowRule): string {

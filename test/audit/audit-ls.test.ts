@@ -56,7 +56,8 @@ beforeAll(async () => {
   // A lock's life: created, removed; another one expired by housekeeping.
   const lock = await s.admin<{ id: string }>('POST', '/v1/locks', { kind: 'host_id', target: host, message: 'audit' });
   await s.admin('DELETE', `/v1/locks/${lock.id}`);
-  await s.admin('POST', '/v1/locks', { kind: 'token', target: secret, ttl: '1m' });
+  const tokenLock = await s.admin<{ id: string }>('POST', '/v1/locks', { kind: 'token', target: secret, ttl: '1m' });
+  await s.admin('PATCH', `/v1/locks/${tokenLock.id}`, { message: 'audit: extended' });
   await expireLocks(s.server.store, new Date(Date.now() + 3600_000));
   expect((await s.request('GET', '/v1/nodes', { headers: { authorization: 'Bearer not-the-credential' } })).status).toBe(401);
   // The web console's sign-in and sign-out.

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { X509Crl } from '@peculiar/x509';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { JoineryClient } from '../../client/api-client';
 import { runCli, startTestServer, type TestServer } from '../support/server';
 import { launchChromium, seriousFindings } from './browser';
 import { httpsRequest } from '../lifecycle/support';
@@ -32,6 +33,12 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/** The Tokens list's "Managed by" cell of the token named `name`, as the page shows it. */
+async function managedByCell(name: string): Promise<string> {
+  const text = await page.locator('tr', { has: page.getByRole('cell', { name, exact: true }) }).locator('td').nth(5).innerText();
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 async function expectAccessible(): Promise<void> {
   expect(await seriousFindings(page)).toEqual([]);
 }
@@ -43,6 +50,10 @@ beforeAll(async () => {
   await c.createToken({ version: 'v2', metadata: { name: SECRET, expires: new Date(Date.now() + 48 * 3600_000).toISOString() }, spec: { roles: ['Node'] } });
   await c.createToken({ version: 'v2', metadata: { name: 'ec2-fleet' }, spec: { roles: ['Node'], allow: [{ aws_account: '111111111111', aws_regions: ['us-west-2'] }] } });
   await c.createToken({ version: 'v2', metadata: { name: 'old-ec2', expires: '2001-01-01T00:00:00Z' }, spec: { roles: ['Node'], allow: [{ aws_account: '222222222222' }] } });
+  // Tokens as Terraform and the CDKTF constructs write them: the provider names itself, the construct declares the label.
+  const tf = new JoineryClient({ addr: server.addr, adminToken: server.adminToken, caFile: server.caFile, client: 'terraform' });
+  await tf.createToken({ version: 'v2', metadata: { name: 'tf-fleet' }, spec: { roles: ['Node'], allow: [{ aws_account: '333333333333' }] } });
+  await tf.createToken({ version: 'v2', metadata: { name: 'cdktf-fleet', labels: { 'joinery.dev/managed-by': 'cdktf' } }, spec: { roles: ['Node'], allow: [{ aws_account: '444444444444' }] } });
   // One host joins with the secret; one attempt is refused (an unknown secret).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-console-agent-'));
   const joined = await runCli(['join', '--method', 'token', '--token', SECRET, '--server', server.addr, '--ca-pin', server.caPin, '--data-dir', dir]);
@@ -118,6 +129,10 @@ test('Tokens: the list never holds a token-method secret; it is shown only when 
   // The expired token is marked; the token-method secret outliving a day is flagged.
   await expect(page.locator('tr', { hasText: 'old-ec2' }).innerText()).resolves.toContain('expired');
   await expect(page.locator('tr', { hasText: SECRET.slice(24) }).innerText()).resolves.toContain('long-lived secret');
+  // Who manages each token, from its joinery.dev/managed-by label; code-managed ones warn of drift.
+  await expect(managedByCell('tf-fleet')).resolves.toBe('Terraform edits here drift');
+  await expect(managedByCell('cdktf-fleet')).resolves.toBe('CDKTF edits here drift');
+  await expect(managedByCell('ec2-fleet')).resolves.toBe('API (tool not recorded)');
   await expectAccessible();
   await shot('tokens');
 
@@ -149,6 +164,7 @@ test('Tokens: an iam token created from the form; the server\'s field errors sho
   await account.fill('333333333333');
   await page.getByRole('button', { name: 'Create token' }).click();
   await page.getByText('Created iam token console-iam.').waitFor();
+  await expect(managedByCell('console-iam')).resolves.toBe('console');
   const cli = await runCli(['get', 'tokens', '--addr', server.addr, '--ca-file', server.caFile], { env: { JOINERY_ADMIN_TOKEN: server.adminToken } });
   expect(cli.code).toBe(0);
   expect(cli.stdout).toContain('console-iam');

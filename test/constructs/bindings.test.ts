@@ -6,7 +6,7 @@ import * as path from 'path';
 import { Testing } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest'; // the matchers' types
 import { BINDING_FILES, committedBindingsDir, generateBindings } from '../../constructs/generate-bindings';
-import { DataTeleportProvisionToken, ProvisionToken, TELEPORT_PROVIDER_SOURCE, TeleportProvider } from '../../constructs';
+import { DataTeleportProvisionToken, Lock, ProvisionToken, TELEPORT_PROVIDER_SOURCE, TeleportProvider } from '../../constructs';
 import { providerSchemaJson } from '../../provider/schema-json';
 import { providerVersion } from '../../provider/address';
 
@@ -34,7 +34,7 @@ describe('L1 bindings', () => {
 
   it('use the provider source address and type names of the schema', () => {
     expect(TELEPORT_PROVIDER_SOURCE).toBe(source);
-    expect(Object.keys(providerSchema.resource_schemas)).toEqual([ProvisionToken.tfResourceType]);
+    expect(Object.keys(providerSchema.resource_schemas)).toEqual([ProvisionToken.tfResourceType, Lock.tfResourceType]);
     expect(Object.keys(providerSchema.data_source_schemas)).toEqual([DataTeleportProvisionToken.tfResourceType]);
     const text = Testing.synthScope((scope) => void new TeleportProvider(scope, 'teleport', { addr: '127.0.0.1:3025' }));
     expect(text).toHaveProviderWithProperties(TeleportProvider, { addr: '127.0.0.1:3025' });
@@ -73,6 +73,8 @@ describe('L1 bindings', () => {
           },
         });
         new DataTeleportProvisionToken(scope, 'read', { metadata: { name: 'n' } });
+        // One target at a time is the provider's rule, not the schema's: all are settable.
+        new Lock(scope, 'lock', { hostId: 'h', instanceId: 'i-0abc', account: '111122223333', arn: 'arn:aws:iam::1:role/*', token: 't', message: 'm', expires: '2030-01-01T00:00:00Z' });
       }),
     );
     const checkBlock = (where: string, value: Record<string, unknown>, attrs: Record<string, AttrJson>) => {
@@ -103,6 +105,7 @@ describe('L1 bindings', () => {
     checkBlock('provider', out.provider.teleport[0], providerSchema.provider.block.attributes);
     checkBlock('resource', Object.values(out.resource.teleport_provision_token)[0] as Record<string, unknown>, providerSchema.resource_schemas.teleport_provision_token.block.attributes);
     checkBlock('data', Object.values(out.data.teleport_provision_token)[0] as Record<string, unknown>, providerSchema.data_source_schemas.teleport_provision_token.block.attributes);
+    checkBlock('lock', Object.values(out.resource.teleport_lock)[0] as Record<string, unknown>, providerSchema.resource_schemas.teleport_lock.block.attributes);
     // Every settable attribute of the resource was exercised above.
     const settable = Object.entries(providerSchema.resource_schemas.teleport_provision_token.block.attributes).filter(([, a]) => a.required || a.optional);
     expect(Object.keys(Object.values(out.resource.teleport_provision_token)[0] as object).filter((k) => k !== '//').sort()).toEqual(settable.map(([n]) => n).sort());

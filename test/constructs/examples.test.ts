@@ -37,7 +37,7 @@ describe('example stacks', () => {
     expect(values(tokens.resource.teleport_provision_token)).toEqual([
       {
         version: 'v2',
-        metadata: { name: 'ec2-token' },
+        metadata: { name: 'ec2-token', labels: { 'joinery.dev/managed-by': 'cdktf' } },
         spec: { roles: ['Node'], join_method: 'ec2', aws_iid_ttl: '5m', allow: [{ aws_account: '111111111111', aws_regions: ['us-west-1', 'us-west-2'] }] },
       },
     ]);
@@ -61,7 +61,7 @@ describe('example stacks', () => {
   it('iam-join: the empty role and the seed iam-token, whose third rule is the role', () => {
     const { stack, out } = synthStack((app) => new IamJoinStack(app, 'iam-join'));
     const token = values(out.resource.teleport_provision_token)[0];
-    expect(token.metadata).toEqual({ name: 'iam-token' });
+    expect(token.metadata).toEqual({ name: 'iam-token', labels: { 'joinery.dev/managed-by': 'cdktf' } });
     expect(token.spec.join_method).toBe('iam');
     expect(token.spec.allow.slice(0, 2)).toEqual([{ aws_account: '111111111111' }, { aws_account: '222222222222' }]);
     expect(token.spec.allow[2].aws_arn).toContain(`:assumed-role/${ref(stack.role.role, 'name')}/i-*`);

@@ -18,7 +18,8 @@ describe('Ec2JoinToken', () => {
     expect(s.text).toHaveResourceWithProperties(ProvisionToken, { version: 'v2' });
     expect(only(s, TOKEN)).toEqual({
       version: 'v2',
-      metadata: { name: 'ec2-token' },
+      // The construct records that CDKTF manages the token; the rest is the seed as written.
+      metadata: { name: 'ec2-token', labels: { 'joinery.dev/managed-by': 'cdktf' } },
       spec: {
         roles: ['Node'],
         join_method: 'ec2',
@@ -45,7 +46,7 @@ describe('Ec2JoinToken', () => {
     });
     expect(only(s, TOKEN)).toEqual({
       version: 'v2',
-      metadata: { name: 'ec2-multiaccount-token', description: 'two accounts', labels: { team: 'infra' }, expires: '2030-01-02T15:04:05Z' },
+      metadata: { name: 'ec2-multiaccount-token', description: 'two accounts', labels: { 'joinery.dev/managed-by': 'cdktf', team: 'infra' }, expires: '2030-01-02T15:04:05Z' },
       spec: {
         roles: ['Node', 'Db', 'App'],
         join_method: 'ec2',
@@ -162,7 +163,7 @@ describe('IamJoinToken', () => {
     });
     expect(only(s, TOKEN)).toEqual({
       version: 'v2',
-      metadata: { name: 'iam-token' },
+      metadata: { name: 'iam-token', labels: { 'joinery.dev/managed-by': 'cdktf' } },
       spec: {
         roles: ['Node'],
         join_method: 'iam',
@@ -207,7 +208,7 @@ describe('references in other fields', () => {
       });
     });
     const token = only(s, 'teleport_provision_token');
-    expect(token.metadata).toEqual({ name: '${var.v}', labels: { team: '${var.v}', '${var.v}': 'x' } });
+    expect(token.metadata).toEqual({ name: '${var.v}', labels: { 'joinery.dev/managed-by': 'cdktf', team: '${var.v}', '${var.v}': 'x' } });
     expect(token.spec).toEqual({
       roles: '${var.roles}',
       join_method: 'ec2',

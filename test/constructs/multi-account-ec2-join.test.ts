@@ -65,11 +65,11 @@ describe('MultiAccountEc2Join', () => {
   });
 
   it('creates one ec2 token whose allow rules carry each account, its regions and its role ARN by reference', () => {
-    expect(s.text).toHaveResourceWithProperties(ProvisionToken, { metadata: { name: 'ec2-multiaccount-token' } });
+    expect(s.text).toHaveResourceWithProperties(ProvisionToken, { metadata: { name: 'ec2-multiaccount-token', labels: { 'joinery.dev/managed-by': 'cdktf' } } });
     expect(s.text).not.toHaveDataSource(DataAwsCallerIdentity);
     expect(only(s, 'teleport_provision_token')).toEqual({
       version: 'v2',
-      metadata: { name: 'ec2-multiaccount-token' },
+      metadata: { name: 'ec2-multiaccount-token', labels: { 'joinery.dev/managed-by': 'cdktf' } },
       spec: {
         roles: ['Node'],
         join_method: 'ec2',

@@ -143,6 +143,8 @@ describe('cdktf deploy of the ec2-token example stack', () => {
     const token = await server.client().getToken('ec2-token');
     expect(token).toBeDefined();
     expect(token!.metadata.name).toBe('ec2-token');
+    // The construct declares who manages it (the console shows CDKTF); origin stays Teleport's.
+    expect(token!.metadata.labels).toEqual({ 'teleport.dev/origin': 'dynamic', 'joinery.dev/managed-by': 'cdktf' });
     expect(token!.spec).toEqual({
       roles: ['Node'],
       join_method: 'ec2',

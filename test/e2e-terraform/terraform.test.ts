@@ -8,30 +8,11 @@ import * as path from 'node:path';
 import type { TokenResource } from '../../client/api-client';
 import { providerSchemaJson } from '../../provider/schema-json';
 import { runCli, startTestServer, type TestServer } from '../support/server';
-import { terraformBinary, terraformWorkspace, TOOL_VERSIONS, type RunResult, type TerraformTool, type TerraformWorkspace } from '../support/terraform';
+import { providerHeader, terraformBinary, terraformWorkspace, TOOL_VERSIONS, type RunResult, type TerraformTool, type TerraformWorkspace } from '../support/terraform';
 
 jest.setTimeout(180_000);
 
 const SEED = fs.readFileSync(path.join(__dirname, 'seed-ec2-token.tf.txt'), 'utf8');
-
-function header(ws: TerraformWorkspace, server: TestServer): string {
-  // The admin token comes from JOINERY_ADMIN_TOKEN, as the docs recommend for CI.
-  return `terraform {
-  required_providers {
-    teleport = {
-      source  = "${ws.source}"
-      version = "${ws.version}"
-    }
-  }
-}
-
-provider "teleport" {
-  addr   = "${server.addr}"
-  ca_pin = "${server.caPin}"
-}
-
-`;
-}
 
 const IMPORTED = `
 resource "teleport_provision_token" "imported" {
@@ -76,7 +57,7 @@ describe.each(['terraform', 'tofu'] as const)('%s (newest) end to end', (name) =
   const get = (token: string): Promise<TokenResource | undefined> => api().getToken(token);
   const write = (body: string) => {
     hcl = body;
-    ws.writeMain(header(ws, server) + body);
+    ws.writeMain(providerHeader(ws, server) + body);
   };
   const planExit = async () => {
     const r = await ws.run(['plan', '-detailed-exitcode']);
@@ -113,6 +94,8 @@ describe.each(['terraform', 'tofu'] as const)('%s (newest) end to end', (name) =
       metadata: { name: 'ec2-token', labels: { 'teleport.dev/origin': 'dynamic' } },
       spec: { roles: ['Node'], join_method: 'ec2', aws_iid_ttl: '5m', allow: [{ aws_account: '111111111111', aws_regions: ['us-west-1', 'us-west-2'] }] },
     });
+    // Recorded as Terraform's (the console says so), beside the origin the seed writes.
+    expect(t?.metadata.labels).toEqual({ 'teleport.dev/origin': 'dynamic', 'joinery.dev/managed-by': 'terraform' });
   });
 
   test('a second plan shows no changes', async () => {
@@ -164,7 +147,7 @@ describe.each(['terraform', 'tofu'] as const)('%s (newest) end to end', (name) =
 
   test('invalid values fail the plan with the schema message naming the attribute', async () => {
     const good = hcl;
-    ws.writeMain(header(ws, server) + hcl.replace('"111111111111"', '"1234"'));
+    ws.writeMain(providerHeader(ws, server) + hcl.replace('"111111111111"', '"1234"'));
     const plan = await ws.run(['plan']);
     expect(plan.code).toBe(1);
     // Terraform locates nested-attribute paths only down to the resource, so the detail names the field.
@@ -187,7 +170,7 @@ describe.each(['terraform', 'tofu'] as const)('%s (newest) end to end', (name) =
   test('the data source reads a token by name', async () => {
     const body = hcl;
     ws.writeMain(
-      header(ws, server) +
+      providerHeader(ws, server) +
         body +
         `
 data "teleport_provision_token" "cli" {
@@ -289,7 +272,7 @@ function liveWorkspace(name: TerraformTool, version: string) {
     ctx.ws?.cleanup();
     await ctx.server?.stop();
   });
-  ctx.write = (body) => ctx.ws.writeMain(header(ctx.ws, ctx.server) + body);
+  ctx.write = (body) => ctx.ws.writeMain(providerHeader(ctx.ws, ctx.server) + body);
   ctx.planExit = async () => {
     const r = await ctx.ws.run(['plan', '-detailed-exitcode']);
     if (r.code === 1) throw new Error(`plan failed\n${r.stdout}\n${r.stderr}`);

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Testing, TerraformOutput, TerraformStack } from 'cdktf';
-import { CaSigningKey } from '../../constructs';
+import { CaSigningKey, Lock, TeleportProvider } from '../../constructs';
 import { MultiAccountEc2Stack } from '../../examples/multi-account-ec2/stack';
 import { REPO_ROOT } from '../support/server';
 import { CDK_TOOLS, installCdkTools, NODE22 } from './tools';
@@ -79,6 +79,20 @@ describe('CaSigningKey from Python', () => {
     expect(blocks(py)).toEqual(blocks(ts));
     expect(Object.values(py.resource.aws_kms_key)[0]).toMatchObject({ customer_master_key_spec: 'ECC_NIST_P256', key_usage: 'SIGN_VERIFY' });
     expect(Object.values(py.resource.aws_iam_role_policy_attachment).map((a) => a.role)).toEqual(['joinery-server', 'joinery-replica']);
+  });
+});
+
+describe('Lock (teleport_lock) from Python', () => {
+  it('synthesizes the lock the TypeScript binding does', () => {
+    const out = path.join(work, 'cdktf-lock.out');
+    const env = { ...process.env, PATH: `${path.dirname(NODE22)}${path.delimiter}${process.env.PATH}` };
+    expect(execFileSync(VENV_PYTHON, [path.join(__dirname, 'lock.py'), out], { encoding: 'utf8', cwd: work, env })).toContain('synthesized');
+    const py: Tf = JSON.parse(fs.readFileSync(path.join(out, 'stacks', 'incident-lock', 'cdk.tf.json'), 'utf8'));
+    const stack = new TerraformStack(Testing.app(), 'incident-lock');
+    new TeleportProvider(stack, 'teleport', { addr: '127.0.0.1:3025' });
+    new Lock(stack, 'incident', { instanceId: 'i-0abc', message: 'incident 42: reimage first', expires: '2030-01-01T00:00:00Z' });
+    expect(blocks(py)).toEqual(blocks(JSON.parse(Testing.synth(stack))));
+    expect(py.resource.teleport_lock.incident).toMatchObject({ instance_id: 'i-0abc', expires: '2030-01-01T00:00:00Z' });
   });
 });
 

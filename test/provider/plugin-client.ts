@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as x509 from '@peculiar/x509';
-import { REPO_ROOT } from '../support/server';
+import { encodeMsgpack } from '../../provider/cty';
+import { PROVIDER_SCHEMA, schemaType } from '../../provider/schema';
+import { REPO_ROOT, type TestServer } from '../support/server';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -133,4 +135,16 @@ export async function startProvider(env: Record<string, string | undefined> = {}
       }
     },
   };
+}
+
+/**
+ * The provider started and configured for `server` from the environment only (addr, admin token
+ * and CA pin), as CI would run it; fails on any configuration diagnostic.
+ */
+export async function startConfiguredProvider(server: Pick<TestServer, 'addr' | 'adminToken' | 'caPin'>): Promise<ProviderProcess> {
+  const provider = await startProvider({ JOINERY_ADDR: server.addr, JOINERY_ADMIN_TOKEN: server.adminToken, JOINERY_CA_PIN: server.caPin });
+  const config = encodeMsgpack({ addr: null, admin_token: null, ca_pin: null, ca_file: null, insecure: null }, schemaType(PROVIDER_SCHEMA));
+  const res = await provider.rpc.ConfigureProvider({ terraform_version: '1.5.7', config: { msgpack: config } });
+  if (res.diagnostics.length > 0) throw new Error(`ConfigureProvider: ${JSON.stringify(res.diagnostics)}`);
+  return provider;
 }

@@ -11,7 +11,7 @@ import { RESOURCE_SCHEMA, DATA_SOURCE_SCHEMA, PROVIDER_SCHEMA, IDENTITY_TYPE, sc
 import { FIELD_DOCS } from '../../schema/token';
 import { resolveProviderConfig } from '../../provider/config';
 import { startTestServer, type TestServer, REPO_ROOT } from '../support/server';
-import { MAGIC_COOKIE, spawnProvider, startProvider, type ProviderProcess } from './plugin-client';
+import { MAGIC_COOKIE, spawnProvider, startConfiguredProvider, startProvider, type ProviderProcess } from './plugin-client';
 
 jest.setTimeout(60_000);
 
@@ -59,10 +59,7 @@ let provider: ProviderProcess;
 
 beforeAll(async () => {
   server = await startTestServer();
-  // Configuration from the environment only, as CI would run it.
-  provider = await startProvider({ JOINERY_ADDR: server.addr, JOINERY_ADMIN_TOKEN: server.adminToken, JOINERY_CA_PIN: server.caPin });
-  const res = await provider.rpc.ConfigureProvider({ terraform_version: '1.5.7', config: mp({ addr: null, admin_token: null, ca_pin: null, ca_file: null, insecure: null }, P) });
-  expect(diags(res)).toEqual([]);
+  provider = await startConfiguredProvider(server);
 });
 
 afterAll(async () => {

@@ -112,3 +112,26 @@ export async function terraformWorkspace(binary: string, env: Record<string, str
     },
   };
 }
+
+/**
+ * The terraform block and provider block of a test configuration: the provider from `ws`'s
+ * mirror, pointed at `server` and pinned to its CA. The admin token comes from
+ * JOINERY_ADMIN_TOKEN in the workspace's environment, as the docs recommend for CI.
+ */
+export function providerHeader(ws: Pick<TerraformWorkspace, 'source' | 'version'>, server: { addr: string; caPin: string }): string {
+  return `terraform {
+  required_providers {
+    teleport = {
+      source  = "${ws.source}"
+      version = "${ws.version}"
+    }
+  }
+}
+
+provider "teleport" {
+  addr   = "${server.addr}"
+  ca_pin = "${server.caPin}"
+}
+
+`;
+}

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { inferJoinMethod, isExpired, parseToken, shownTokenName, type ProvisionToken } from '../../../schema/token';
 import { fromKubernetesManifest } from '../../../schema/manifest';
+import { CLIENT_HEADER, MANAGED_BY_LABEL, MAX_LABELS, RECORDED_CLIENTS } from '../../../schema/token-fields';
 import type { JoinServices } from '../../join/admit';
 import { testTokens } from '../../join/dry-run';
 import { NotFoundError, type Store, type StoredToken } from '../../store/types';
@@ -36,6 +37,24 @@ function withGeneratedName(body: Record<string, unknown>): Record<string, unknow
 }
 
 
+/**
+ * Records which tool manages the token: the MANAGED_BY_LABEL the body declares is kept (the CDKTF
+ * constructs declare "cdktf"; a read-edit-write keeps the owner, so the edit shows as drift), and
+ * when it has none, the client that wrote it, named in its CLIENT_HEADER. teleport.dev/origin is
+ * left as Teleport defines it. Malformed labels are left for parseToken to refuse.
+ */
+function withManager(body: Record<string, unknown>, client: string | undefined): Record<string, unknown> {
+  if (!client || !(RECORDED_CLIENTS as readonly string[]).includes(client)) return body;
+  const md = body.metadata;
+  if (md !== undefined && md !== null && (typeof md !== 'object' || Array.isArray(md))) return body;
+  const labels = (md as Record<string, unknown> | undefined)?.labels;
+  if (labels !== undefined && labels !== null && (typeof labels !== 'object' || Array.isArray(labels))) return body;
+  if (labels && Object.prototype.hasOwnProperty.call(labels, MANAGED_BY_LABEL)) return body;
+  // A token at the label bound is stored unrecorded rather than refused for a label it never asked for.
+  if (labels && Object.keys(labels).length >= MAX_LABELS) return body;
+  return { ...body, metadata: { ...(md as object | undefined), labels: { ...(labels as object | undefined), [MANAGED_BY_LABEL]: client } } };
+}
+
 export function tokenRoutes(store: Store, svc?: JoinServices): Router {
   const router = Router();
   const body = parseBody({ yaml: true });
@@ -61,7 +80,7 @@ export function tokenRoutes(store: Store, svc?: JoinServices): Router {
   });
 
   router.post('/', body, async (req, res) => {
-    const token = parseToken(withGeneratedName(requireObjectBody(req.body)));
+    const token = parseToken(withManager(withGeneratedName(requireObjectBody(req.body)), req.get(CLIENT_HEADER)));
     const stored = await store.tokens.create(token);
     await audit('token.create', stored.token);
     res.status(201).location(`/v1/tokens/${encodeURIComponent(token.metadata.name)}`).json(tokenView(stored));
@@ -79,7 +98,7 @@ export function tokenRoutes(store: Store, svc?: JoinServices): Router {
     if (md.name !== undefined && md.name !== req.params.name) {
       throw new HttpError(400, 'name_mismatch', `metadata.name ${JSON.stringify(md.name)} differs from the name in the URL ${JSON.stringify(req.params.name)}; renaming is delete + create`, 'metadata.name');
     }
-    const token = parseToken({ ...raw, metadata: { ...md, name: req.params.name } });
+    const token = parseToken(withManager({ ...raw, metadata: { ...md, name: req.params.name } }, req.get(CLIENT_HEADER)));
     const { stored, created } = await store.tokens.put(token, token.metadata.revision);
     await audit(created ? 'token.create' : 'token.update', stored.token);
     res.status(created ? 201 : 200).json(tokenView(stored));

@@ -44,7 +44,7 @@ export function TokenEditor({ token, onDone, onCancel }: { token: Token; onDone:
         <h1 id="edit-h">Edit token <code>{displayName(token)}</code></h1>
       </div>
       <Notice kind={m.drifts ? 'warn' : 'info'}>
-        Managed by {m.who}. {m.drifts ? 'That system will overwrite edits made here.' : 'If Terraform or CDKTF manage this token, the next apply reverts edits made here: change the code instead.'}
+        Managed by {m.who}. {m.advice}
       </Notice>
       <div class="field">
         <label for="token-edit">Token resource (YAML)</label>
