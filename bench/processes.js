@@ -68,9 +68,9 @@ function stopper(child) {
   };
 }
 
-/** Starts `joinery serve` on a free loopback port with its own data directory. */
+/** Starts `joinery serve` on a free loopback port with its own data directory (or `opts.dataDir`, one a server left). */
 async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-bench-'));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-bench-'));
   // A replica shares the first one's CA (and its database, through the environment).
   if (opts.caFrom) for (const f of ['ca.key', 'ca.crt']) fs.copyFileSync(path.join(opts.caFrom, f), path.join(dataDir, f));
   const adminToken = 'bench-admin-credential-0123456789abcdef';
