@@ -37,6 +37,8 @@ afterAll(() => s?.stop());
 
 function opensslSerials(der: Buffer): string[] {
   const text = execFileSync('openssl', ['crl', '-inform', 'DER', '-noout', '-text'], { input: der, maxBuffer: 256 << 20 }).toString();
+  // Entries carry no extension: a reason code would be the same for every entry (api/ca/crl.ts says why).
+  expect(text).not.toMatch(/CRL entry extensions|Reason Code/);
   return [...text.matchAll(/Serial Number: ([0-9A-F]+)/gi)].map((m) => m[1].toLowerCase().replace(/^0+(?=.)/, ''));
 }
 
