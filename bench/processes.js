@@ -9,12 +9,23 @@ const ROOT = path.resolve(__dirname, '..');
 // JOINERY_BENCH_SERVER_ROOT: another checkout's build, to measure before and after a change.
 const CLI_JS = path.join(process.env.JOINERY_BENCH_SERVER_ROOT ? path.resolve(process.env.JOINERY_BENCH_SERVER_ROOT) : ROOT, 'dist', 'cli', 'main.js');
 
-function rssMb(pid) {
+/** Resident memory now (VmRSS), or its peak so far (VmHWM), in MB. */
+function rssMb(pid, field = 'VmRSS') {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** How long a process's main thread has run and waited for a core so far (Linux schedstat), in ms. */
+function schedMs(pid) {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { run: run / 1e6, wait: wait / 1e6 };
+  } catch {
+    return { run: NaN, wait: NaN };
   }
 }
 
@@ -89,6 +100,7 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
     ca: fs.readFileSync(path.join(dataDir, 'ca.crt'), 'utf8'),
     caFile: path.join(dataDir, 'ca.crt'),
     rssMb: () => rssMb(child.pid),
+    peakRssMb: () => rssMb(child.pid, 'VmHWM'),
     cpuMs: () => cpuMs(child.pid),
     /** Stops the server; its data directory goes too unless `keepData` (the caller removes it). */
     async stop({ keepData = false } = {}) {
@@ -126,4 +138,4 @@ async function startHello() {
   };
 }
 
-module.exports = { startJoinery, startHello, rssMb, cpuMs, ROOT };
+module.exports = { startJoinery, startHello, rssMb, cpuMs, schedMs, ROOT };
