@@ -90,7 +90,10 @@ async function main() {
   }, HARD_LIMIT_MS).unref();
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((l) => f(l, 1)).join(' ')}`);
   console.log(`fleet: ${hosts} hosts joined through the API, ${remove} removed`);
-  const server = await startJoinery({ JOINERY_JOIN_RATE_PER_MINUTE: '0', JOINERY_AUDIT_MAX_ROWS: '0' });
+  // JOINERY_BENCH_SERVER_NODE_ARGS: Node flags for the server, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+  // (summarise with bench/profile-summary.js) or `--trace-gc`.
+  const nodeArgs = (process.env.JOINERY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = await startJoinery({ JOINERY_JOIN_RATE_PER_MINUTE: '0', JOINERY_AUDIT_MAX_ROWS: '0' }, nodeArgs);
   const results = [];
   const target = (name, value, goal, unit = 'x') => results.push({ name, value, goal, unit, ok: value <= goal });
   try {

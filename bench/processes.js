@@ -90,6 +90,12 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: dataDir,
   });
+  // JOINERY_BENCH_SERVER_LOG: a file that gets the server's output (its warnings, --trace-gc).
+  if (process.env.JOINERY_BENCH_SERVER_LOG) {
+    const log = fs.createWriteStream(process.env.JOINERY_BENCH_SERVER_LOG, { flags: 'a' });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+  }
   const m = await waitFor(child, /serving https:\/\/127\.0\.0\.1:(\d+)/, 'joinery serve');
   const stop = stopper(child);
   return {
