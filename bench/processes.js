@@ -9,12 +9,23 @@ const ROOT = path.resolve(__dirname, '..');
 // JOINERY_BENCH_SERVER_ROOT: another checkout's build, to measure before and after a change.
 const CLI_JS = path.join(process.env.JOINERY_BENCH_SERVER_ROOT ? path.resolve(process.env.JOINERY_BENCH_SERVER_ROOT) : ROOT, 'dist', 'cli', 'main.js');
 
-function rssMb(pid) {
+/** Resident memory now (VmRSS), or its peak so far (VmHWM), in MB. */
+function rssMb(pid, field = 'VmRSS') {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** How long a process's main thread has run and waited for a core so far (Linux schedstat), in ms. */
+function schedMs(pid) {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { run: run / 1e6, wait: wait / 1e6 };
+  } catch {
+    return { run: NaN, wait: NaN };
   }
 }
 
@@ -68,9 +79,9 @@ function stopper(child) {
   };
 }
 
-/** Starts `joinery serve` on a free loopback port with its own data directory. */
+/** Starts `joinery serve` on a free loopback port with its own data directory (or `opts.dataDir`, one a server left). */
 async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-bench-'));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'joinery-bench-'));
   // A replica shares the first one's CA (and its database, through the environment).
   if (opts.caFrom) for (const f of ['ca.key', 'ca.crt']) fs.copyFileSync(path.join(opts.caFrom, f), path.join(dataDir, f));
   const adminToken = 'bench-admin-credential-0123456789abcdef';
@@ -79,6 +90,12 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: dataDir,
   });
+  // JOINERY_BENCH_SERVER_LOG: a file that gets the server's output (its warnings, --trace-gc).
+  if (process.env.JOINERY_BENCH_SERVER_LOG) {
+    const log = fs.createWriteStream(process.env.JOINERY_BENCH_SERVER_LOG, { flags: 'a' });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+  }
   const m = await waitFor(child, /serving https:\/\/127\.0\.0\.1:(\d+)/, 'joinery serve');
   const stop = stopper(child);
   return {
@@ -89,6 +106,7 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
     ca: fs.readFileSync(path.join(dataDir, 'ca.crt'), 'utf8'),
     caFile: path.join(dataDir, 'ca.crt'),
     rssMb: () => rssMb(child.pid),
+    peakRssMb: () => rssMb(child.pid, 'VmHWM'),
     cpuMs: () => cpuMs(child.pid),
     /** Stops the server; its data directory goes too unless `keepData` (the caller removes it). */
     async stop({ keepData = false } = {}) {
@@ -126,4 +144,4 @@ async function startHello() {
   };
 }
 
-module.exports = { startJoinery, startHello, rssMb, cpuMs, ROOT };
+module.exports = { startJoinery, startHello, rssMb, cpuMs, schedMs, ROOT };

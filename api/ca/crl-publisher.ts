@@ -24,8 +24,8 @@ export const CRL_PAGE = 1000;
 
 export interface PublishedCrl {
   der: Buffer;
-  /** PEM armour, made on first use and kept. */
-  pem(): string;
+  /** PEM armour (ASCII), made on first use and kept. */
+  pem(): Buffer;
   number: bigint;
   entries: number;
 }
@@ -98,8 +98,8 @@ export class CrlPublisher {
       nextUpdate: new Date(now.getTime() + Math.min(CRL_MAX_VALIDITY_MS, this.opts.hostCertTtlMs)),
       number,
     });
-    let pem: string | undefined;
-    return { der, pem: () => (pem ??= toPem(der, 'X509 CRL')), number, entries };
+    let pem: Buffer | undefined;
+    return { der, pem: () => (pem ??= Buffer.from(toPem(der, 'X509 CRL'), 'ascii')), number, entries };
   }
 }
 

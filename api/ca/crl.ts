@@ -5,9 +5,16 @@
 // entries into seq(...) overflowed the call stack), and the signature is computed over the chunks
 // as they are, without first copying them into one to-be-signed buffer.
 //
-// Size: an entry is 49 bytes for the 16-byte positive serials this CA issues (SEQUENCE header 2,
-// INTEGER 18, UTCTime 15, the reason code extension 14), so 250,000 entries make a CRL of about
-// 12.3 MB (DER; PEM a third more).
+// Size: an entry is 35 bytes for the 16-byte positive serials this CA issues (SEQUENCE header 2,
+// INTEGER 18, UTCTime 15), so 250,000 entries make a CRL of about 8.8 MB (DER; PEM a third more).
+//
+// No entry carries a reasonCode extension (RFC 5280 5.3.1; it was 14 of 49 bytes an entry). Every
+// entry had the same one, cessationOfOperation, whether the host was removed or locked as
+// compromised, so it told a relying service nothing, and wrongly for a lock; and no verifier
+// decides on it (OpenSSL, Go, Java's PKIX, rustls refuse any listed serial alike: only
+// certificateHold and removeFromCRL, which delta CRLs use and this CA never issues, change
+// anything). RFC 5280 prefers no reasonCode to an unspecified one; Vault's PKI CRLs carry none
+// either. Why a host was revoked is in the audit (node.remove, lock.add), with who and when.
 
 import { bitString, explicit, header, octets, oid, seq, time, tlv, unsignedInteger } from './der';
 
@@ -15,9 +22,6 @@ const ECDSA_WITH_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 const VERSION_2 = tlv(0x02, Buffer.from([1]));
 const AUTHORITY_KEY_IDENTIFIER = oid('2.5.29.35');
 const CRL_NUMBER = oid('2.5.29.20');
-const REASON_CODE = oid('2.5.29.21');
-// RFC 5280 CRLReason cessationOfOperation (5): the host left the cluster.
-const ENTRY_EXTENSIONS = seq(seq(REASON_CODE, octets(tlv(0x0a, Buffer.from([5])))));
 
 export interface CrlEntry {
   serial: string;
@@ -62,8 +66,8 @@ function writeTime(out: Buffer, at: number, when: Date | string): number {
   return at;
 }
 
-/** Upper bound of one entry's encoding: header 2, INTEGER of a 20-byte serial 23, time 17, extensions. */
-const MAX_ENTRY = 2 + 23 + 17 + ENTRY_EXTENSIONS.length;
+/** Upper bound of one entry's encoding: header 2, INTEGER of a 20-byte serial 23, time 17. */
+const MAX_ENTRY = 2 + 23 + 17;
 
 /**
  * The DER of revokedCertificates entries, concatenated: one chunk of the CRL's revoked list.
@@ -85,7 +89,6 @@ export function encodeRevokedEntries(entries: readonly CrlEntry[]): Buffer {
     if (pad) out[at++] = 0;
     at += magnitude.copy(out, at);
     at = writeTime(out, at, revokedAt);
-    at += ENTRY_EXTENSIONS.copy(out, at);
     out[start] = 0x30;
     out[start + 1] = at - start - 2;
   }

@@ -43,13 +43,17 @@ type Settings = Pick<ServerConfig, 'auditRetentionDays' | 'auditMaxRows'> & Part
 /** Lets timers and sockets run between two batches. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Runs one batch after another, yielding between them, until a batch comes back short. */
-export async function inBatches(batch: (limit: number) => Promise<number>, limit: number): Promise<number> {
+/**
+ * Runs one batch after another until a batch comes back short, yielding between them and letting
+ * the store catch up with the writes (`store.catchUp`: SQLite checkpoints its WAL off the event loop).
+ */
+export async function inBatches(store: Pick<Store, 'catchUp'>, batch: (limit: number) => Promise<number>, limit: number): Promise<number> {
   let total = 0;
   for (let i = 0; i < MAX_BATCHES_PER_PRUNE; i++) {
     const n = await batch(limit);
     total += n;
     if (n < limit) break;
+    await store.catchUp?.();
     await yieldToEventLoop();
   }
   return total;
@@ -61,19 +65,19 @@ export function pruneAudit(store: Store, settings: Settings, now: Date, batchSiz
   const before = settings.auditRetentionDays > 0 && cutoff >= -8.64e15 ? new Date(cutoff) : undefined;
   const keepRows = settings.auditMaxRows > 0 ? settings.auditMaxRows : undefined;
   if (!before && keepRows === undefined) return Promise.resolve(0);
-  return inBatches((limit) => store.audit.prune({ before, keepRows, limit }), batchSize);
+  return inBatches(store, (limit) => store.audit.prune({ before, keepRows, limit }), batchSize);
 }
 
 /** Hosts removed, or lapsed, longer than the retention ago (0 keeps them), in batches. */
 export function pruneHosts(store: Store, retentionMs: number, now: Date, batchSize = HOUSEKEEPING_BATCH): Promise<number> {
   if (!(retentionMs > 0)) return Promise.resolve(0);
   const before = new Date(now.getTime() - retentionMs);
-  return inBatches((limit) => store.nodes.pruneHosts(before, now, limit), batchSize);
+  return inBatches(store, (limit) => store.nodes.pruneHosts(before, now, limit), batchSize);
 }
 
 /** Locks past their TTL, each deletion audited as lock.expire. */
 export function expireLocks(store: Store, now: Date, batchSize = HOUSEKEEPING_BATCH): Promise<number> {
-  return inBatches(async (limit) => {
+  return inBatches(store, async (limit) => {
     const gone = await store.locks.pruneExpired(now, limit);
     for (const lock of gone) {
       await store.audit.append({ time: now.toISOString(), type: 'lock.expire', success: true, message: `lock ${lock.id} expired at ${lock.expiresAt}`, details: { lock_id: lock.id } });
@@ -91,12 +95,12 @@ export function startHousekeeping(store: Store, settings: Settings, log: Logger,
       try {
         const t = now();
         const challengesBefore = new Date(t.getTime() - CHALLENGE_RETENTION_MS);
-        const challenges = await inBatches((limit) => store.challenges.prune(challengesBefore, limit), batch);
+        const challenges = await inBatches(store, (limit) => store.challenges.prune(challengesBefore, limit), batch);
         const audit = await pruneAudit(store, settings, t, batch);
         // A day's margin: an expired certificate still presented is told "expired" by its own
         // validity, and nothing about it is needed for the CRL.
         const certificatesBefore = new Date(t.getTime() - DAY_MS);
-        const certificates = await inBatches((limit) => store.nodes.pruneCertificates(certificatesBefore, limit), batch);
+        const certificates = await inBatches(store, (limit) => store.nodes.pruneCertificates(certificatesBefore, limit), batch);
         const hosts = await pruneHosts(store, settings.nodeRetentionMs ?? 0, t, batch);
         const locks = await expireLocks(store, t, batch);
         if (challenges || audit || certificates || hosts || locks) log.info({ challenges, audit, certificates, hosts, locks }, 'housekeeping deleted expired rows');

@@ -17,6 +17,15 @@
 // checkpoint on the event loop every 1,000.
 // A reader that pins an old snapshot for long (none in the server: its reads are synchronous)
 // would hold the WAL too; RESTART then answers busy and the next interval tries again.
+//
+// Bulk deletes (housekeeping over a backlog) write the WAL far faster than a timer copies it: one
+// batch of 100 certificate records is about 140 pages (their serials are random, so each row sits
+// on its own pages of several indexes), and a pass over 100,000 grew the WAL to 550 MB in three
+// seconds. The kernel then throttles the writer inside write() on the event loop (dirty pages),
+// and the eventual RESTART and the truncation to journal_size_limit hold it 100–500 ms more. So a
+// bulk writer asks for a checkpoint now (`checkpointNow`) every few batches and awaits it: PASSIVE
+// copies everything while the event loop serves requests, the next write starts the WAL over, and
+// the WAL stays a few megabytes whatever the backlog.
 
 import { Worker } from 'node:worker_threads';
 
@@ -43,6 +52,8 @@ export interface CheckpointResult {
 export interface Checkpointer {
   /** Every checkpoint the worker ran, oldest first (the last 100). */
   readonly results: CheckpointResult[];
+  /** A PASSIVE checkpoint in the worker now; resolves when it is done (or failed, or the worker stopped). */
+  checkpointNow(): Promise<void>;
   /** Stops the timer, closes the worker's connection and ends the thread. */
   stop(): Promise<void>;
 }
@@ -102,6 +113,16 @@ function checkpointWorker(): void {
   };
   const timer = setInterval(tick, d.intervalMs);
   parentPort!.on('message', (m: unknown) => {
+    if (typeof m === 'object' && m !== null && 'now' in m) {
+      // Asked for by a bulk writer that waits for it: a busy or failed pass only ends the wait.
+      try {
+        checkpoint('PASSIVE');
+      } catch {
+        // retried by the timer
+      }
+      parentPort!.postMessage({ done: (m as { now: number }).now });
+      return;
+    }
     if (m !== 'stop') return;
     clearInterval(timer);
     db.close();
@@ -125,15 +146,35 @@ export function startCheckpointer(
   const record = (r: CheckpointResult): void => {
     if (results.push(r) > 100) results.shift();
   };
-  worker.on('message', (m: CheckpointResult | { error: string }) => {
-    if ('error' in m) warn(`WAL checkpoint: ${m.error}`);
+  // Callers of checkpointNow waiting for the worker's answer, by request number.
+  const waiting = new Map<number, () => void>();
+  let asked = 0;
+  worker.on('message', (m: CheckpointResult | { error: string } | { done: number }) => {
+    if ('done' in m) {
+      waiting.get(m.done)?.();
+      waiting.delete(m.done);
+    } else if ('error' in m) warn(`WAL checkpoint: ${m.error}`);
     else record(m);
   });
   worker.on('error', (e) => warn(`WAL checkpoint worker: ${e.message}`));
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      for (const done of waiting.values()) done();
+      waiting.clear();
+      resolve();
+    }),
+  );
   let stopping: Promise<void> | undefined;
   return {
     results,
+    checkpointNow() {
+      if (stopping) return Promise.resolve();
+      const id = ++asked;
+      return new Promise<void>((resolve) => {
+        waiting.set(id, resolve);
+        worker.postMessage({ now: id });
+      });
+    },
     stop() {
       stopping ??= (async () => {
         worker.postMessage('stop');

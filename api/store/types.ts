@@ -335,5 +335,11 @@ export interface Store {
   locks: LockStore;
   /** Whether the backend answers (for /readyz). */
   ping(): Promise<boolean>;
+  /**
+   * Awaited by bulk deletes between two batches: resolves once the store can take more writes
+   * without the event loop paying for the ones so far. SQLite checkpoints its WAL in the worker
+   * thread every few batches (sqlite-checkpointer.ts); a store without such a cost leaves it out.
+   */
+  catchUp?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { Router } from 'express';
 import { CRL_MAX_AGE_SECONDS, CrlPublisher, matchesEtag } from '../../ca/crl-publisher';
 import type { JoinServices } from '../../join/admit';
 import { HttpError } from '../errors';
+import { sendPaced } from '../paced-body';
 
 export function crlRoutes(svc: JoinServices): Router {
   const router = Router();
@@ -33,8 +34,10 @@ export function crlRoutes(svc: JoinServices): Router {
       res.status(304).end();
       return;
     }
-    if (format === 'pem') res.type('application/x-pem-file').send(crl.pem());
-    else res.type('application/pkix-crl').send(crl.der);
+    // Written in slices (paced-body.ts): a CRL of a large fleet is megabytes for TLS to encrypt,
+    // and one write would encrypt it all before any join or renewal got a turn.
+    res.status(200).setHeader('Content-Type', format === 'pem' ? 'application/x-pem-file; charset=utf-8' : 'application/pkix-crl');
+    await sendPaced(res, format === 'pem' ? crl.pem() : crl.der, { stallMs: svc.config.requestTimeoutMs });
   });
   return router;
 }
