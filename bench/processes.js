@@ -1,4 +1,5 @@
-// Child processes for the bench: the Joinery server as an operator starts it, and the Express
+// Child processes for the bench: the Joinery server as an operator starts it (bin/joinery's heap
+// budget included), and the Express
 // hello-world peer; both report their resident memory from /proc.
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -7,7 +8,21 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 // JOINERY_BENCH_SERVER_ROOT: another checkout's build, to measure before and after a change.
-const CLI_JS = path.join(process.env.JOINERY_BENCH_SERVER_ROOT ? path.resolve(process.env.JOINERY_BENCH_SERVER_ROOT) : ROOT, 'dist', 'cli', 'main.js');
+const SERVER_ROOT = process.env.JOINERY_BENCH_SERVER_ROOT ? path.resolve(process.env.JOINERY_BENCH_SERVER_ROOT) : ROOT;
+const CLI_JS = path.join(SERVER_ROOT, 'dist', 'cli', 'main.js');
+
+/**
+ * The heap budget bin/joinery gives `serve` (JOINERY_SERVER_HEAP_MB, its default read from the
+ * script itself), so the bench measures the server as an operator starts it; the bench starts Node
+ * itself to pass flags NODE_OPTIONS does not take (--trace-gc).
+ */
+function serverHeapArgs(nodeArgs) {
+  if (nodeArgs.some((a) => /^--max[-_]old[-_]space[-_]size/.test(a))) return [];
+  const script = path.join(SERVER_ROOT, 'bin', 'joinery');
+  const dflt = fs.existsSync(script) ? /JOINERY_SERVER_HEAP_MB:-(\d+)/.exec(fs.readFileSync(script, 'utf8'))?.[1] : undefined;
+  const mb = process.env.JOINERY_SERVER_HEAP_MB ?? dflt;
+  return mb ? [`--max-old-space-size=${mb}`] : [];
+}
 
 /** Resident memory now (VmRSS), or its peak so far (VmHWM), in MB. */
 function rssMb(pid, field = 'VmRSS') {
@@ -85,7 +100,7 @@ async function startJoinery(env = {}, nodeArgs = [], opts = {}) {
   // A replica shares the first one's CA (and its database, through the environment).
   if (opts.caFrom) for (const f of ['ca.key', 'ca.crt']) fs.copyFileSync(path.join(opts.caFrom, f), path.join(dataDir, f));
   const adminToken = 'bench-admin-credential-0123456789abcdef';
-  const child = spawn(process.execPath, [...nodeArgs, CLI_JS, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [...serverHeapArgs(nodeArgs), ...nodeArgs, CLI_JS, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
     env: { ...process.env, JOINERY_LOG_LEVEL: 'warn', JOINERY_CLUSTER_NAME: 'bench', JOINERY_ADMIN_TOKEN: adminToken, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: dataDir,
