@@ -57,6 +57,13 @@ describe('the rotate API', () => {
       [{ grace: 'soon' }, 400, 'invalid_request', 'grace'],
       [{ grace: '0s' }, 400, 'invalid_request', 'grace'],
       [{ grace: 48 }, 400, 'invalid_request', 'grace'],
+      // Past the end of the calendar: the phase's end was an Invalid Date, every view a 500, and
+      // the rotation walked every phase to standby at once.
+      [{ grace: '100000000d' }, 400, 'invalid_request', 'grace'],
+      [{ grace: '99999999999d' }, 400, 'invalid_request', 'grace'],
+      [{ grace: '733d' }, 400, 'invalid_request', 'grace'],
+      // Shorter than a host certificate lifetime (60 s here): hosts would miss a phase.
+      [{ grace: '59s' }, 400, 'invalid_request', 'grace'],
       [{ manual: 'yes' }, 400, 'invalid_request', 'manual'],
       [{ new_key: 'vault:x' }, 400, 'invalid_new_key', 'new_key'],
       [{ new_key: 'file:relative.key' }, 400, 'invalid_new_key', 'new_key'],
@@ -75,11 +82,15 @@ describe('the rotate API', () => {
     // The pinned key's message says why.
     const same = await s.request('POST', '/v1/ca/rotate', { body: { new_key: `file:${path.join(s.dataDir, 'ca.key')}` }, headers: auth(s) });
     expect(same.json().error.message).toMatch(/is the key of a CA the cluster trusts now; a rotation needs another key/);
+    const short = await s.request('POST', '/v1/ca/rotate', { body: { grace: '30s' }, headers: auth(s) });
+    expect(short.json().error.message).toMatch(/shorter than a host certificate lifetime \(1m\).*give at least 1m \(the default is 2m\), or step the phases yourself with --manual/);
+    const long = await s.request('POST', '/v1/ca/rotate', { body: { grace: '100000000d' }, headers: auth(s) });
+    expect(long.json().error.message).toMatch(/longer than 732d/);
     expect((await s.request('GET', '/v1/ca')).json()).toEqual(before);
   });
 
   test('an automatic rotation walks init → update_clients → update_servers → standby as the grace passes, once', async () => {
-    const start = await s.request('POST', '/v1/ca/rotate', { body: { grace: '30s' }, headers: auth(s) });
+    const start = await s.request('POST', '/v1/ca/rotate', { body: { grace: '60s' }, headers: auth(s) });
     expect(start.status).toBe(200);
     expect(start.json()).toMatchObject({ phase: 'init', mode: 'auto', next_phase: 'update_clients' });
     const newPin = start.json().cas[1].pin;
@@ -91,7 +102,7 @@ describe('the rotate API', () => {
     const phase = async () => (await s.request('GET', '/v1/ca', { ca: trustBoth })).json().phase as string;
     expect(await phase()).toBe('init');
     for (const next of ['update_clients', 'update_servers', 'standby']) {
-      s.advance(31_000);
+      s.advance(61_000);
       await waitFor(next, async () => ((await phase()) === next ? true : undefined));
     }
     const done = (await s.request('GET', '/v1/ca', { ca: trustBoth })).json();

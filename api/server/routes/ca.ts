@@ -2,7 +2,7 @@
 // POST /v1/ca/rotate (admin): starts a CA rotation, moves it to a phase, or rolls it back.
 
 import { Router, type RequestHandler } from 'express';
-import { ROTATION_PHASES, RotationError, parseDuration, type RotationPhase } from '../../ca/rotation';
+import { ROTATION_PHASES, RotationError, checkGrace, parseDuration, type RotationPhase } from '../../ca/rotation';
 import type { RotateRequest } from '../../ca/trust';
 import type { JoinServices } from '../../join/admit';
 import { parseBody } from '../body';
@@ -10,7 +10,7 @@ import { HttpError } from '../errors';
 
 const FIELDS = new Set(['phase', 'rollback', 'manual', 'grace', 'new_key']);
 
-function rotateRequest(body: unknown): RotateRequest {
+function rotateRequest(body: unknown, hostCertTtlMs: number): RotateRequest {
   if (body === undefined) return {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'invalid_request', 'the request body must be a JSON object');
   const b = body as Record<string, unknown>;
@@ -28,6 +28,7 @@ function rotateRequest(body: unknown): RotateRequest {
     if (typeof b.grace !== 'string') throw new HttpError(400, 'invalid_request', 'grace must be a duration such as 48h', 'grace');
     try {
       req.graceMs = parseDuration(b.grace);
+      checkGrace(req.graceMs, hostCertTtlMs, b.grace);
     } catch (err) {
       throw new HttpError(400, 'invalid_request', (err as Error).message, 'grace');
     }
@@ -54,7 +55,7 @@ export function caRoutes(svc: JoinServices, adminOnly: RequestHandler): Router {
     res.json(svc.trust.view());
   });
   router.post('/rotate', adminOnly, parseBody({ yaml: false }), async (req, res) => {
-    const request = rotateRequest(req.body);
+    const request = rotateRequest(req.body, svc.config.hostCertTtlMs);
     try {
       const view = await svc.trust.rotate(request, svc.now());
       svc.log.info({ phase: view.phase, pins: view.cas.map((c) => c.pin) }, 'CA rotation changed');
