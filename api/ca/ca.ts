@@ -144,7 +144,8 @@ export class ClusterCA {
     const signer = await openCaSigner(opts.key ?? { kind: 'file' }, { dataDir: opts.dataDir, setting: opts.setting, ...opts.signer });
     try {
       const now = Date.now();
-      const generation = `rotated ${new Date(now).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+      // To the millisecond: two rotations within a second must not make two CAs of one name.
+      const generation = `rotated ${new Date(now).toISOString()}`;
       const certPem = await createCaCertificate(signer, { clusterName: opts.clusterName, notBefore: new Date(now - 60_000), notAfter: new Date(now + CA_VALIDITY_MS), generation });
       return new ClusterCA(opts.clusterName, certPem, signer);
     } catch (err) {

@@ -133,12 +133,14 @@ export class CaTrust {
   }
 
   /**
-   * The trusted CA that signed `cert`. With one CA and a chain the TLS handshake verified there is
-   * nothing to check; with two, the signature says which (both CAs carry the cluster's name).
+   * The trusted CA that signed `cert`. With one CA and a chain the TLS handshake verified, the
+   * issuer's name is enough (every CA has a subject of its own); with two, the signature says which.
+   * The name is checked even then: a keep-alive connection keeps the trust of its handshake, so one
+   * opened while the old CA was trusted still says "verified" after standby dropped it.
    */
   issuerOf(cert: X509Certificate, chainVerified: boolean): ClusterCA | undefined {
     const trusted = this.trusted;
-    if (chainVerified && trusted.length === 1) return trusted[0];
+    if (chainVerified && trusted.length === 1 && cert.checkIssued(trusted[0].certificate)) return trusted[0];
     return trusted.find((ca) => cert.checkIssued(ca.certificate) && cert.verify(ca.publicKey));
   }
 
