@@ -6,10 +6,10 @@
 // restart) reads it again.
 
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import * as fs from 'node:fs';
 import type * as P from 'pkcs11js';
 import { bitString, oid, seq } from '../der';
 import { PacedCaller, type KeyServicePacing } from './retry';
+import { readSecretFile } from './secret-file';
 import { CA_SIGNING_ALGORITHM, rawToDerSignature, requireP256, sha256, type CaSigner } from './signer';
 import type { Pkcs11Uri } from './spec';
 
@@ -90,17 +90,9 @@ function codeName(mod: Pkcs11Module, err: unknown): string | undefined {
   return Object.keys(mod).find((k) => k.startsWith('CKR_') && (mod as unknown as Record<string, unknown>)[k] === code);
 }
 
-/** Reads the PIN file, refusing one others can read, as the CA key file is refused. */
+/** Reads the PIN file, refused as the CA key file is (secret-file.ts). */
 function readPin(file: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (err) {
-    throw new Error(`cannot read the PKCS#11 PIN file ${file} (pin-source): ${(err as Error).message}`, { cause: err });
-  }
-  const mode = stat.mode & 0o777;
-  if (mode & 0o077) throw new Error(`the PKCS#11 PIN file ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${file}`);
-  const pin = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  const pin = readSecretFile(file, 'the PKCS#11 PIN file').toString('utf8').replace(/\r?\n$/, '');
   if (pin === '') throw new Error(`the PKCS#11 PIN file ${file} is empty`);
   return pin;
 }
