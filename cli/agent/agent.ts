@@ -71,8 +71,36 @@ export function loadHostState(dataDir: string, warn?: Warn): HostState | undefin
   } catch (e) {
     throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`, { cause: e });
   }
+  checkBundle(dataDir, caPem);
   const obtained = Date.parse(identity.renewed_at ?? identity.joined_at ?? '');
   return { identity, keyPem, certPem, caPem, cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), obtainedAt: Number.isFinite(obtained) ? obtained : undefined };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * ca.pem is the host's only trust in the server after its join: it must hold CA certificates and
+ * nothing else. A damaged or replaced one is named here, with what to do, rather than surfacing
+ * as the TLS library's complaint about "the CA certificate given" at the next renewal.
+ */
+function checkBundle(dataDir: string, caPem: string): void {
+  const file = path.join(dataDir, IDENTITY_FILES.ca);
+  const blocks = caPem.match(PEM_CERTIFICATE) ?? [];
+  let why = blocks.length === 0 ? 'no certificate' : undefined;
+  for (const block of blocks) {
+    if (why) break;
+    try {
+      if (!new X509Certificate(block).ca) why = 'a certificate that is not a CA';
+    } catch (e) {
+      why = `a certificate that cannot be read (${(e as Error).message})`;
+    }
+  }
+  if (why) {
+    throw new AgentStop(
+      `${file} holds ${why}: the host's trust bundle was damaged or replaced, and the agent will not guess whom to trust. ` +
+        `Join again (remove the identity from ${dataDir} and run the agent with a valid token, or \`joinery join\`) with the pin from \`joinery status\``,
+    );
+  }
 }
 
 /** A refusal that retrying cannot fix: the agent stops with this one-line reason. */
@@ -282,7 +310,7 @@ const UNTRUSTED_SERVER = /\b(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIG
  */
 function rotatedAway(e: unknown, caPem: string): AgentStop | undefined {
   if (!(e instanceof ApiError) || e.code !== 'unreachable' || !UNTRUSTED_SERVER.test(e.message)) return undefined;
-  const pins = (caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => pinOf(new X509Certificate(pem)));
+  const pins = (caPem.match(PEM_CERTIFICATE) ?? []).map((pem) => pinOf(new X509Certificate(pem)));
   return new AgentStop(
     `the server's TLS certificate is signed by no CA this host trusts (ca.pem holds ${pins.join(', ') || 'no certificate'}): the cluster CA was most likely rotated while this host was offline. ` +
       'Join again (remove the identity from the data directory and run the agent with a valid token, or `joinery join`), using the new pin from `joinery status` (ca_pin); an intercepting proxy would look the same, so check the pin first',
