@@ -269,6 +269,11 @@ export class CaTrust {
         await ca.close();
         throw new RotationError('invalid_new_key', `the new key ${ca.signer.describe()} is the key of a CA the cluster trusts now; a rotation needs another key`);
       }
+      // A rotation is often for a key that leaked: going back to a dropped key would undo it.
+      if (this.state.retired.some((pem) => caPin(pem) === ca.pin)) {
+        await ca.close();
+        throw new RotationError('invalid_new_key', `the new key ${ca.signer.describe()} is the key of a CA an earlier rotation dropped (${ca.pin}); a rotation needs a key the cluster has not used`);
+      }
       return { ca, certPem: ca.certPem, key: formatCaKeySpec(spec) };
     } catch (err) {
       if (err instanceof RotationError) throw err;

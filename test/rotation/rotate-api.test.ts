@@ -113,6 +113,11 @@ describe('the rotate API', () => {
     // The status shows it.
     const status = (await s.request('GET', '/v1/status', { ca: trustBoth })).json();
     expect(status).toMatchObject({ ca_pin: newPin, ca_rotation: { phase: 'standby' }, trusted_cas: [{ pin: newPin, state: 'current' }] });
+    // The dropped CA's key (ca.key is still on disk) cannot come back: the rotation may have been for it.
+    const back = await s.request('POST', '/v1/ca/rotate', { body: { manual: true, new_key: `file:${path.join(s.dataDir, 'ca.key')}` }, headers: auth(s), ca: trustBoth });
+    expect([back.status, back.json().error.code, back.json().error.field]).toEqual([400, 'invalid_new_key', 'new_key']);
+    expect(back.json().error.message).toMatch(/is the key of a CA an earlier rotation dropped \(sha256:[0-9a-f]{64}\); a rotation needs a key the cluster has not used/);
+    expect((await s.request('GET', '/v1/ca', { ca: trustBoth })).json()).toMatchObject({ phase: 'standby', cas: [{ pin: newPin }] });
   });
 });
 
