@@ -3,7 +3,7 @@
 // row opens the CAs it names (a key file, a KMS key, a PKCS#11 key) and tells the listeners, so
 // the server swaps its TLS certificate and trust without a restart.
 
-import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Store } from '../store/types';
@@ -63,6 +63,10 @@ export interface RotationView {
   next_phase?: RotationPhase;
   next_phase_at?: string;
   cas: TrustedCaView[];
+}
+
+function concurrentChange(): RotationError {
+  return new RotationError('rotation_in_progress', 'another request changed the rotation at the same time; look at joinery status and try again');
 }
 
 export class CaTrust {
@@ -214,16 +218,28 @@ export class CaTrust {
       // Refused before a key is made: a second start must not leave a key file behind.
       if (this.state.phase !== 'standby') throw rotationInProgress(this.state);
       const created = await this.createCa(req.newKey);
+      let written = false;
       try {
+        // The state read before the key was made: another start may have won meanwhile.
         next = begin(this.state, { cert_pem: created.certPem, key: created.key }, { mode: req.manual ? 'manual' : 'auto', graceMs }, now);
-      } catch (err) {
-        await created.ca.close();
-        throw err;
+        this.cas.set(created.ca.pin, created.ca);
+        await this.commit(next, () => (written = true));
+      } finally {
+        // A start that lost leaves nothing behind: no open signer, no key file nobody will use.
+        if (!written) await this.discard(created);
       }
-      this.cas.set(created.ca.pin, created.ca);
+      if (!written) throw concurrentChange();
+      return this.view();
     }
-    if (!(await this.commit(next))) throw new RotationError('rotation_in_progress', 'another request changed the rotation at the same time; look at joinery status and try again');
+    if (!(await this.commit(next))) throw concurrentChange();
     return this.view();
+  }
+
+  private async discard(created: { ca: ClusterCA; file?: string }): Promise<void> {
+    // Following another replica's row may already have dropped (and will close) it.
+    if (this.cas.get(created.ca.pin) === created.ca && !trustedRecords(this.state).some((r) => this.pinOf(r) === created.ca.pin)) this.cas.delete(created.ca.pin);
+    if (![...this.cas.values()].includes(created.ca)) await created.ca.close().catch(() => undefined);
+    if (created.file) fs.rmSync(created.file, { force: true });
   }
 
   async close(): Promise<void> {
@@ -232,31 +248,43 @@ export class CaTrust {
   }
 
   /** Writes `next` if the row is still what this replica read; then follows it. */
-  private async commit(next: RotationState): Promise<boolean> {
+  private async commit(next: RotationState, written?: () => void): Promise<boolean> {
     const text = JSON.stringify(next);
     const ok = await this.opts.store.settings.compareAndSet(ROTATION_SETTING, this.stateText, text);
     if (!ok) {
       await this.refresh();
       return false;
     }
+    written?.();
     // The cluster CA record follows the current CA: it is what a server checks its key against.
     if (next.current.cert_pem !== this.state.current.cert_pem) await this.opts.store.settings.set('ca_cert_pem', next.current.cert_pem);
     await this.apply(next, text);
     return true;
   }
 
-  private async createCa(newKey: string | undefined): Promise<{ ca: ClusterCA; certPem: string; key: string }> {
+  private async createCa(newKey: string | undefined): Promise<{ ca: ClusterCA; certPem: string; key: string; file?: string }> {
     let key = newKey;
+    let file: string | undefined;
     if (key === undefined) {
       if (parseCaKeySpec(this.state.current.key).kind !== 'file') {
         throw new RotationError('new_key_required', `the current CA key is ${this.state.current.key.split(':')[0]}; name the new CA's key with --new-key (new_key), e.g. awskms:<key ARN> or pkcs11:<URI>`);
       }
       // A new key file beside ca.key; replicas on file keys need a copy of it before the rotation.
-      const file = path.join(this.opts.dataDir, `ca-${Date.now()}.key`);
+      // The time for the reader, a random tail so two starts in one millisecond get two files.
+      file = path.join(this.opts.dataDir, `ca-${Date.now()}-${randomBytes(4).toString('hex')}.key`);
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600, flag: 'wx' });
       key = `file:${file}`;
     }
+    try {
+      return { ...(await this.openNewCa(key)), file };
+    } catch (err) {
+      if (file) fs.rmSync(file, { force: true });
+      throw err;
+    }
+  }
+
+  private async openNewCa(key: string): Promise<{ ca: ClusterCA; certPem: string; key: string }> {
     let spec;
     try {
       spec = parseCaKeySpec(key, 'new_key');

@@ -1,0 +1,53 @@
+// Starts that race: on one replica, and on two replicas of one database. Exactly one wins; the
+// loser is told so (409 rotation_in_progress) and leaves nothing behind: no key file nobody will
+// use, nothing half-written.
+
+import * as fs from 'node:fs';
+import { CaTrust } from '../../api/ca/trust';
+import { startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
+
+jest.mock('../../api/version', () => ({ VERSION: '0.0.0-test' }));
+jest.setTimeout(60_000);
+
+let s: LifecycleServer;
+beforeAll(async () => {
+  s = await startLifecycleServer({ JOINERY_HOST_CERT_TTL_SECONDS: '60' });
+});
+afterAll(() => s?.stop());
+
+const keyFiles = () => fs.readdirSync(s.dataDir).filter((f) => /^ca-.*\.key$/.test(f));
+
+async function settle(starts: Promise<unknown>[]): Promise<{ won: number; lost: string[] }> {
+  const results = await Promise.allSettled(starts);
+  return {
+    won: results.filter((r) => r.status === 'fulfilled').length,
+    lost: results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as { code?: string }).code)] : [])),
+  };
+}
+
+test('two starts on one replica: one rotation, one new key file', async () => {
+  const { won, lost } = await settle([1, 2, 3].map(() => s.server.trust.rotate({ manual: true }, new Date())));
+  expect([won, lost]).toEqual([1, ['rotation_in_progress', 'rotation_in_progress']]);
+  expect(keyFiles()).toHaveLength(1);
+  await s.server.trust.rotate({ rollback: true }, new Date());
+  await s.server.trust.rotate({ phase: 'standby' }, new Date());
+});
+
+test('two starts on two replicas of one database: one rotation; the loser removes its key file', async () => {
+  const other = await CaTrust.open({ dataDir: s.dataDir, clusterName: 'life-cluster', store: s.server.store, hostCertTtlMs: 60_000 });
+  try {
+    const before = keyFiles();
+    const { won, lost } = await settle([s.server.trust.rotate({ manual: true }, new Date()), other.rotate({ manual: true }, new Date())]);
+    expect([won, lost]).toEqual([1, ['rotation_in_progress']]);
+    const made = keyFiles().filter((f) => !before.includes(f));
+    expect(made).toHaveLength(1);
+    await s.server.trust.refresh();
+    await other.refresh();
+    // Both replicas follow the one that won, and its key file is the one left.
+    expect(other.view()).toEqual(s.server.trust.view());
+    expect(s.server.trust.view().cas[1].pin).toBe(s.server.trust.trusted[1].pin);
+    expect(s.server.trust.trusted[1].signer.describe()).toContain(made[0]);
+  } finally {
+    await other.close();
+  }
+});
