@@ -3,7 +3,7 @@
 
 import { createPrivateKey, createPublicKey, createSign, type KeyObject } from 'node:crypto';
 import { readSecretFile } from './secret-file';
-import { CA_SIGNING_ALGORITHM, requireP256, type CaSigner } from './signer';
+import { CA_SIGNING_ALGORITHM, CaSigningError, requireP256, type CaSigner } from './signer';
 
 export class FileSigner implements CaSigner {
   readonly algorithm = CA_SIGNING_ALGORITHM;
@@ -43,7 +43,7 @@ export class FileSigner implements CaSigner {
    * here, and the CA skips the promise and the copy for the key it holds itself.
    */
   signSync(chunks: readonly Buffer[]): Buffer {
-    if (!this.key) throw new Error(`the CA signer for ${this.file} is closed`);
+    if (!this.key) throw new CaSigningError(`the CA signer for ${this.file} is closed`);
     const signer = createSign('sha256');
     for (const chunk of chunks) signer.update(chunk);
     return signer.sign({ key: this.key, dsaEncoding: 'der' });

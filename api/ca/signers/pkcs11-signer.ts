@@ -5,12 +5,12 @@
 // The PIN is read from a file (pin-source=file:…) at login and not kept: a lost session (an HSM
 // restart) reads it again.
 
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type * as P from 'pkcs11js';
 import { bitString, oid, seq } from '../der';
 import { PacedCaller, type KeyServicePacing } from './retry';
 import { readSecretFile } from './secret-file';
-import { CA_SIGNING_ALGORITHM, rawToDerSignature, requireP256, sha256, type CaSigner } from './signer';
+import { CA_SIGNING_ALGORITHM, CaSigningError, rawToDerSignature, requireP256, sha256, verifies, type CaSigner } from './signer';
 import type { Pkcs11Uri } from './spec';
 
 type Pkcs11Module = typeof P;
@@ -170,18 +170,23 @@ export class Pkcs11Signer implements CaSigner {
   }
 
   sign(tbs: Buffer): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new Error(`the CA signer for ${this.describe()} is closed`));
+    if (this.closed) return Promise.reject(new CaSigningError(`the CA signer for ${this.describe()} is closed`));
     const digest = sha256(tbs);
     const run = () => this.caller.call(() => this.signDigest(digest));
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
-    return next.then((raw) => {
-      const der = rawToDerSignature(raw);
-      if (!verify('sha256', tbs, { key: this.publicKey, dsaEncoding: 'der' }, der)) {
-        throw new Error(`the PKCS#11 key ${this.describe()} returned a signature its public key does not verify; nothing was issued`);
-      }
-      return der;
-    });
+    return next.then(
+      (raw) => {
+        const der = rawToDerSignature(raw);
+        if (!verifies(tbs, this.publicKey, der)) {
+          throw new CaSigningError(`the PKCS#11 key ${this.describe()} returned a signature its public key does not verify; nothing was issued`);
+        }
+        return der;
+      },
+      (err: unknown) => {
+        throw new CaSigningError(`the PKCS#11 key ${this.describe()} could not sign: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      },
+    );
   }
 
   private async signDigest(digest: Buffer): Promise<Buffer> {
