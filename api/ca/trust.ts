@@ -74,6 +74,8 @@ export class CaTrust {
   private listeners: (() => void | Promise<void>)[] = [];
   private stateText?: string;
   private failedText?: string;
+  /** A listener failed on the row now followed (the server's new TLS certificate could not be signed): retried at each refresh. */
+  private listenersFailed = false;
   /** Pins by certificate: the issuers are looked up on every join and renewal. */
   private readonly pins = new Map<string, string>();
 
@@ -186,7 +188,7 @@ export class CaTrust {
   /** Reads the rotation row and follows it if it changed. */
   async refresh(): Promise<void> {
     const text = await this.opts.store.settings.get(ROTATION_SETTING);
-    if (text === undefined || text === this.stateText || text === this.failedText) return;
+    if (text === undefined || (text === this.stateText && !this.listenersFailed) || text === this.failedText) return;
     try {
       await this.apply(parseRotationState(text), text);
     } catch (err) {
@@ -325,7 +327,18 @@ export class CaTrust {
     this.state = state;
     this.stateText = text;
     this.failedText = undefined;
-    if (changed) for (const listener of this.listeners) await listener();
+    if (!changed && !this.listenersFailed) return;
+    // The row is written and followed; what a listener could not do yet (a TLS certificate from a
+    // KMS key that failed to sign) is tried again at the next refresh, every ROTATION_POLL_MS.
+    // Left undone, a replica would keep the old CA's TLS certificate after standby, which hosts
+    // no longer trust.
+    try {
+      for (const listener of this.listeners) await listener();
+      this.listenersFailed = false;
+    } catch (err) {
+      this.listenersFailed = true;
+      this.opts.warn?.(`the CA rotation is in phase ${state.phase}, but this server could not follow it yet (trying again every ${ROTATION_POLL_MS / 1000} s): ${(err as Error).message}`);
+    }
   }
 
   private pinOf(record: CaRecord): string {

@@ -4,7 +4,8 @@
 // is issued, and nothing is used up: a single-use token still admits its host once KMS signs again,
 // and a host renews with the certificate it has.
 
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import * as tls from 'node:tls';
 import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { newHostKey, startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
 
@@ -77,4 +78,30 @@ test('mid-rotation, with the new CA on KMS: a failing Sign is a 503 that uses up
   // The audit says why, for the operator.
   const audit = (await s.request('GET', '/v1/audit?type=renew', { headers: { authorization: `Bearer ${s.adminToken}` }, ca: both })).json();
   expect(audit.events.filter((e: { code?: string }) => e.code === 'ca_unavailable')).toHaveLength(2);
+});
+
+/** The CA certificate (of `pems`) that signed the TLS certificate a new connection gets now. */
+function serverIssuer(pems: string[]): Promise<number> {
+  const url = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false }, () => {
+      const leaf = socket.getPeerX509Certificate()!;
+      socket.end();
+      resolve(pems.findIndex((pem) => leaf.verify(new X509Certificate(pem).publicKey)));
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('update_servers while KMS refuses: the phase moves (200), and the server swaps its TLS certificate once KMS signs again', async () => {
+  expect(s.server.trust.phase).toBe('update_clients');
+  const [oldCa, newCa] = s.server.trust.bundle();
+  expect(await serverIssuer([oldCa, newCa])).toBe(0);
+  standIn.failNext(denied);
+  const r = await s.request('POST', '/v1/ca/rotate', { body: { phase: 'update_servers' }, headers: { authorization: `Bearer ${s.adminToken}` }, ca: oldCa + newCa });
+  expect([r.status, r.json().phase]).toEqual([200, 'update_servers']);
+  // The next refresh (every 2 s) tries again, and KMS signs now.
+  const end = Date.now() + 20_000;
+  while ((await serverIssuer([oldCa, newCa])) !== 1 && Date.now() < end) await new Promise((done) => setTimeout(done, 200));
+  expect(await serverIssuer([oldCa, newCa])).toBe(1);
 });
