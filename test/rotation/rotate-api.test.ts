@@ -74,6 +74,11 @@ describe('the rotate API', () => {
       [[], 400, 'invalid_request'],
       ['"init"', 400, 'invalid_request'],
     ];
+    // Fields in the query (repeated or not) are refused, not ignored: with no body this would start a rotation.
+    for (const q of ['phase=standby', 'phase=standby&phase=rollback', 'rollback=true']) {
+      const r = await s.request('POST', `/v1/ca/rotate?${q}`, { headers: auth(s) });
+      expect([q, r.status, r.json().error.code, r.json().error.field]).toEqual([q, 400, 'invalid_request', q.split('=')[0]]);
+    }
     for (const [body, status, code, field] of cases) {
       const r = await s.request('POST', '/v1/ca/rotate', { body, headers: auth(s) });
       expect([JSON.stringify(body).slice(0, 40), r.status, r.json().error.code]).toEqual([JSON.stringify(body).slice(0, 40), status, code]);

@@ -55,6 +55,9 @@ export function caRoutes(svc: JoinServices, adminOnly: RequestHandler): Router {
     res.json(svc.trust.view());
   });
   router.post('/rotate', adminOnly, parseBody({ yaml: false }), async (req, res) => {
+    // `?phase=standby` with no body would otherwise start a new rotation: the fields are read from the body only.
+    const query = Object.keys(req.query as Record<string, unknown>);
+    if (query.length) throw new HttpError(400, 'invalid_request', `POST /v1/ca/rotate reads its fields from the JSON body, not the query (${JSON.stringify(query[0].slice(0, 64))}); send e.g. {"phase": "update_clients"}`, query[0].slice(0, 64));
     const request = rotateRequest(req.body, svc.config.hostCertTtlMs);
     try {
       const view = await svc.trust.rotate(request, svc.now());
