@@ -71,6 +71,8 @@ function concurrentChange(): RotationError {
 
 export class CaTrust {
   private cas = new Map<string, ClusterCA>();
+  /** CAs no longer trusted, closing after CLOSE_DELAY_MS; close() closes them at once. */
+  private readonly closing = new Set<ClusterCA>();
   private listeners: (() => void | Promise<void>)[] = [];
   private stateText?: string;
   private failedText?: string;
@@ -245,8 +247,11 @@ export class CaTrust {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.cas.values()].map((ca) => ca.close().catch(() => undefined)));
+    // The dropped ones too: a PKCS#11 module stays initialised while any signer of it is open.
+    const all = [...this.cas.values(), ...this.closing];
     this.cas.clear();
+    this.closing.clear();
+    await Promise.all(all.map((ca) => ca.close().catch(() => undefined)));
   }
 
   /** Writes `next` if the row is still what this replica read; then follows it. */
@@ -321,7 +326,11 @@ export class CaTrust {
     for (const [pin, ca] of this.cas) {
       if (keep.has(pin)) continue;
       this.cas.delete(pin);
-      setTimeout(() => void ca.close().catch(() => undefined), CLOSE_DELAY_MS).unref();
+      this.closing.add(ca);
+      setTimeout(() => {
+        // close() may have closed it already: a PKCS#11 signer released twice would finalize the module under another.
+        if (this.closing.delete(ca)) void ca.close().catch(() => undefined);
+      }, CLOSE_DELAY_MS).unref();
     }
     const changed = text !== this.stateText;
     this.state = state;

@@ -47,7 +47,21 @@ test('two starts on two replicas of one database: one rotation; the loser remove
     expect(other.view()).toEqual(s.server.trust.view());
     expect(s.server.trust.view().cas[1].pin).toBe(s.server.trust.trusted[1].pin);
     expect(s.server.trust.trusted[1].signer.describe()).toContain(made[0]);
+    await s.server.trust.rotate({ rollback: true }, new Date());
+    await s.server.trust.rotate({ phase: 'standby' }, new Date());
   } finally {
     await other.close();
   }
+});
+
+test('closing the server closes the CAs a rotation dropped, not only the trusted ones', async () => {
+  const init = await s.server.trust.rotate({ manual: true }, new Date());
+  const dropped = s.server.trust.trusted.find((ca) => ca.pin === init.cas[1].pin)!;
+  await s.server.trust.rotate({ rollback: true }, new Date());
+  await s.server.trust.rotate({ phase: 'standby' }, new Date());
+  // Still open for requests already signing with it (30 s)...
+  await expect(dropped.signer.sign(Buffer.from('x'))).resolves.toBeInstanceOf(Buffer);
+  // ...until the server closes: a PKCS#11 module would otherwise stay initialised after it.
+  await s.server.trust.close();
+  await expect(dropped.signer.sign(Buffer.from('x'))).rejects.toThrow(/is closed/);
 });
