@@ -151,7 +151,8 @@ export interface CaRotationView {
   phase_started_at: string;
   next_phase?: string;
   next_phase_at?: string;
-  cas: { pin: string; state: string; signs: string[]; not_after: string; certificate: string }[];
+  /** `key` (where the CA's key is) only in POST /v1/ca/rotate's answer, which is the admin's. */
+  cas: { pin: string; state: string; signs: string[]; not_after: string; certificate: string; key?: string }[];
 }
 
 const MAX_RESPONSE = 16 * 1024 * 1024;

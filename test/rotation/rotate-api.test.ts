@@ -65,6 +65,8 @@ describe('the rotate API', () => {
       // Shorter than a host certificate lifetime (60 s here): hosts would miss a phase.
       [{ grace: '59s' }, 400, 'invalid_request', 'grace'],
       [{ manual: 'yes' }, 400, 'invalid_request', 'manual'],
+      // A grace that manual would silently ignore.
+      [{ manual: true, grace: '2m' }, 400, 'invalid_request', 'grace'],
       [{ new_key: 'vault:x' }, 400, 'invalid_new_key', 'new_key'],
       [{ new_key: 'file:relative.key' }, 400, 'invalid_new_key', 'new_key'],
       [{ new_key: `file:${path.join(s.dataDir, 'ca.key')}` }, 400, 'invalid_new_key', 'new_key'],
@@ -99,6 +101,9 @@ describe('the rotate API', () => {
     expect(start.status).toBe(200);
     expect(start.json()).toMatchObject({ phase: 'init', mode: 'auto', next_phase: 'update_clients' });
     const newPin = start.json().cas[1].pin;
+    // The admin's answer says where each key is (replicas on key files need a copy); the public list does not.
+    expect(start.json().cas.map((c: { key?: string }) => c.key)).toEqual([`file ${path.join(s.dataDir, 'ca.key')}`, expect.stringMatching(new RegExp(`^file ${s.dataDir}/ca-\\d+-[0-9a-f]{8}\\.key$`))]);
+    expect((await s.request('GET', '/v1/ca', { ca: s.caPem + start.json().cas[1].certificate })).json().cas.map((c: { key?: string }) => c.key)).toEqual([undefined, undefined]);
     // A second start while one runs is refused.
     const again = await s.request('POST', '/v1/ca/rotate', { body: {}, headers: auth(s) });
     expect([again.status, again.json().error.code]).toEqual([409, 'rotation_in_progress']);

@@ -42,6 +42,7 @@ function rotateRequest(body: unknown, hostCertTtlMs: number): RotateRequest {
   if (!starting && (req.newKey !== undefined || req.graceMs !== undefined || req.manual)) {
     throw new HttpError(400, 'invalid_request', 'new_key, grace and manual are for starting a rotation (no phase, no rollback)', req.newKey !== undefined ? 'new_key' : req.graceMs !== undefined ? 'grace' : 'manual');
   }
+  if (req.manual && req.graceMs !== undefined) throw new HttpError(400, 'invalid_request', 'grace is how long each phase of an automatic rotation lasts, and manual steps the phases by hand: give one or the other', 'grace');
   if (req.phase === 'rollback') {
     delete req.phase;
     req.rollback = true;
@@ -64,7 +65,9 @@ export function caRoutes(svc: JoinServices, adminOnly: RequestHandler): Router {
       svc.log.info({ phase: view.phase, pins: view.cas.map((c) => c.pin) }, 'CA rotation changed');
       const message = `CA rotation: phase ${view.phase} (${view.mode}); trusted ${view.cas.map((c) => c.pin).join(', ')}`;
       await svc.store.audit.append({ time: svc.now().toISOString(), type: 'ca.rotate', success: true, message });
-      res.json(view);
+      // For the admin alone (GET /v1/ca is public): where each CA's key is, so replicas on key
+      // files can be given a copy of a new one at the same path.
+      res.json({ ...view, cas: view.cas.map((c) => ({ ...c, key: svc.trust.byPin(c.pin)?.signer.describe() })) });
     } catch (err) {
       if (err instanceof RotationError) throw new HttpError(err.code === 'rotation_in_progress' || err.code === 'invalid_phase_transition' ? 409 : 400, err.code, err.message, err.code === 'invalid_new_key' || err.code === 'new_key_required' ? 'new_key' : undefined);
       throw err;
