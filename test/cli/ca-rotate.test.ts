@@ -66,6 +66,11 @@ test("docs/ca.md's manual runbook with a rollback, as written", async () => {
   expect((await cli('ca', 'rotate', '--phase', 'update_servers')).code).toBe(0);
   // The server's TLS certificate is the new CA's now: the CLI follows through ca.crt.
   expect((await cli('status')).stdout).toMatch(new RegExp(`^CA pin +${newPin}$`, 'm'));
+  // A remote admin who pinned the old CA hears which CA the server presents, and why.
+  const pinned = await runCli(['status', '--ca-pin', oldPin], { env: { JOINERY_ADMIN_TOKEN: server.adminToken, JOINERY_ADDR: server.addr } });
+  expect(pinned.code).toBe(1);
+  expect(pinned.stderr).toContain(`does not present a CA matching ${oldPin} (it presents ${newPin})`);
+  expect(pinned.stderr).toMatch(/the server presents the new CA from phase update_servers on: GET \/v1\/ca lists every CA the cluster trusts/);
   const back = await cli('ca', 'rotate', '--rollback');
   expect([back.code, /^CA rotation {2}rollback/m.test(back.stdout)]).toEqual([0, true]);
   expect((await cli('ca', 'rotate', '--phase', 'update_clients')).stderr).toMatch(/in phase rollback; it can move to standby, not update_clients/);
