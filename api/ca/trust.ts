@@ -240,9 +240,12 @@ export class CaTrust {
   }
 
   private async discard(created: { ca: ClusterCA; file?: string }): Promise<void> {
-    // Following another replica's row may already have dropped (and will close) it.
-    if (this.cas.get(created.ca.pin) === created.ca && !trustedRecords(this.state).some((r) => this.pinOf(r) === created.ca.pin)) this.cas.delete(created.ca.pin);
-    if (![...this.cas.values()].includes(created.ca)) await created.ca.close().catch(() => undefined);
+    // Following another replica's row may already have replaced it (a start on the same key) or dropped it.
+    if (this.cas.get(created.ca.pin) === created.ca && !trustedRecords(this.state).some((r) => r.cert_pem === created.ca.certPem)) this.cas.delete(created.ca.pin);
+    if (![...this.cas.values()].includes(created.ca)) {
+      this.closing.delete(created.ca);
+      await created.ca.close().catch(() => undefined);
+    }
     if (created.file) fs.rmSync(created.file, { force: true });
   }
 
@@ -320,17 +323,17 @@ export class CaTrust {
     const wanted = trustedRecords(state);
     for (const record of wanted) {
       const pin = this.pinOf(record);
-      if (!this.cas.has(pin)) this.cas.set(pin, await ClusterCA.fromRecord(record, this.opts));
+      const open = this.cas.get(pin);
+      // Same key, another certificate: a start that lost a race on the same new key made its own.
+      if (open && open.certPem === record.cert_pem) continue;
+      this.cas.set(pin, await ClusterCA.fromRecord(record, this.opts));
+      if (open) this.closeLater(open);
     }
     const keep = new Set(wanted.map((r) => this.pinOf(r)));
     for (const [pin, ca] of this.cas) {
       if (keep.has(pin)) continue;
       this.cas.delete(pin);
-      this.closing.add(ca);
-      setTimeout(() => {
-        // close() may have closed it already: a PKCS#11 signer released twice would finalize the module under another.
-        if (this.closing.delete(ca)) void ca.close().catch(() => undefined);
-      }, CLOSE_DELAY_MS).unref();
+      this.closeLater(ca);
     }
     const changed = text !== this.stateText;
     this.state = state;
@@ -348,6 +351,15 @@ export class CaTrust {
       this.listenersFailed = true;
       this.opts.warn?.(`the CA rotation is in phase ${state.phase}, but this server could not follow it yet (trying again every ${ROTATION_POLL_MS / 1000} s): ${(err as Error).message}`);
     }
+  }
+
+  /** A CA no longer trusted keeps its signer CLOSE_DELAY_MS for requests already signing with it. */
+  private closeLater(ca: ClusterCA): void {
+    this.closing.add(ca);
+    setTimeout(() => {
+      // close() or discard() may have closed it already: a PKCS#11 signer released twice would finalize the module under another.
+      if (this.closing.delete(ca)) void ca.close().catch(() => undefined);
+    }, CLOSE_DELAY_MS).unref();
   }
 
   private pinOf(record: CaRecord): string {

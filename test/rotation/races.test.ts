@@ -2,7 +2,9 @@
 // loser is told so (409 rotation_in_progress) and leaves nothing behind: no key file nobody will
 // use, nothing half-written.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CaTrust } from '../../api/ca/trust';
 import { startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
 
@@ -49,6 +51,28 @@ test('two starts on two replicas of one database: one rotation; the loser remove
     expect(s.server.trust.trusted[1].signer.describe()).toContain(made[0]);
     await s.server.trust.rotate({ rollback: true }, new Date());
     await s.server.trust.rotate({ phase: 'standby' }, new Date());
+  } finally {
+    await other.close();
+  }
+});
+
+test('two replicas that start at once onto the same new key: both follow the certificate that won', async () => {
+  const other = await CaTrust.open({ dataDir: s.dataDir, clusterName: 'life-cluster', store: s.server.store, hostCertTtlMs: 60_000 });
+  const key = path.join(s.dataDir, 'shared-next.key');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  fs.chmodSync(key, 0o600);
+  try {
+    const { won, lost } = await settle([s.server.trust.rotate({ manual: true, newKey: `file:${key}` }, new Date()), other.rotate({ manual: true, newKey: `file:${key}` }, new Date())]);
+    expect([won, lost]).toEqual([1, ['rotation_in_progress']]);
+    await s.server.trust.refresh();
+    await other.refresh();
+    // One new CA certificate, the row's, everywhere: in the bundles and in what each signs with.
+    expect(other.bundle()).toEqual(s.server.trust.bundle());
+    expect(other.trusted[1].certPem).toBe(s.server.trust.trusted[1].certPem);
+    await s.server.trust.rotate({ rollback: true }, new Date());
+    await s.server.trust.rotate({ phase: 'standby' }, new Date());
+    // The key file was named by the operator: a lost start removes only files it made itself.
+    expect(fs.existsSync(key)).toBe(true);
   } finally {
     await other.close();
   }
