@@ -23,6 +23,7 @@ export async function status(p: Parsed): Promise<number> {
 
 function rotationLines(r: NonNullable<StatusView['ca_rotation']>, cas: { pin: string; state: string; signs: string[]; key?: string }[]): string[] {
   const lines = [`CA rotation  ${terminalValue(r.phase)}${r.phase === 'standby' ? '' : ` (${terminalValue(r.mode)}, since ${terminalValue(r.phase_started_at)}${r.next_phase_at ? `; ${terminalValue(r.next_phase ?? '')} at ${terminalValue(r.next_phase_at)}` : ''})`}`];
+  if (r.recorded_phase) lines.push(`  this server cannot follow the rotation the database records (phase ${terminalValue(r.recorded_phase)}): its log says why ("cannot follow the CA rotation"); do not move the rotation on until it follows`);
   for (const ca of cas) {
     lines.push(`  ${terminalValue(ca.state).padEnd(8)} ${terminalValue(ca.pin)}${ca.signs.length ? `  signs ${ca.signs.map(terminalValue).join(', ')}` : '  trusted, signs nothing'}`);
     if (ca.key) lines.push(`           key: ${terminalValue(ca.key)}`);

@@ -78,7 +78,7 @@ export function nextPhase(phase: RotationPhase): RotationPhase | undefined {
 
 export class RotationError extends Error {
   constructor(
-    readonly code: 'invalid_phase_transition' | 'rotation_in_progress' | 'new_key_required' | 'invalid_new_key',
+    readonly code: 'invalid_phase_transition' | 'rotation_in_progress' | 'rotation_not_followed' | 'new_key_required' | 'invalid_new_key',
     message: string,
   ) {
     super(message);

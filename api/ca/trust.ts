@@ -58,11 +58,26 @@ export interface TrustedCaView {
 
 export interface RotationView {
   phase: RotationPhase;
+  /**
+   * The phase the database records, when this server cannot follow it (it cannot open a CA key
+   * the row names): it serves on with `phase` meanwhile, and logs why.
+   */
+  recorded_phase?: string;
   mode: 'manual' | 'auto';
   phase_started_at: string;
   next_phase?: RotationPhase;
   next_phase_at?: string;
   cas: TrustedCaView[];
+}
+
+/** The phase of a rotation row this server could not follow (what `status` shows beside its own). */
+function recordedPhase(text: string): string {
+  try {
+    const phase = (JSON.parse(text) as { phase?: unknown }).phase;
+    return typeof phase === 'string' ? phase.slice(0, 32) : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function concurrentChange(): RotationError {
@@ -166,8 +181,10 @@ export class CaTrust {
     const server = serverIssuerRecord(this.state);
     const ends = phaseEndsAt(this.state);
     const next = nextPhase(this.state.phase);
+    const behind = this.failedText === undefined ? undefined : recordedPhase(this.failedText);
     return {
       phase: this.state.phase,
+      ...(behind ? { recorded_phase: behind } : {}),
       mode: this.state.mode,
       phase_started_at: this.state.phase_started_at,
       ...(next ? { next_phase: next } : {}),
@@ -190,13 +207,14 @@ export class CaTrust {
   /** Reads the rotation row and follows it if it changed. */
   async refresh(): Promise<void> {
     const text = await this.opts.store.settings.get(ROTATION_SETTING);
-    if (text === undefined || (text === this.stateText && !this.listenersFailed) || text === this.failedText) return;
+    if (text === undefined || (text === this.stateText && !this.listenersFailed)) return;
     try {
       await this.apply(parseRotationState(text), text);
     } catch (err) {
-      // Keep serving with what is open; say why once per row, and try again when the row changes.
+      // Keep serving with what is open, and try again at every refresh (the key file may be
+      // copied here later); say why once per row.
+      if (text !== this.failedText) this.opts.warn?.(`cannot follow the CA rotation in the database: ${(err as Error).message}`);
       this.failedText = text;
-      this.opts.warn?.(`cannot follow the CA rotation in the database: ${(err as Error).message}`);
     }
   }
 
@@ -212,6 +230,14 @@ export class CaTrust {
   /** `joinery ca rotate`: starts a rotation, moves it to a phase, or rolls it back. */
   async rotate(req: RotateRequest, now: Date): Promise<RotationView> {
     await this.refresh();
+    // Its own state is stale: a change computed from it would lose the compare-and-set anyway,
+    // and "changed at the same time" would hide the cause.
+    if (this.failedText !== undefined) {
+      throw new RotationError(
+        'rotation_not_followed',
+        `this server cannot follow the CA rotation the database records (phase ${recordedPhase(this.failedText)}; its log says why: "cannot follow the CA rotation"); change the rotation through a server that follows it, or give this one the CA key it needs`,
+      );
+    }
     let next: RotationState;
     if (req.rollback) {
       next = advance(this.state, 'rollback', now);

@@ -78,6 +78,32 @@ test('two replicas that start at once onto the same new key: both follow the cer
   }
 });
 
+test('a replica that cannot open the new key says so in its status, and refuses to move the rotation until it can', async () => {
+  const other = await CaTrust.open({ dataDir: s.dataDir, clusterName: 'life-cluster', store: s.server.store, hostCertTtlMs: 60_000 });
+  const key = path.join(s.dataDir, 'unreadable-next.key');
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  fs.chmodSync(key, 0o600);
+  try {
+    await s.server.trust.rotate({ manual: true, newKey: `file:${key}` }, new Date());
+    // On the other replica the file is "not copied yet": others could read it, so it is refused.
+    fs.chmodSync(key, 0o644);
+    await other.refresh();
+    expect(other.view()).toMatchObject({ phase: 'standby', recorded_phase: 'init' });
+    const refused = await other.rotate({ phase: 'update_clients' }, new Date()).catch((e: unknown) => e as { code: string; message: string });
+    expect(refused).toMatchObject({ code: 'rotation_not_followed', message: expect.stringMatching(/cannot follow the CA rotation the database records \(phase init/) });
+    fs.chmodSync(key, 0o600);
+    await other.refresh();
+    expect(other.view().phase).toBe('init');
+    expect(other.view()).not.toHaveProperty('recorded_phase');
+    expect(s.server.trust.view()).not.toHaveProperty('recorded_phase');
+    await other.rotate({ rollback: true }, new Date());
+    await s.server.trust.refresh();
+    await s.server.trust.rotate({ phase: 'standby' }, new Date());
+  } finally {
+    await other.close();
+  }
+});
+
 test('closing the server closes the CAs a rotation dropped, not only the trusted ones', async () => {
   const init = await s.server.trust.rotate({ manual: true }, new Date());
   const dropped = s.server.trust.trusted.find((ca) => ca.pin === init.cas[1].pin)!;

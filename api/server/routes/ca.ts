@@ -69,7 +69,7 @@ export function caRoutes(svc: JoinServices, adminOnly: RequestHandler): Router {
       // files can be given a copy of a new one at the same path.
       res.json({ ...view, cas: view.cas.map((c) => ({ ...c, key: svc.trust.byPin(c.pin)?.signer.describe() })) });
     } catch (err) {
-      if (err instanceof RotationError) throw new HttpError(err.code === 'rotation_in_progress' || err.code === 'invalid_phase_transition' ? 409 : 400, err.code, err.message, err.code === 'invalid_new_key' || err.code === 'new_key_required' ? 'new_key' : undefined);
+      if (err instanceof RotationError) throw new HttpError(err.code === 'rotation_in_progress' || err.code === 'invalid_phase_transition' || err.code === 'rotation_not_followed' ? 409 : 400, err.code, err.message, err.code === 'invalid_new_key' || err.code === 'new_key_required' ? 'new_key' : undefined);
       throw err;
     }
   });
