@@ -377,7 +377,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
       '/v1/ca': {
         get: {
           summary: 'Every CA the cluster trusts now, with its pin, its state (current, or next during a rotation), what it signs, and the rotation phase. Public.',
-          responses: { '200': { description: '{phase, mode, phase_started_at, next_phase?, next_phase_at?, cas: [{pin, state, signs, not_after, certificate}]}' } },
+          responses: { '200': { description: '{phase, recorded_phase? (the phase the database records, when this server cannot follow it), mode, phase_started_at, next_phase?, next_phase_at?, cas: [{pin, state, signs, not_after, certificate}]}' } },
         },
       },
       '/v1/ca/rotate': {
