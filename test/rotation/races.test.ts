@@ -27,6 +27,14 @@ async function settle(starts: Promise<unknown>[]): Promise<{ won: number; lost: 
   };
 }
 
+/** A second replica of the server's database, and a new key file (0600) made as an operator would. */
+async function otherReplicaAndKey(name: string): Promise<{ other: CaTrust; key: string }> {
+  const key = path.join(s.dataDir, name);
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  fs.chmodSync(key, 0o600);
+  return { other: await CaTrust.open({ dataDir: s.dataDir, clusterName: 'life-cluster', store: s.server.store, hostCertTtlMs: 60_000 }), key };
+}
+
 test('two starts on one replica: one rotation, one new key file', async () => {
   const { won, lost } = await settle([1, 2, 3].map(() => s.server.trust.rotate({ manual: true }, new Date())));
   expect([won, lost]).toEqual([1, ['rotation_in_progress', 'rotation_in_progress']]);
@@ -57,10 +65,7 @@ test('two starts on two replicas of one database: one rotation; the loser remove
 });
 
 test('two replicas that start at once onto the same new key: both follow the certificate that won', async () => {
-  const other = await CaTrust.open({ dataDir: s.dataDir, clusterName: 'life-cluster', store: s.server.store, hostCertTtlMs: 60_000 });
-  const key = path.join(s.dataDir, 'shared-next.key');
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-  fs.chmodSync(key, 0o600);
+  const { other, key } = await otherReplicaAndKey('shared-next.key');
   try {
     const { won, lost } = await settle([s.server.trust.rotate({ manual: true, newKey: `file:${key}` }, new Date()), other.rotate({ manual: true, newKey: `file:${key}` }, new Date())]);
     expect([won, lost]).toEqual([1, ['rotation_in_progress']]);
@@ -79,10 +84,7 @@ test('two replicas that start at once onto the same new key: both follow the cer
 });
 
 test('a replica that cannot open the new key says so in its status, and refuses to move the rotation until it can', async () => {
-  const other = await CaTrust.open({ dataDir: s.dataDir, clusterName: 'life-cluster', store: s.server.store, hostCertTtlMs: 60_000 });
-  const key = path.join(s.dataDir, 'unreadable-next.key');
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-  fs.chmodSync(key, 0o600);
+  const { other, key } = await otherReplicaAndKey('unreadable-next.key');
   try {
     await s.server.trust.rotate({ manual: true, newKey: `file:${key}` }, new Date());
     // On the other replica the file is "not copied yet": others could read it, so it is refused.
