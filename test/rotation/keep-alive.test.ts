@@ -2,7 +2,9 @@
 // new connections only, so a keep-alive connection opened while both CAs were trusted still says
 // `authorized` after standby. A certificate of the dropped CA must not renew on it.
 
+import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as path from 'node:path';
 import { joinWithToken, startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
 
 jest.mock('../../api/version', () => ({ VERSION: '0.0.0-test' }));
@@ -44,4 +46,17 @@ test('an old-CA certificate on a connection opened before standby is refused as 
   } finally {
     agent.destroy();
   }
+});
+
+test('ca.crt is replaced whole at each change: a CLI that opened it before reads the complete old bundle, never an empty file', async () => {
+  const file = path.join(s.dataDir, 'ca.crt');
+  const before = fs.readFileSync(file, 'utf8');
+  // Another name for the file as it is now: written in place, it would change (or be empty) under a reader.
+  fs.linkSync(file, `${file}.reader`);
+  const init = await s.server.trust.rotate({ manual: true }, new Date());
+  expect(fs.readFileSync(`${file}.reader`, 'utf8')).toBe(before);
+  expect(fs.readFileSync(file, 'utf8')).toBe(init.cas.map((c) => c.certificate).join(''));
+  expect(fs.readdirSync(s.dataDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  await s.server.trust.rotate({ rollback: true }, new Date());
+  await s.server.trust.rotate({ phase: 'standby' }, new Date());
 });
