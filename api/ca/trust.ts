@@ -32,6 +32,8 @@ export const ROTATION_POLL_MS = 2_000;
 const CLOSE_DELAY_MS = 30_000;
 
 export interface TrustOptions extends OpenClusterCaOptions {
+  /** PKCS#11 libraries a rotation may load besides those of the CAs the cluster trusts (JOINERY_PKCS11_MODULES). */
+  pkcs11Modules?: readonly string[];
   /** Host certificate lifetime: an automatic rotation's phases last two of them by default. */
   hostCertTtlMs: number;
   warn?: (msg: string) => void;
@@ -320,12 +322,27 @@ export class CaTrust {
     }
   }
 
+  private pkcs11ModulesAllowed(): string[] {
+    const specs = [...(this.opts.key ? [this.opts.key] : []), ...trustedRecords(this.state).map((r) => parseCaKeySpec(r.key))];
+    const inUse = specs.flatMap((s) => (s.kind === 'pkcs11' ? [path.normalize(s.uri.modulePath)] : []));
+    return [...inUse, ...(this.opts.pkcs11Modules ?? [])];
+  }
+
   private async openNewCa(key: string): Promise<{ ca: ClusterCA; certPem: string; key: string }> {
     let spec;
     try {
       spec = parseCaKeySpec(key, 'new_key');
     } catch (err) {
       throw new RotationError('invalid_new_key', (err as Error).message);
+    }
+    // Opening a PKCS#11 key loads the library the URI names, and a library runs its code in the
+    // server: the admin credential must not reach that far. The modules the cluster's CAs use,
+    // and those the operator lists, are the ones a rotation may load.
+    if (spec.kind === 'pkcs11' && !this.pkcs11ModulesAllowed().includes(path.normalize(spec.uri.modulePath))) {
+      throw new RotationError(
+        'invalid_new_key',
+        `module-path ${spec.uri.modulePath} is not a PKCS#11 library this server may load; the operator lists it in JOINERY_PKCS11_MODULES (colon-separated) on every replica, or it is the one JOINERY_CA_KEY uses`,
+      );
     }
     try {
       const ca = await ClusterCA.create({ ...this.opts, key: spec });

@@ -64,6 +64,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       store,
       key: config.caKey,
       setting: config.caKeySetting,
+      pkcs11Modules: config.pkcs11Modules,
       signer: opts.caSigner,
       hostCertTtlMs: config.hostCertTtlMs,
       warn: (m) => log.error(m),
