@@ -14,6 +14,12 @@ export interface ServerConfig {
   caKey: CaKeySpec;
   /** The setting caKey came from, for messages. */
   caKeySetting: string;
+  /**
+   * JOINERY_PKCS11_MODULES: PKCS#11 libraries a CA rotation may load besides the ones the cluster's
+   * CAs already use. Loading a library runs its code in the server, so the admin API does not get
+   * to name one freely.
+   */
+  pkcs11Modules: string[];
   host: string;
   port: number;
   clusterName: string;
@@ -120,6 +126,14 @@ function parseExtraCerts(spec: string | undefined): { region: string; file: stri
     });
 }
 
+function parsePkcs11Modules(value: string | undefined): string[] {
+  const modules = (value ?? '').split(':').map((s) => s.trim()).filter(Boolean);
+  for (const m of modules) {
+    if (!path.isAbsolute(m)) throw new Error(`JOINERY_PKCS11_MODULES: ${JSON.stringify(m)} is not an absolute path (a colon-separated list of PKCS#11 libraries, e.g. /usr/lib/softhsm/libsofthsm2.so)`);
+  }
+  return modules.map((m) => path.normalize(m));
+}
+
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
@@ -176,6 +190,7 @@ export function loadConfig(flags: { dataDir?: string; listen?: string; caKey?: s
     dataDir: path.resolve(flags.dataDir ?? env.JOINERY_DATA_DIR ?? './data'),
     caKey: parseCaKeySpec(flags.caKey ?? env.JOINERY_CA_KEY, caKeySetting),
     caKeySetting,
+    pkcs11Modules: parsePkcs11Modules(env.JOINERY_PKCS11_MODULES),
     host: listen.host,
     port: listen.port,
     clusterName: env.JOINERY_CLUSTER_NAME ? checkClusterName(env.JOINERY_CLUSTER_NAME) : defaultClusterName(),

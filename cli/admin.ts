@@ -21,9 +21,13 @@ export async function status(p: Parsed): Promise<number> {
   return 0;
 }
 
-function rotationLines(r: NonNullable<StatusView['ca_rotation']>, cas: { pin: string; state: string; signs: string[] }[]): string[] {
+function rotationLines(r: NonNullable<StatusView['ca_rotation']>, cas: { pin: string; state: string; signs: string[]; key?: string }[]): string[] {
   const lines = [`CA rotation  ${terminalValue(r.phase)}${r.phase === 'standby' ? '' : ` (${terminalValue(r.mode)}, since ${terminalValue(r.phase_started_at)}${r.next_phase_at ? `; ${terminalValue(r.next_phase ?? '')} at ${terminalValue(r.next_phase_at)}` : ''})`}`];
-  for (const ca of cas) lines.push(`  ${terminalValue(ca.state).padEnd(8)} ${terminalValue(ca.pin)}${ca.signs.length ? `  signs ${ca.signs.map(terminalValue).join(', ')}` : '  trusted, signs nothing'}`);
+  if (r.recorded_phase) lines.push(`  this server cannot follow the rotation the database records (phase ${terminalValue(r.recorded_phase)}): its log says why ("cannot follow the CA rotation"); do not move the rotation on until it follows`);
+  for (const ca of cas) {
+    lines.push(`  ${terminalValue(ca.state).padEnd(8)} ${terminalValue(ca.pin)}${ca.signs.length ? `  signs ${ca.signs.map(terminalValue).join(', ')}` : '  trusted, signs nothing'}`);
+    if (ca.key) lines.push(`           key: ${terminalValue(ca.key)}`);
+  }
   return lines;
 }
 
@@ -40,7 +44,7 @@ export async function caRotate(p: Parsed): Promise<number> {
   const view = await adminClient(p).rotateCa(body);
   const format = formatOf(p, 'text');
   if (format !== 'text') printValue(view, format);
-  else out([...rotationLines(view, view.cas), ...(view.phase === 'init' ? ['Hosts pick up the new CA at their next renewal; move on with --phase update_clients (or wait, without --manual).'] : [])].join('\n'));
+  else out([...rotationLines(view, view.cas), ...(view.phase === 'init' ? ['Hosts pick up the new CA at their next renewal; move on with --phase update_clients (or wait, without --manual).', ...(view.cas[1]?.key?.startsWith('file ') ? ['Replicas on key files follow once the new key file is at the same path on each of them.'] : [])] : [])].join('\n'));
   return 0;
 }
 

@@ -145,18 +145,21 @@ export interface StatusView {
   storage: string;
   server_time: string;
   /** The CA rotation (servers of this release and later). */
-  ca_rotation?: { phase: string; mode: string; phase_started_at: string; next_phase?: string; next_phase_at?: string };
+  /** recorded_phase: the database's phase when this server cannot follow it (it serves on with phase). */
+  ca_rotation?: { phase: string; recorded_phase?: string; mode: string; phase_started_at: string; next_phase?: string; next_phase_at?: string };
   trusted_cas?: { pin: string; state: string; signs: string[] }[];
 }
 
 /** GET /v1/ca and POST /v1/ca/rotate: the rotation and every trusted CA. */
 export interface CaRotationView {
   phase: string;
+  recorded_phase?: string;
   mode: string;
   phase_started_at: string;
   next_phase?: string;
   next_phase_at?: string;
-  cas: { pin: string; state: string; signs: string[]; not_after: string; certificate: string }[];
+  /** `key` (where the CA's key is) only in POST /v1/ca/rotate's answer, which is the admin's. */
+  cas: { pin: string; state: string; signs: string[]; not_after: string; certificate: string; key?: string }[];
 }
 
 const MAX_RESPONSE = 16 * 1024 * 1024;

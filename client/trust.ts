@@ -53,6 +53,7 @@ async function fetchPinnedCa(host: string, port: number, pin: string, timeoutMs:
     socket.once('secureConnect', () => {
       let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
       const seen = new Set<string>();
+      const presented: string[] = [];
       while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
         seen.add(cert.fingerprint256);
         const x = new X509Certificate(cert.raw);
@@ -60,9 +61,17 @@ async function fetchPinnedCa(host: string, port: number, pin: string, timeoutMs:
           socket.end();
           return resolve(x.toString());
         }
+        if (x.ca) presented.push(pinOf(x));
         cert = cert.issuerCertificate;
       }
-      fail(new Error(`the server at ${host}:${port} does not present a CA matching ${pin}; check the pin with \`joinery status\` on the server`));
+      // From a CA rotation's update_servers on, the server's certificate is the new CA's while
+      // the old one is still trusted: a pin that was right yesterday is the likely case.
+      fail(
+        new Error(
+          `the server at ${host}:${port} does not present a CA matching ${pin}${presented.length ? ` (it presents ${presented.join(', ')})` : ''}; check the pin with \`joinery status\` on the server. ` +
+            'If the cluster CA is being rotated, the server presents the new CA from phase update_servers on: GET /v1/ca lists every CA the cluster trusts',
+        ),
+      );
     });
   });
 }

@@ -5,7 +5,7 @@
 // service and the database: nothing to copy. It signs the server's TLS certificate, the
 // certificates of joined hosts and the CRL.
 
-import { createHash, generateKeyPairSync, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Store } from '../store/types';
@@ -30,6 +30,22 @@ export function caPin(certPem: string): string {
 /** `sha256:<hex>` of a public key's SubjectPublicKeyInfo. */
 export function keyPin(key: KeyObject): string {
   return `sha256:${createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex')}`;
+}
+
+/**
+ * <data-dir>/ca.crt, the CAs the CLI on this machine trusts, replaced whole (a new file renamed
+ * over it): a CLI reading it while a rotation rewrites it sees the old bundle or the new one,
+ * never an empty file.
+ */
+export function writeCaFile(dataDir: string, pem: string): void {
+  const file = path.join(dataDir, 'ca.crt');
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, pem, { mode: 0o644, flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 function writePrivate(file: string, content: string): void {
@@ -118,7 +134,7 @@ export class ClusterCA {
       // The public certificate, for clients on this machine (the CLI trusts <data-dir>/ca.crt).
       if (!fs.existsSync(certFile) || fs.readFileSync(certFile, 'utf8').trim() !== certPem.trim()) {
         fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        fs.writeFileSync(certFile, certPem);
+        writeCaFile(dataDir, certPem);
       }
       const cn = /CN=([^,\n]+)/.exec(cert.subject)?.[1] ?? opts.clusterName;
       return new ClusterCA(cn, certPem, signer);
@@ -144,7 +160,8 @@ export class ClusterCA {
     const signer = await openCaSigner(opts.key ?? { kind: 'file' }, { dataDir: opts.dataDir, setting: opts.setting, ...opts.signer });
     try {
       const now = Date.now();
-      const generation = `rotated ${new Date(now).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+      // To the millisecond: two rotations within a second must not make two CAs of one name.
+      const generation = `rotated ${new Date(now).toISOString()}`;
       const certPem = await createCaCertificate(signer, { clusterName: opts.clusterName, notBefore: new Date(now - 60_000), notAfter: new Date(now + CA_VALIDITY_MS), generation });
       return new ClusterCA(opts.clusterName, certPem, signer);
     } catch (err) {

@@ -78,7 +78,7 @@ export function nextPhase(phase: RotationPhase): RotationPhase | undefined {
 
 export class RotationError extends Error {
   constructor(
-    readonly code: 'invalid_phase_transition' | 'rotation_in_progress' | 'new_key_required' | 'invalid_new_key',
+    readonly code: 'invalid_phase_transition' | 'rotation_in_progress' | 'rotation_not_followed' | 'new_key_required' | 'invalid_new_key',
     message: string,
   ) {
     super(message);
@@ -123,10 +123,50 @@ export function begin(state: RotationState, next: CaRecord, opts: { mode: 'manua
   return { ...state, phase: 'init', next, mode: opts.mode, grace_ms: opts.graceMs, phase_started_at: now.toISOString() };
 }
 
-/** When an automatic rotation leaves its phase; undefined in manual mode and standby. */
+/**
+ * When an automatic rotation leaves its phase; undefined in manual mode and standby. A row whose
+ * end is no time at all (a grace past the end of the calendar, written before grace was bounded)
+ * never ends by itself: `now < Invalid Date` is false, which would walk every phase at once.
+ */
 export function phaseEndsAt(state: RotationState): Date | undefined {
   if (state.mode !== 'auto' || !isRotating(state)) return undefined;
-  return new Date(Date.parse(state.phase_started_at) + state.grace_ms);
+  const end = new Date(Date.parse(state.phase_started_at) + state.grace_ms);
+  return Number.isFinite(end.getTime()) ? end : undefined;
+}
+
+/**
+ * The longest grace: two of the longest host certificate lifetimes (JOINERY_HOST_CERT_TTL_SECONDS
+ * allows 366 days), the default grace at that setting. Longer would leave a rotation open for
+ * years, and past about 270,000 years the phase's end is no date at all.
+ */
+export const MAX_GRACE_MS = 2 * 366 * 24 * 3600 * 1000;
+
+/**
+ * Refuses a grace an automatic rotation cannot honour: shorter than one host certificate lifetime,
+ * a host that renews once per lifetime would miss a phase (and be refused after standby); longer
+ * than MAX_GRACE_MS, the rotation would outlast anything it is for.
+ */
+export function checkGrace(graceMs: number, hostCertTtlMs: number, text: string): void {
+  if (graceMs < hostCertTtlMs) {
+    throw new Error(
+      `grace ${JSON.stringify(text)} is shorter than a host certificate lifetime (${formatDuration(hostCertTtlMs)}): a host that renews once per lifetime would miss a phase and be refused after standby; ` +
+        `give at least ${formatDuration(hostCertTtlMs)} (the default is ${formatDuration(2 * hostCertTtlMs)}), or step the phases yourself with --manual`,
+    );
+  }
+  if (graceMs > MAX_GRACE_MS) throw new Error(`grace ${JSON.stringify(text)} is longer than ${formatDuration(MAX_GRACE_MS)} (two of the longest host certificate lifetimes)`);
+}
+
+/** A duration as parseDuration reads it back: 1d2h, 90s. */
+export function formatDuration(ms: number): string {
+  let s = Math.round(ms / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+    if (s >= size) {
+      parts.push(`${Math.floor(s / size)}${unit}`);
+      s %= size;
+    }
+  }
+  return parts.join('') || '0s';
 }
 
 export function parseRotationState(text: string): RotationState {
@@ -141,6 +181,7 @@ export function parseDuration(text: string, what = 'grace'): number {
   if (!m || text.trim() === '' || m.slice(1).every((g) => g === undefined)) throw new Error(`${what} ${JSON.stringify(text)} is not a duration (e.g. 90s, 30m, 2h, 1d, 1h30m)`);
   const [d, h, min, s] = m.slice(1).map((g) => Number(g ?? 0));
   const ms = (((d * 24 + h) * 60 + min) * 60 + s) * 1000;
-  if (ms <= 0 || !Number.isSafeInteger(ms)) throw new Error(`${what} ${JSON.stringify(text)} must be positive`);
+  if (!Number.isSafeInteger(ms)) throw new Error(`${what} ${JSON.stringify(text)} is too long`);
+  if (ms <= 0) throw new Error(`${what} ${JSON.stringify(text)} must be positive`);
   return ms;
 }

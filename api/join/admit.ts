@@ -148,12 +148,15 @@ export async function admitHost(
   svc: JoinServices,
   req: { hostId: string; token: ProvisionToken; role: string; publicKey: KeyObject; attributes: Record<string, string>; labels?: Record<string, string>; report?: AgentReport },
   audit?: AuditEvent,
+  /** Runs once the certificate is signed, before the host is recorded (a single-use token is used up here). */
+  signed?: () => Promise<void>,
 ): Promise<JoinResponse> {
   for (const ca of svc.trust.trusted) refuseCaKey(ca, req.publicKey);
   // The canonical role (requireJoinToken already checked the token grants it, Instance included).
   const role = grantedRole(req.token.spec.roles, req.role) ?? req.role;
   const now = svc.now();
   const issued = await svc.ca.issueHostCertificate({ publicKey: req.publicKey, hostId: req.hostId, role, ttlMs: svc.config.hostCertTtlMs, now });
+  await signed?.();
   try {
     await svc.store.nodes.insert(
       {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { shownTokenName, type JoinMethod } from '../../schema/token';
 import type { AuditEvent } from '../store/types';
 import { admitHost, readAgentReport, AGENT_REPORT_FIELDS, consumeIfSingleUse, isLive, alreadyJoined, parseAgentPublicKey, requireJoinToken, requireString, type JoinResponse, type JoinServices } from './admit';
+import { CaSigningError } from '../ca/signers/signer';
 import { JoinError, badJoinRequest } from './errors';
 import { refuseIfLocked, subjectOfIdentity } from './locks';
 import { refuse, type RefusalCode } from './refusals';
@@ -162,15 +163,16 @@ export async function runJoin(svc: JoinServices, mod: JoinMethodModule, body: un
     }
 
     // 7. Admission: the only writes. The accepted join's audit event commits with the node.
-    await consumeIfSingleUse(svc, token, role);
     const hostId = identity.hostId ?? randomUUID();
     attempt.hostId = hostId;
-    const response = await admitHost(svc, { hostId, token, role, publicKey, attributes: identity.attributes, labels: identity.labels, report }, auditEvent(svc, attempt, call, true));
+    // A single-use token is used up once the certificate is signed: a key service that fails to
+    // sign (KMS, an HSM) must not cost the host its token.
+    const response = await admitHost(svc, { hostId, token, role, publicKey, attributes: identity.attributes, labels: identity.labels, report }, auditEvent(svc, attempt, call, true), () => consumeIfSingleUse(svc, token, role));
     admitted = true;
     return { kind: 'joined', response };
   } catch (err) {
     if (admitted) throw err;
-    const refusal = err instanceof JoinError ? err : new JoinError('internal', 'internal server error', 500);
+    const refusal = err instanceof JoinError ? err : err instanceof CaSigningError ? new JoinError('ca_unavailable', err.message, 503) : new JoinError('internal', 'internal server error', 500);
     await svc.store.audit.append(auditEvent(svc, attempt, call, false, refusal)).catch((e) => svc.log.error({ err: e }, 'audit write failed'));
     // A dry run that got as far as the token is answered with its evaluation, refused or not;
     // a malformed request stays a 400 like any other.

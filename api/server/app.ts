@@ -82,7 +82,7 @@ export function createApp(svc: JoinServices, admin: AdminCredential, log: Logger
       ca_pin: svc.trust.serverIssuer.pin,
       storage: svc.store.kind,
       server_time: svc.now().toISOString(),
-      ca_rotation: { phase: rotation.phase, mode: rotation.mode, phase_started_at: rotation.phase_started_at, next_phase: rotation.next_phase, next_phase_at: rotation.next_phase_at },
+      ca_rotation: { phase: rotation.phase, recorded_phase: rotation.recorded_phase, mode: rotation.mode, phase_started_at: rotation.phase_started_at, next_phase: rotation.next_phase, next_phase_at: rotation.next_phase_at },
       trusted_cas: rotation.cas.map(({ pin, state, signs }) => ({ pin, state, signs })),
     });
   });

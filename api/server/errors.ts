@@ -3,6 +3,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { DocumentError } from '../../schema/strict-documents';
+import { CaSigningError } from '../ca/signers/signer';
 import { TokenValidationError } from '../../schema/token';
 import { JoinError } from '../join/errors';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../store/types';
@@ -36,6 +37,8 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof AlreadyExistsError) return { status: 409, body: { error: { code: 'already_exists', message: err.message } } };
   if (err instanceof NotFoundError) return { status: 404, body: { error: { code: 'not_found', message: err.message } } };
   if (err instanceof ConflictError) return { status: 409, body: { error: { code: 'revision_conflict', message: err.message, field: 'metadata.revision' } } };
+  // The CA's key service failed (the log has its message, which names the key): not the client's fault, and passing.
+  if (err instanceof CaSigningError) return { status: 503, body: { error: { code: 'ca_unavailable', message: "the cluster CA's key service could not sign; nothing was issued or used up: try again shortly (the server's log says why)" } } };
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string };
   // body-parser errors
   if (e?.type === 'entity.too.large') return { status: 413, body: { error: { code: 'body_too_large', message: 'request body is too large' } } };

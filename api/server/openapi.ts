@@ -43,6 +43,7 @@ const joinRefusals = {
   '403': errorResponse('Join refused; error.code says why (see x-refusal-codes)'),
   '409': errorResponse('Host already joined'),
   '429': errorResponse('AWS throttled the verification (aws_throttled), or too many join requests from this address (rate_limited); retry later'),
+  '503': errorResponse("The cluster CA's key service (AWS KMS, an HSM) could not sign (ca_unavailable); nothing was issued or used up: retry later"),
 };
 
 const dryRun = { type: 'boolean', description: 'Evaluate the join without admitting: the answer is the evaluation (would_join, code, checks, rules: which checks failed on which of the host\'s own values, never what the token asks for); nothing is written but the audit event' };
@@ -369,6 +370,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
             '401': errorResponse('No client certificate (client_certificate_required)'),
             '403': errorResponse('Renewal refused; error.code says why (see x-refusal-codes)'),
             '429': errorResponse('Too many requests from this address (rate_limited)'),
+            '503': errorResponse("The cluster CA's key service could not sign (ca_unavailable); retry later with the same certificate"),
           },
           'x-refusal-codes': RENEW_REFUSAL_CODES,
         },
@@ -396,7 +398,7 @@ export function openApiDocument(version: string, mods: readonly JoinMethodModule
       '/v1/ca': {
         get: {
           summary: 'Every CA the cluster trusts now, with its pin, its state (current, or next during a rotation), what it signs, and the rotation phase. Public.',
-          responses: { '200': { description: '{phase, mode, phase_started_at, next_phase?, next_phase_at?, cas: [{pin, state, signs, not_after, certificate}]}' } },
+          responses: { '200': { description: '{phase, recorded_phase? (the phase the database records, when this server cannot follow it), mode, phase_started_at, next_phase?, next_phase_at?, cas: [{pin, state, signs, not_after, certificate}]}' } },
         },
       },
       '/v1/ca/rotate': {

@@ -4,11 +4,10 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { checkProxyEnvironment } from '../aws/egress-proxy';
 import { startAuditExport, type AuditExporter } from '../audit/exporter';
-import type { OpenClusterCaOptions } from '../ca/ca';
+import { writeCaFile, type OpenClusterCaOptions } from '../ca/ca';
 import { CaTrust, ROTATION_POLL_MS } from '../ca/trust';
 import type { ServerConfig } from '../config';
 import type { JoinServices } from '../join/admit';
@@ -65,6 +64,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       store,
       key: config.caKey,
       setting: config.caKeySetting,
+      pkcs11Modules: config.pkcs11Modules,
       signer: opts.caSigner,
       hostCertTtlMs: config.hostCertTtlMs,
       warn: (m) => log.error(m),
@@ -163,7 +163,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
 
     cas.onChange(async () => {
       // The CLI on this machine trusts <data-dir>/ca.crt: it holds every trusted CA.
-      fs.writeFileSync(path.join(config.dataDir, 'ca.crt'), cas.bundle().join(''));
+      writeCaFile(config.dataDir, cas.bundle().join(''));
       if (context.issuer === cas.serverIssuer.pin && context.trusted === cas.bundle().join('')) return;
       const next = await secureContext();
       server.setSecureContext({ key: next.key, cert: next.cert, ca: next.ca, minVersion: next.minVersion });

@@ -71,8 +71,36 @@ export function loadHostState(dataDir: string, warn?: Warn): HostState | undefin
   } catch (e) {
     throw new Error(`${dataDir} holds a damaged identity (${(e as Error).message}); remove it to join again`, { cause: e });
   }
+  checkBundle(dataDir, caPem);
   const obtained = Date.parse(identity.renewed_at ?? identity.joined_at ?? '');
   return { identity, keyPem, certPem, caPem, cert, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), obtainedAt: Number.isFinite(obtained) ? obtained : undefined };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * ca.pem is the host's only trust in the server after its join: it must hold CA certificates and
+ * nothing else. A damaged or replaced one is named here, with what to do, rather than surfacing
+ * as the TLS library's complaint about "the CA certificate given" at the next renewal.
+ */
+function checkBundle(dataDir: string, caPem: string): void {
+  const file = path.join(dataDir, IDENTITY_FILES.ca);
+  const blocks = caPem.match(PEM_CERTIFICATE) ?? [];
+  let why = blocks.length === 0 ? 'no certificate' : undefined;
+  for (const block of blocks) {
+    if (why) break;
+    try {
+      if (!new X509Certificate(block).ca) why = 'a certificate that is not a CA';
+    } catch (e) {
+      why = `a certificate that cannot be read (${(e as Error).message})`;
+    }
+  }
+  if (why) {
+    throw new AgentStop(
+      `${file} holds ${why}: the host's trust bundle was damaged or replaced, and the agent will not guess whom to trust. ` +
+        `Join again (remove the identity from ${dataDir} and run the agent with a valid token, or \`joinery join\`) with the pin from \`joinery status\``,
+    );
+  }
 }
 
 /** A refusal that retrying cannot fix: the agent stops with this one-line reason. */
@@ -276,16 +304,21 @@ export async function runAgent(cfg: AgentConfig, mode: { once: boolean }, deps: 
 const UNTRUSTED_SERVER = /\b(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|DEPTH_ZERO_SELF_SIGNED_CERT)\b/;
 
 /**
- * A renewal that failed because the server's certificate chains to no CA in ca.pem: the cluster
- * CA was rotated while this host was away (every phase passed without a renewal from it). Waiting
- * does not help, and the host's certificate is of the dropped CA too: it must join again.
+ * A renewal that failed because the server's certificate chains to no CA in ca.pem: most likely
+ * the cluster CA was rotated while this host was away, and it must join again. But the host's
+ * certificate is still valid, so the cause may also pass: a replica (behind the same address)
+ * that has not followed the rotation yet still shows the old CA's certificate. So this is retried,
+ * saying why, until the certificate expires; then joining again with the configured pin says
+ * what to do if the CA really changed.
  */
-function rotatedAway(e: unknown, caPem: string): AgentStop | undefined {
+function rotatedAway(e: unknown, caPem: string): ApiError | undefined {
   if (!(e instanceof ApiError) || e.code !== 'unreachable' || !UNTRUSTED_SERVER.test(e.message)) return undefined;
-  const pins = (caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => pinOf(new X509Certificate(pem)));
-  return new AgentStop(
-    `the server's TLS certificate is signed by no CA this host trusts (ca.pem holds ${pins.join(', ') || 'no certificate'}): the cluster CA was most likely rotated while this host was offline. ` +
-      'Join again (remove the identity from the data directory and run the agent with a valid token, or `joinery join`), using the new pin from `joinery status` (ca_pin); an intercepting proxy would look the same, so check the pin first',
+  const pins = (caPem.match(PEM_CERTIFICATE) ?? []).map((pem) => pinOf(new X509Certificate(pem)));
+  return new ApiError(
+    e.status,
+    e.code,
+    `the server's TLS certificate is signed by no CA this host trusts (ca.pem holds ${pins.join(', ') || 'no certificate'}): the cluster CA was most likely rotated while this host was offline, or a server has not followed a rotation yet. ` +
+      'If it persists, join again (remove the identity from the data directory and run the agent with a valid token, or `joinery join`), using the new pin from `joinery status` (ca_pin); an intercepting proxy would look the same, so check the pin first',
   );
 }
 

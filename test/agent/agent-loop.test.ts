@@ -316,3 +316,26 @@ describe('a link planted in the data directory while the agent runs', () => {
     }
   });
 });
+
+test('a server whose TLS certificate chains to no CA in ca.pem, while the host certificate is valid, is retried (a replica behind on a rotation), not a stop', async () => {
+  const { clock, deps } = fakeTime(2);
+  const issue = issuer(clock);
+  const server = await startFakeJoinery(ca, (r) => issue(r));
+  const stale = await createTestCa('stale-replica-ca');
+  try {
+    await server.serveAs(stale);
+    const cfg = config(server);
+    await identityOnDisk(cfg.dataDir, clock, clock.t - 50 * MIN, clock.t + 10 * MIN);
+    // The replica follows the rotation during the agent's first backoff.
+    const sleep = deps.sleep;
+    deps.sleep = async (ms, signal) => {
+      if (clock.sleeps.length === 0) await server.serveAs(ca);
+      return sleep(ms, signal);
+    };
+    expect(await runAgent(cfg, { once: false }, deps)).toBe(0);
+    expect(clock.lines.find((l) => /^renewal failed/.test(l))).toMatch(/signed by no CA this host trusts \(ca\.pem holds sha256:[0-9a-f]{64}\).*or a server has not followed a rotation yet.*retry 1 in/);
+    expect(clock.lines.filter((l) => l.startsWith('renewed'))).toHaveLength(1);
+  } finally {
+    await server.stop();
+  }
+});

@@ -213,6 +213,23 @@ describe('the files in the data directory', () => {
     expect(loadHostState(await joined('good'), quiet)?.identity.host_id).toBe('h');
   });
 
+  test('a ca.pem that holds no CA certificate (damaged, or a leaf put in place) is named, with what to do', async () => {
+    const dataDir = await joined('bundle');
+    const file = path.join(dataDir, 'ca.pem');
+    const leaf = fs.readFileSync(path.join(dataDir, 'cert.pem'), 'utf8');
+    const cases: [string, string][] = [
+      ['junk\n', 'no certificate'],
+      ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'a certificate that cannot be read'],
+      [ca.certPem + leaf, 'a certificate that is not a CA'],
+    ];
+    for (const [content, why] of cases) {
+      fs.writeFileSync(file, content);
+      expect(() => loadHostState(dataDir, quiet)).toThrow(`${file} holds ${why}`);
+    }
+    fs.writeFileSync(file, ca.certPem);
+    expect(() => loadHostState(dataDir, quiet)).not.toThrow();
+  });
+
   test.each(octal([0o644, 0o640, 0o604]))('key.pem with mode %s is refused as OpenSSH refuses an unprotected key', async (_, mode) => {
     const dataDir = await joined('key-mode');
     const key = path.join(dataDir, 'key.pem');

@@ -49,6 +49,24 @@ test('refuses a missing, world-readable, non-P-256 or non-key file, saying which
   await expect(openCaSigner(`file:${dir}`, { dataDir: dir })).rejects.toThrow(/is not a regular file/);
 });
 
+test('a link to a good key is followed; a FIFO, a link to an open key, a key another user owns are refused', async () => {
+  writeKey(path.join(dir, 'real.key'));
+  fs.symlinkSync(path.join(dir, 'real.key'), path.join(dir, 'link.key'));
+  await (await openCaSigner(`file:${dir}/link.key`, { dataDir: dir })).close();
+  writeKey(path.join(dir, 'open.key'), 0o644);
+  fs.symlinkSync(path.join(dir, 'open.key'), path.join(dir, 'open-link.key'));
+  await expect(openCaSigner(`file:${dir}/open-link.key`, { dataDir: dir })).rejects.toThrow(/readable by others \(mode 644\)/);
+  // Read without O_NONBLOCK, a FIFO with no writer would hold the server's only thread forever.
+  execFileSync('mkfifo', ['-m', '600', path.join(dir, 'fifo.key')]);
+  await expect(openCaSigner(`file:${dir}/fifo.key`, { dataDir: dir })).rejects.toThrow(/fifo.key is not a regular file/);
+  if (process.getuid?.() === 0) {
+    // Its owner could swap in a key of their own (or read this one).
+    writeKey(path.join(dir, 'theirs.key'));
+    fs.chownSync(path.join(dir, 'theirs.key'), 65534, 65534);
+    await expect(openCaSigner(`file:${dir}/theirs.key`, { dataDir: dir })).rejects.toThrow(/belongs to uid 65534, who could replace it; it must belong to the server's user \(uid 0\) or root/);
+  }
+});
+
 test('raw r || s becomes a minimal DER ECDSA-Sig-Value', () => {
   const r = Buffer.alloc(32, 0);
   r[31] = 1; // leading zeros trimmed

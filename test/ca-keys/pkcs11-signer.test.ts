@@ -1,6 +1,7 @@
 // The PKCS#11 signer against SoftHSM2: a P-256 key on a token signs certificates openssl
 // verifies; the PIN comes from a 0600 file; a lost session is reopened; every refusal says what.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { verify } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
@@ -86,6 +87,15 @@ test('refusals say what is wrong and never show the PIN', async () => {
   fs.chmodSync(openPin, 0o644);
   await expect(Pkcs11Signer.open({ uri: { ...uriOf('object=ca-key'), pinFile: openPin } })).rejects.toThrow(/PIN file .* is readable by others \(mode 644\); run chmod 600/);
   await expect(Pkcs11Signer.open({ uri: { ...uriOf('object=ca-key'), pinFile: `${hsm.dir}/none` } })).rejects.toThrow(/cannot read the PKCS#11 PIN file/);
+  // A FIFO (or /dev/stdin on a pipe) passed the mode check, then blocked the server in readFileSync for good.
+  const fifo = `${hsm.dir}/pin-fifo`;
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  await expect(Pkcs11Signer.open({ uri: { ...uriOf('object=ca-key'), pinFile: fifo } })).rejects.toThrow(/PIN file .*pin-fifo is not a regular file/);
+  // A link is followed (Kubernetes mounts secrets so), to a file that passes the checks.
+  fs.symlinkSync(openPin, `${hsm.dir}/open-pin-link`);
+  await expect(Pkcs11Signer.open({ uri: { ...uriOf('object=ca-key'), pinFile: `${hsm.dir}/open-pin-link` } })).rejects.toThrow(/readable by others \(mode 644\)/);
+  fs.symlinkSync(hsm.pinFile, `${hsm.dir}/pin-link`);
+  await (await Pkcs11Signer.open({ uri: { ...uriOf('object=ca-key'), pinFile: `${hsm.dir}/pin-link` } })).close();
 
   // The module is still usable after all those failures.
   const signer = await Pkcs11Signer.open({ uri: uriOf('object=ca-key') });

@@ -14,7 +14,7 @@ import { openStore } from '../../api/store/open';
 import { loadConfig } from '../../api/config';
 import { joinWithToken, renew, startLifecycleServer, type LifecycleServer } from '../lifecycle/support';
 import { startMotoKms, type MotoKms } from '../support/moto-kms';
-import { createSoftHsm, type SoftHsm } from './softhsm';
+import { SOFTHSM_MODULE, createSoftHsm, type SoftHsm } from './softhsm';
 
 let motoKms: MotoKms;
 let kms: KMSClient;
@@ -108,7 +108,18 @@ test('on a SoftHSM2 key: joins, renewals and the CRL verify; no private key in t
 });
 
 test('a rotation from a key file onto a SoftHSM2 key, and a rollback: a host renews onto the HSM-signed CA and back', async () => {
-  const s = await startLifecycleServer();
+  // Refused, and not loaded, until the operator allows the library.
+  const closed = await startLifecycleServer();
+  try {
+    await expect(closed.server.trust.rotate({ manual: true, newKey: hsm.uri('token=joinery;object=other-key') }, closed.now())).rejects.toMatchObject({
+      code: 'invalid_new_key',
+      message: expect.stringContaining('is not a PKCS#11 library this server may load'),
+    });
+    expect(closed.server.trust.phase).toBe('standby');
+  } finally {
+    await closed.stop();
+  }
+  const s = await startLifecycleServer({ JOINERY_PKCS11_MODULES: `/nonexistent/lib.so:${SOFTHSM_MODULE}` });
   try {
     const oldCa = new X509Certificate(s.caPem);
     const host = await joinWithToken(s, secret('hsm-move'));
@@ -174,4 +185,10 @@ test('a replica on the same database and key shares the CA with nothing copied; 
 test('a bad JOINERY_CA_KEY stops the configuration with the setting named', () => {
   expect(() => loadConfig({}, { JOINERY_CA_KEY: 'vault:x' })).toThrow(/^JOINERY_CA_KEY="vault:x": unknown CA key kind "vault"/);
   expect(() => loadConfig({ caKey: 'awskms:' }, {})).toThrow(/^--ca-key="awskms:": awskms: needs a KMS key ID/);
+});
+
+test('JOINERY_PKCS11_MODULES takes absolute paths only, naming the one that is not', () => {
+  expect(loadConfig({}, { JOINERY_PKCS11_MODULES: '/usr/lib/a.so: /usr/lib/../lib/b.so' }).pkcs11Modules).toEqual(['/usr/lib/a.so', '/usr/lib/b.so']);
+  expect(loadConfig({}, {}).pkcs11Modules).toEqual([]);
+  expect(() => loadConfig({}, { JOINERY_PKCS11_MODULES: '/usr/lib/a.so:libsofthsm2.so' })).toThrow('JOINERY_PKCS11_MODULES: "libsofthsm2.so" is not an absolute path');
 });

@@ -57,7 +57,16 @@ describe('the rotate API', () => {
       [{ grace: 'soon' }, 400, 'invalid_request', 'grace'],
       [{ grace: '0s' }, 400, 'invalid_request', 'grace'],
       [{ grace: 48 }, 400, 'invalid_request', 'grace'],
+      // Past the end of the calendar: the phase's end was an Invalid Date, every view a 500, and
+      // the rotation walked every phase to standby at once.
+      [{ grace: '100000000d' }, 400, 'invalid_request', 'grace'],
+      [{ grace: '99999999999d' }, 400, 'invalid_request', 'grace'],
+      [{ grace: '733d' }, 400, 'invalid_request', 'grace'],
+      // Shorter than a host certificate lifetime (60 s here): hosts would miss a phase.
+      [{ grace: '59s' }, 400, 'invalid_request', 'grace'],
       [{ manual: 'yes' }, 400, 'invalid_request', 'manual'],
+      // A grace that manual would silently ignore.
+      [{ manual: true, grace: '2m' }, 400, 'invalid_request', 'grace'],
       [{ new_key: 'vault:x' }, 400, 'invalid_new_key', 'new_key'],
       [{ new_key: 'file:relative.key' }, 400, 'invalid_new_key', 'new_key'],
       [{ new_key: `file:${path.join(s.dataDir, 'ca.key')}` }, 400, 'invalid_new_key', 'new_key'],
@@ -67,6 +76,11 @@ describe('the rotate API', () => {
       [[], 400, 'invalid_request'],
       ['"init"', 400, 'invalid_request'],
     ];
+    // Fields in the query (repeated or not) are refused, not ignored: with no body this would start a rotation.
+    for (const q of ['phase=standby', 'phase=standby&phase=rollback', 'rollback=true']) {
+      const r = await s.request('POST', `/v1/ca/rotate?${q}`, { headers: auth(s) });
+      expect([q, r.status, r.json().error.code, r.json().error.field]).toEqual([q, 400, 'invalid_request', q.split('=')[0]]);
+    }
     for (const [body, status, code, field] of cases) {
       const r = await s.request('POST', '/v1/ca/rotate', { body, headers: auth(s) });
       expect([JSON.stringify(body).slice(0, 40), r.status, r.json().error.code]).toEqual([JSON.stringify(body).slice(0, 40), status, code]);
@@ -75,14 +89,21 @@ describe('the rotate API', () => {
     // The pinned key's message says why.
     const same = await s.request('POST', '/v1/ca/rotate', { body: { new_key: `file:${path.join(s.dataDir, 'ca.key')}` }, headers: auth(s) });
     expect(same.json().error.message).toMatch(/is the key of a CA the cluster trusts now; a rotation needs another key/);
+    const short = await s.request('POST', '/v1/ca/rotate', { body: { grace: '30s' }, headers: auth(s) });
+    expect(short.json().error.message).toMatch(/shorter than a host certificate lifetime \(1m\).*give at least 1m \(the default is 2m\), or step the phases yourself with --manual/);
+    const long = await s.request('POST', '/v1/ca/rotate', { body: { grace: '100000000d' }, headers: auth(s) });
+    expect(long.json().error.message).toMatch(/longer than 732d/);
     expect((await s.request('GET', '/v1/ca')).json()).toEqual(before);
   });
 
   test('an automatic rotation walks init → update_clients → update_servers → standby as the grace passes, once', async () => {
-    const start = await s.request('POST', '/v1/ca/rotate', { body: { grace: '30s' }, headers: auth(s) });
+    const start = await s.request('POST', '/v1/ca/rotate', { body: { grace: '60s' }, headers: auth(s) });
     expect(start.status).toBe(200);
     expect(start.json()).toMatchObject({ phase: 'init', mode: 'auto', next_phase: 'update_clients' });
     const newPin = start.json().cas[1].pin;
+    // The admin's answer says where each key is (replicas on key files need a copy); the public list does not.
+    expect(start.json().cas.map((c: { key?: string }) => c.key)).toEqual([`file ${path.join(s.dataDir, 'ca.key')}`, expect.stringMatching(new RegExp(`^file ${s.dataDir}/ca-\\d+-[0-9a-f]{8}\\.key$`))]);
+    expect((await s.request('GET', '/v1/ca', { ca: s.caPem + start.json().cas[1].certificate })).json().cas.map((c: { key?: string }) => c.key)).toEqual([undefined, undefined]);
     // A second start while one runs is refused.
     const again = await s.request('POST', '/v1/ca/rotate', { body: {}, headers: auth(s) });
     expect([again.status, again.json().error.code]).toEqual([409, 'rotation_in_progress']);
@@ -91,7 +112,7 @@ describe('the rotate API', () => {
     const phase = async () => (await s.request('GET', '/v1/ca', { ca: trustBoth })).json().phase as string;
     expect(await phase()).toBe('init');
     for (const next of ['update_clients', 'update_servers', 'standby']) {
-      s.advance(31_000);
+      s.advance(61_000);
       await waitFor(next, async () => ((await phase()) === next ? true : undefined));
     }
     const done = (await s.request('GET', '/v1/ca', { ca: trustBoth })).json();
@@ -102,6 +123,11 @@ describe('the rotate API', () => {
     // The status shows it.
     const status = (await s.request('GET', '/v1/status', { ca: trustBoth })).json();
     expect(status).toMatchObject({ ca_pin: newPin, ca_rotation: { phase: 'standby' }, trusted_cas: [{ pin: newPin, state: 'current' }] });
+    // The dropped CA's key (ca.key is still on disk) cannot come back: the rotation may have been for it.
+    const back = await s.request('POST', '/v1/ca/rotate', { body: { manual: true, new_key: `file:${path.join(s.dataDir, 'ca.key')}` }, headers: auth(s), ca: trustBoth });
+    expect([back.status, back.json().error.code, back.json().error.field]).toEqual([400, 'invalid_new_key', 'new_key']);
+    expect(back.json().error.message).toMatch(/is the key of a CA an earlier rotation dropped \(sha256:[0-9a-f]{64}\); a rotation needs a key the cluster has not used/);
+    expect((await s.request('GET', '/v1/ca', { ca: trustBoth })).json()).toMatchObject({ phase: 'standby', cas: [{ pin: newPin }] });
   });
 });
 

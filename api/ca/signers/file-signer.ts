@@ -2,8 +2,8 @@
 // read it, signed with node:crypto. The key is in the process's memory; KMS or PKCS#11 keep it out.
 
 import { createPrivateKey, createPublicKey, createSign, type KeyObject } from 'node:crypto';
-import * as fs from 'node:fs';
-import { CA_SIGNING_ALGORITHM, requireP256, type CaSigner } from './signer';
+import { readSecretFile } from './secret-file';
+import { CA_SIGNING_ALGORITHM, CaSigningError, requireP256, type CaSigner } from './signer';
 
 export class FileSigner implements CaSigner {
   readonly algorithm = CA_SIGNING_ALGORITHM;
@@ -20,18 +20,10 @@ export class FileSigner implements CaSigner {
 
   /** Opens an existing key file; the CA creates it (0600) on first start. */
   static open(file: string): FileSigner {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(file);
-    } catch (err) {
-      throw new Error(`cannot read the CA key ${file}: ${(err as Error).message}`, { cause: err });
-    }
-    if (!stat.isFile()) throw new Error(`the CA key ${file} is not a regular file`);
-    const mode = stat.mode & 0o777;
-    if (mode & 0o077) throw new Error(`${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${file}`);
+    const pem = readSecretFile(file, 'the CA key');
     let key: KeyObject;
     try {
-      key = createPrivateKey(fs.readFileSync(file));
+      key = createPrivateKey(pem);
     } catch (err) {
       throw new Error(`${file} is not a PEM or DER private key: ${(err as Error).message}`, { cause: err });
     }
@@ -51,7 +43,7 @@ export class FileSigner implements CaSigner {
    * here, and the CA skips the promise and the copy for the key it holds itself.
    */
   signSync(chunks: readonly Buffer[]): Buffer {
-    if (!this.key) throw new Error(`the CA signer for ${this.file} is closed`);
+    if (!this.key) throw new CaSigningError(`the CA signer for ${this.file} is closed`);
     const signer = createSign('sha256');
     for (const chunk of chunks) signer.update(chunk);
     return signer.sign({ key: this.key, dsaEncoding: 'der' });

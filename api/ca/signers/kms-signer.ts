@@ -9,11 +9,11 @@
 // Every signature is verified against the public key read at start: a signature by any other key
 // (an alias moved, a stand-in that got DIGEST wrong) fails here, not in a host's TLS handshake.
 
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { awsRequestHandler } from '../../aws/request-handler';
 import { PacedCaller, type KeyServicePacing } from './retry';
-import { CA_SIGNING_ALGORITHM, requireP256, sha256, type CaSigner } from './signer';
+import { CA_SIGNING_ALGORITHM, CaSigningError, requireP256, sha256, verifies, type CaSigner } from './signer';
 
 /** kms:Sign takes at most this many bytes as a RAW message. */
 export const KMS_RAW_MESSAGE_LIMIT = 4096;
@@ -107,7 +107,7 @@ export class KmsSigner implements CaSigner {
   }
 
   async sign(tbs: Buffer): Promise<Buffer> {
-    if (this.closed) throw new Error(`the CA signer for ${this.describe()} is closed`);
+    if (this.closed) throw new CaSigningError(`the CA signer for ${this.describe()} is closed`);
     const raw = tbs.length <= KMS_RAW_MESSAGE_LIMIT;
     const command = new SignCommand({
       KeyId: this.keyArn,
@@ -116,12 +116,13 @@ export class KmsSigner implements CaSigner {
       Message: raw ? tbs : sha256(tbs),
     });
     const out = await this.caller.call(() => this.client.send(command)).catch((err: unknown) => {
-      throw explain(err, 'kms:Sign', this.asGiven);
+      const explained = explain(err, 'kms:Sign', this.asGiven);
+      throw new CaSigningError(explained.message, { cause: err });
     });
-    if (!out.Signature) throw new Error(`kms:Sign answered without a signature for ${this.asGiven}`);
+    if (!out.Signature) throw new CaSigningError(`kms:Sign answered without a signature for ${this.asGiven}`);
     const signature = Buffer.from(out.Signature);
-    if (!verify('sha256', tbs, { key: this.publicKey, dsaEncoding: 'der' }, signature)) {
-      throw new Error(`kms:Sign with ${this.keyArn} (${raw ? 'RAW' : 'DIGEST'}) returned a signature the CA's public key does not verify; nothing was issued`);
+    if (!verifies(tbs, this.publicKey, signature)) {
+      throw new CaSigningError(`kms:Sign with ${this.keyArn} (${raw ? 'RAW' : 'DIGEST'}) returned a signature the CA's public key does not verify; nothing was issued`);
     }
     return signature;
   }

@@ -5,12 +5,12 @@
 // The PIN is read from a file (pin-source=file:…) at login and not kept: a lost session (an HSM
 // restart) reads it again.
 
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import * as fs from 'node:fs';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type * as P from 'pkcs11js';
 import { bitString, oid, seq } from '../der';
 import { PacedCaller, type KeyServicePacing } from './retry';
-import { CA_SIGNING_ALGORITHM, rawToDerSignature, requireP256, sha256, type CaSigner } from './signer';
+import { readSecretFile } from './secret-file';
+import { CA_SIGNING_ALGORITHM, CaSigningError, rawToDerSignature, requireP256, sha256, verifies, type CaSigner } from './signer';
 import type { Pkcs11Uri } from './spec';
 
 type Pkcs11Module = typeof P;
@@ -90,17 +90,9 @@ function codeName(mod: Pkcs11Module, err: unknown): string | undefined {
   return Object.keys(mod).find((k) => k.startsWith('CKR_') && (mod as unknown as Record<string, unknown>)[k] === code);
 }
 
-/** Reads the PIN file, refusing one others can read, as the CA key file is refused. */
+/** Reads the PIN file, refused as the CA key file is (secret-file.ts). */
 function readPin(file: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (err) {
-    throw new Error(`cannot read the PKCS#11 PIN file ${file} (pin-source): ${(err as Error).message}`, { cause: err });
-  }
-  const mode = stat.mode & 0o777;
-  if (mode & 0o077) throw new Error(`the PKCS#11 PIN file ${file} is readable by others (mode ${mode.toString(8)}); run chmod 600 ${file}`);
-  const pin = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  const pin = readSecretFile(file, 'the PKCS#11 PIN file').toString('utf8').replace(/\r?\n$/, '');
   if (pin === '') throw new Error(`the PKCS#11 PIN file ${file} is empty`);
   return pin;
 }
@@ -178,18 +170,23 @@ export class Pkcs11Signer implements CaSigner {
   }
 
   sign(tbs: Buffer): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new Error(`the CA signer for ${this.describe()} is closed`));
+    if (this.closed) return Promise.reject(new CaSigningError(`the CA signer for ${this.describe()} is closed`));
     const digest = sha256(tbs);
     const run = () => this.caller.call(() => this.signDigest(digest));
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
-    return next.then((raw) => {
-      const der = rawToDerSignature(raw);
-      if (!verify('sha256', tbs, { key: this.publicKey, dsaEncoding: 'der' }, der)) {
-        throw new Error(`the PKCS#11 key ${this.describe()} returned a signature its public key does not verify; nothing was issued`);
-      }
-      return der;
-    });
+    return next.then(
+      (raw) => {
+        const der = rawToDerSignature(raw);
+        if (!verifies(tbs, this.publicKey, der)) {
+          throw new CaSigningError(`the PKCS#11 key ${this.describe()} returned a signature its public key does not verify; nothing was issued`);
+        }
+        return der;
+      },
+      (err: unknown) => {
+        throw new CaSigningError(`the PKCS#11 key ${this.describe()} could not sign: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      },
+    );
   }
 
   private async signDigest(digest: Buffer): Promise<Buffer> {

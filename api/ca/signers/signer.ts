@@ -3,7 +3,7 @@
 // KMS and a PKCS#11 token all answer this; with the last two the private key never enters the
 // process, and replicas share the CA through the key service instead of a copied file.
 
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, verify, type KeyObject } from 'node:crypto';
 import { tlv, unsignedInteger } from '../der';
 
 /** The one signature the cluster CA makes: ECDSA over P-256 with SHA-256 (ecdsa-with-SHA256). */
@@ -19,6 +19,19 @@ export interface CaSigner {
   describe(): string;
   /** Releases sessions and clients; signing afterwards fails. */
   close(): Promise<void>;
+}
+
+/**
+ * The key service (AWS KMS, a PKCS#11 token) could not sign now, or answered a signature the CA's
+ * public key does not verify. Not the request's fault: the API answers 503 ca_unavailable (the
+ * server's log says why; a host is not told which key or permission), nothing is issued or
+ * consumed, and a retry may succeed.
+ */
+export class CaSigningError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CaSigningError';
+  }
 }
 
 /** Refuses a key that is not EC P-256: the CA signs ecdsa-with-SHA256 only. */
@@ -42,4 +55,13 @@ export function sha256(data: Buffer): Buffer {
 export function rawToDerSignature(raw: Buffer, fieldBytes = 32): Buffer {
   if (raw.length !== 2 * fieldBytes) throw new Error(`an ECDSA P-256 signature is ${2 * fieldBytes} bytes (r || s), got ${raw.length}`);
   return tlv(0x30, unsignedInteger(raw.subarray(0, fieldBytes)), unsignedInteger(raw.subarray(fieldBytes)));
+}
+
+/** Whether `signature` (DER) is the CA key's over `data`; a signature that is not even DER is not. */
+export function verifies(data: Buffer, publicKey: KeyObject, signature: Buffer): boolean {
+  try {
+    return verify('sha256', data, { key: publicKey, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
 }

@@ -25,6 +25,8 @@ export interface FakeAnswer {
 export interface FakeJoinery {
   addr: string;
   requests: FakeRequest[];
+  /** New connections get a TLS certificate of this CA (a replica that followed a rotation, or not). */
+  serveAs(ca: TestCa): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +64,10 @@ export async function startFakeJoinery(ca: TestCa, handler: (req: FakeRequest, n
   return {
     addr: `127.0.0.1:${port}`,
     requests,
+    async serveAs(other) {
+      const t = await other.serverIdentity();
+      server.setSecureContext({ key: t.keyPem, cert: t.certPem + other.certPem });
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
